@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates .venv, installs robust_tickets and its dependencies, and makes sure Fashion-MNIST is
+# available. Safe to run again: it only does what is missing. Sourced by main.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+PY=.venv/bin/python
+stamp=.venv/.robust_tickets-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[setup] installing dependencies"
+  "$PY" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  # torch first, pinned, so that pip takes the local CPU build instead of a multi-GB CUDA one.
+  # Elsewhere any torch the package's range admits will do.
+  if ! "$PY" -c "import torch" >/dev/null 2>&1; then
+    "$PY" -m pip install -q "torch==2.13.0" 2>/dev/null || "$PY" -m pip install -q "torch>=2.2,<3"
+  fi
+  "$PY" -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi
+
+# Data: Fashion-MNIST for the main job and the tests (checksums are verified on every load).
+"$PY" -m robust_tickets data fetch fashion_mnist --quiet-if-present

@@ -1,0 +1,3 @@
+from robust_tickets.cli.main import main
+
+raise SystemExit(main())

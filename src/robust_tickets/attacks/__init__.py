@@ -1,0 +1,7 @@
+"""Adversarial attacks, one per file, registered by name (see `base.attack`)."""
+
+from robust_tickets.attacks import fgsm as _fgsm  # noqa: F401  (registers)
+from robust_tickets.attacks import pgd as _pgd  # noqa: F401  (registers)
+from robust_tickets.attacks.base import ATTACKS, Attack, attack, input_gradient
+
+__all__ = ["ATTACKS", "Attack", "attack", "input_gradient"]

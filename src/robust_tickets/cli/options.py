@@ -1,0 +1,81 @@
+"""CLI flags generated from the config dataclasses, so every config field is a flag."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from robust_tickets.config import (
+    FIELD_DEFAULTS,
+    FIELD_META,
+    FIELD_TYPES,
+    PRESET_RUN_OPTIONS,
+    PRESETS,
+    ExperimentConfig,
+    flatten_mapping,
+    from_flat,
+    load_yaml,
+)
+from robust_tickets.errors import UserError
+
+FLAG_ALIASES = {"strategy": ["--experiment"]}
+RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field (``--train-iters``), defaulting to "not given"."""
+    group = parser.add_argument_group("experiment (defaults: the paper's)")
+    for name, kind in FIELD_TYPES.items():
+        flags = [f"--{name.replace('_', '-')}", *FLAG_ALIASES.get(name, [])]
+        help_text = f"{FIELD_META[name]['help']} (default: {FIELD_DEFAULTS[name]})"
+        if kind is bool:
+            group.add_argument(
+                *flags,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
+        else:
+            group.add_argument(
+                *flags,
+                dest=name,
+                type=kind,
+                default=argparse.SUPPRESS,
+                metavar=name.upper(),
+                help=help_text,
+            )
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.yaml",
+        help="YAML file of config fields (flat or by section); flags override it",
+    )
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[ExperimentConfig, dict[str, Any]]:
+    """Defaults < preset < config file < flags. Returns the config and run options found."""
+    values: dict[str, Any] = {}
+    run_options: dict[str, Any] = {}
+    preset = getattr(args, "preset", None)
+    file_values: dict[str, Any] = {}
+    if args.config is not None:
+        raw = load_yaml(args.config)
+        for key in RUN_OPTION_KEYS:
+            if key in raw:
+                run_options[key] = raw.pop(key)
+        preset = raw.pop("preset", None) if preset is None else preset
+        raw.pop("preset", None)
+        file_values = flatten_mapping(raw, str(args.config))
+    if preset is not None:
+        if preset not in PRESETS:
+            raise UserError(
+                f"unknown preset {preset!r}: choose one of {', '.join(sorted(PRESETS))}"
+            )
+        values.update(PRESETS[preset])
+        run_options = {**PRESET_RUN_OPTIONS.get(preset, {}), **run_options}
+    values.update(file_values)
+    values.update({k: v for k, v in vars(args).items() if k in FIELD_TYPES})
+    return from_flat(values), run_options

@@ -1,0 +1,52 @@
+"""`robust-tickets results DIR`: every metrics row under DIR, as JSON lines or one CSV table."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from robust_tickets.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("results", help="print every metrics row under result directories")
+    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object per line (default)")
+    fmt.add_argument(
+        "--csv", nargs="?", const="-", metavar="FILE", help="one CSV table, to FILE or stdout"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from robust_tickets.results import ROW_FIELDS, iter_rows
+    from robust_tickets.store import atomic_write_text
+
+    for directory in args.dirs:
+        if not directory.exists():
+            raise UserError(f"{directory} does not exist: give a results directory")
+    rows = [row for directory in args.dirs for row in iter_rows(directory)]
+    if not rows:
+        raise UserError(
+            f"no results under {', '.join(map(str, args.dirs))}: run `robust-tickets run` first"
+        )
+    if args.csv is None:
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
+        return 0
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    if args.csv == "-":
+        sys.stdout.write(buffer.getvalue())
+    else:
+        atomic_write_text(Path(args.csv), buffer.getvalue())
+        print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    return 0

@@ -1,0 +1,76 @@
+"""`robust-tickets run`: train, prune and evaluate one experiment (all its trials), resumably."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from robust_tickets.cli.options import add_config_flags, resolve_config
+from robust_tickets.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="run one experiment (iterative pruning with adversarial or natural training)",
+        description="Run one experiment. Rerunning the same command resumes it; a finished "
+        "experiment is not redone unless --force.",
+    )
+    add_config_flags(parser)
+    runopts = parser.add_argument_group("running")
+    runopts.add_argument("--trials", type=int, default=None, help="number of trials (default 1)")
+    runopts.add_argument("--first-trial", type=int, default=0, help="index of the first trial")
+    runopts.add_argument(
+        "--output", "-o", type=Path, default=None, help="results directory (default: results)"
+    )
+    runopts.add_argument(
+        "--force",
+        action="store_true",
+        help="redo finished trials (old results are moved to .replaced/)",
+    )
+    runopts.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    runopts.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default cpu)")
+    runopts.add_argument(
+        "--data-dir",
+        default=None,
+        help="directory with the dataset files (else $ROBUST_TICKETS_DATA, the "
+        "user cache, system directories)",
+    )
+    runopts.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from robust_tickets.experiment import RunOptions, run_experiment
+
+    config, file_options = resolve_config(args)
+
+    def pick(name: str, default):
+        value = getattr(args, name)
+        return value if value is not None else file_options.get(name, default)
+
+    trials = int(pick("trials", 1))
+    threads = pick("threads", None)
+    if trials < 1:
+        raise UserError("--trials must be at least 1")
+    if args.first_trial < 0:
+        raise UserError("--first-trial must be >= 0")
+    if threads is not None and int(threads) < 1:
+        raise UserError("--threads must be at least 1")
+    options = RunOptions(
+        trials=trials,
+        first_trial=args.first_trial,
+        output=Path(pick("output", "results")),
+        force=args.force,
+        quiet=args.quiet,
+        device=str(pick("device", "cpu")),
+        data_dir=pick("data_dir", None),
+        threads=int(threads) if threads is not None else None,
+    )
+    exp, ran = run_experiment(config, options)
+    if not ran:
+        print(f"already complete, nothing to do: {exp.path} (use --force to redo)")
+    else:
+        print(f"results: {exp.path} (trials {', '.join(map(str, ran))})", file=sys.stdout)
+    return 0

@@ -1,0 +1,6 @@
+"""Datasets: IDX reading, the dataset registry, locating and loading verified files."""
+
+from robust_tickets.data.load import Split, Splits, load_splits
+from robust_tickets.data.registry import DATASETS, DatasetSpec, IdxFile
+
+__all__ = ["DATASETS", "DatasetSpec", "IdxFile", "Split", "Splits", "load_splits"]

@@ -1,0 +1,93 @@
+"""Load a dataset as tensors, verified by checksum, and split it the paper's way."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robust_tickets.data.idx import parse_idx, read_bytes
+from robust_tickets.data.locate import candidate_dirs, find_file, locate
+from robust_tickets.data.registry import DATASETS, DatasetSpec
+from robust_tickets.errors import UserError
+
+
+@dataclass(frozen=True)
+class Split:
+    x: torch.Tensor  # float32 in [0, 1], shape [N, C, H, W]
+    y: torch.Tensor  # int64 class indices, shape [N]
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Split
+    valid: Split
+    test: Split
+    num_classes: int
+
+
+def read_verified(path: Path, expected_sha256: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Read one IDX file, check its decompressed SHA-256 and shape; any mismatch is a UserError."""
+    data = read_bytes(path)
+    array = parse_idx(data, str(path))
+    if tuple(array.shape) != shape:
+        raise UserError(
+            f"{path} has shape {tuple(array.shape)}, expected {shape}: delete it and fetch again"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected_sha256:
+        raise UserError(
+            f"{path} failed its SHA-256 check (got {digest[:12]}…, expected "
+            f"{expected_sha256[:12]}…): delete it and fetch it again"
+        )
+    return array
+
+
+def load_arrays(spec: DatasetSpec, data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    directory = locate(spec, data_dir)
+    if directory is None:
+        searched = ", ".join(str(d) for d in candidate_dirs(spec, data_dir))
+        raise UserError(
+            f"dataset {spec.name} not found (searched {searched}): get it with {spec.how_to_get}"
+        )
+    arrays = {}
+    for role, file in spec.files.items():
+        path = find_file(directory, file.name)
+        assert path is not None  # locate() checked every file
+        arrays[role] = read_verified(path, file.sha256, file.shape)
+    return arrays
+
+
+def _images(array: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(array)).to(torch.float32).div_(255.0)
+    return x.unsqueeze(1) if x.dim() == 3 else x
+
+
+def load_splits(name: str, valid_size: int = 10_000, data_dir: str | Path | None = None) -> Splits:
+    """Validation = the first `valid_size` training images, train = the rest, plus the test set."""
+    spec = DATASETS.get(name)
+    arrays = load_arrays(spec, data_dir)
+    x_all, y_all = (
+        _images(arrays["train_images"]),
+        torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+    )
+    if valid_size >= len(y_all):
+        raise UserError(
+            f"valid_size {valid_size} leaves no training data ({spec.name} has {len(y_all)} "
+            "training images): choose a smaller --valid-size"
+        )
+    test = Split(
+        _images(arrays["test_images"]), torch.from_numpy(arrays["test_labels"].astype(np.int64))
+    )
+    return Splits(
+        train=Split(x_all[valid_size:].contiguous(), y_all[valid_size:].contiguous()),
+        valid=Split(x_all[:valid_size].contiguous(), y_all[:valid_size].contiguous()),
+        test=test,
+        num_classes=spec.num_classes,
+    )

@@ -1,0 +1,283 @@
+"""The iterative-pruning experiment: trials x levels of train -> evaluate -> prune -> re-init.
+
+Every level is resumable: its starting weights and masks are a deterministic function of the
+previous level's saved files, and training state is checkpointed at each evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from robust_tickets.attacks import ATTACKS
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.data import Splits, load_splits
+from robust_tickets.errors import UserError
+from robust_tickets.models import create_model, reinitialise
+from robust_tickets.models.masked import load_masks, load_weights, weights
+from robust_tickets.progress import Progress
+from robust_tickets.pruning import PRUNE_METHODS, STRATEGIES, LevelStart, keep_counts, layer_rates
+from robust_tickets.seeds import derive
+from robust_tickets.store import (
+    ExperimentDir,
+    LevelDir,
+    TrialDir,
+    experiment_dir,
+    load_tensors,
+    save_tensors,
+    write_config,
+    write_json,
+    write_metrics,
+)
+from robust_tickets.training.batches import EpochBatches
+from robust_tickets.training.checkpoint import LevelState, load_checkpoint, save_checkpoint
+from robust_tickets.training.evaluate import evaluate_split
+from robust_tickets.training.step import make_optimizer, train_step
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run an experiment; none of this changes its results or its identity."""
+
+    trials: int = 1
+    first_trial: int = 0
+    output: Path = Path("results")
+    force: bool = False
+    quiet: bool = False
+    device: str = "cpu"
+    data_dir: str | None = None
+    threads: int | None = None
+    trial_list: tuple[int, ...] | None = field(default=None)
+
+    def trial_ids(self) -> list[int]:
+        if self.trial_list is not None:
+            return list(self.trial_list)
+        return list(range(self.first_trial, self.first_trial + self.trials))
+
+
+def num_levels(config: ExperimentConfig) -> int:
+    return 1 + config.prune.prune_iters if STRATEGIES.get(config.prune.strategy).prunes else 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(
+            "--device cuda was asked for but no CUDA GPU is available: use --device cpu"
+        )
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
+
+
+def is_complete(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> bool:
+    trial_dir = exp.trial(trial)
+    return all(trial_dir.level(k).is_done() for k in range(num_levels(config)))
+
+
+def remaining_percent(mask_dict: dict[str, torch.Tensor]) -> float:
+    total = sum(m.numel() for m in mask_dict.values())
+    return 100.0 * sum(float(m.sum()) for m in mask_dict.values()) / total
+
+
+class TrialRunner:
+    """Runs (or resumes) every level of one trial."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        exp: ExperimentDir,
+        trial: int,
+        splits: Splits,
+        device: torch.device,
+        progress: Progress,
+    ) -> None:
+        self.config, self.exp, self.trial = config, exp, trial
+        self.dir: TrialDir = exp.trial(trial)
+        self.splits, self.device, self.progress = splits, device, progress
+        self.seed = derive(config.seed, "trial", trial)
+        self.attack = ATTACKS.get(config.attack.attack)
+        self.strategy = STRATEGIES.get(config.prune.strategy)
+        input_shape = tuple(splits.train.x.shape[1:])
+        self.model: nn.Module = create_model(
+            config.model.model, input_shape, splits.num_classes, derive(self.seed, "init")
+        ).to(device)
+
+    # ---- level start ------------------------------------------------------------------
+    def _fresh(self, level: int) -> dict[str, torch.Tensor]:
+        reinitialise(self.config.model.model, self.model, derive(self.seed, "random", level))
+        return weights(self.model)
+
+    def start_state(self, level: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(weights, masks) the level starts from."""
+        if level == 0:
+            start = weights(self.model)  # the model was just built from the trial's init seed
+            return start, {k: torch.ones_like(v) for k, v in start.items()}
+        previous = self.dir.level(level - 1)
+        trained = load_tensors(previous.final)
+        old_masks = load_tensors(previous.masks)
+        p = self.config.prune
+        names = list(old_masks)
+        if p.prune_method == "global":
+            rates = dict.fromkeys(names, p.prune_rate)
+        else:
+            rates = layer_rates(names, p.prune_rate, p.prune_rate_output)
+        keep = keep_counts({n: old_masks[n].numel() for n in names}, rates, level)
+        new_masks = PRUNE_METHODS.get(p.prune_method)(trained, old_masks, keep)
+        rewind = load_tensors(self.dir.rewind) if self.strategy.needs_rewind else None
+        chosen = self.strategy.choose(
+            LevelStart(
+                trained=trained,
+                original=load_tensors(self.dir.level(0).init),
+                rewind=rewind,
+                fresh=lambda: self._fresh(level),
+            )
+        )
+        return {n: chosen[n] * new_masks[n] for n in names}, new_masks
+
+    # ---- one level ----------------------------------------------------------------------
+    def evaluate(self, level: int, iteration: int) -> list[dict]:
+        rows = []
+        generator = torch.Generator(self.device).manual_seed(
+            derive(self.seed, "eval", level, iteration)
+        )
+        for split_name, smoothing in (("valid", self.config.data.label_smoothing), ("test", 0.0)):
+            split = getattr(self.splits, split_name)
+            if len(split) == 0:
+                continue
+            metrics = evaluate_split(
+                self.model,
+                split,
+                self.attack,
+                self.config.attack,
+                label_smoothing=smoothing,
+                generator=generator,
+                device=self.device,
+            )
+            rows.append({"iteration": iteration, "split": split_name, **metrics})
+        return rows
+
+    def run_level(self, level: int) -> None:
+        config, level_dir = self.config, self.dir.level(level)
+        start_weights, start_masks = self.start_state(level)
+        load_weights(self.model, start_weights)
+        load_masks(self.model, start_masks)
+        remaining = remaining_percent(start_masks)
+        if not level_dir.info.exists():
+            save_tensors(level_dir.masks, start_masks)
+            save_tensors(level_dir.init, start_weights)
+            write_json(level_dir.info, {"level": level, "remaining": remaining})
+        optimizer = make_optimizer(self.model, config)
+        generator = torch.Generator(self.device).manual_seed(derive(self.seed, "attack", level))
+        batches = EpochBatches(
+            len(self.splits.train), config.train.batch_size, derive(self.seed, "data", level)
+        )
+        if level_dir.checkpoint.exists():
+            state = load_checkpoint(level_dir.checkpoint, self.model, optimizer, generator)
+            self.progress.advance(state.iteration)
+        else:
+            state = LevelState(iteration=0, rows=self.evaluate(level, 0))
+            self._after_eval(level_dir, optimizer, generator, state, remaining)
+        self._maybe_save_rewind(level, state.iteration)
+
+        began = time.perf_counter()
+        train_x, train_y = self.splits.train.x, self.splits.train.y
+        t = config.train
+        while state.iteration < t.train_iters:
+            index = batches.indices(state.iteration)
+            x = train_x[index].to(self.device, non_blocking=True)
+            y = train_y[index].to(self.device, non_blocking=True)
+            train_step(self.model, optimizer, x, y, config, self.attack, generator)
+            state.iteration += 1
+            self.progress.advance()
+            self._maybe_save_rewind(level, state.iteration)
+            if state.iteration % t.eval_every == 0 or state.iteration == t.train_iters:
+                state.rows += self.evaluate(level, state.iteration)
+                self._after_eval(level_dir, optimizer, generator, state, remaining)
+
+        save_tensors(level_dir.final, weights(self.model))
+        write_json(
+            level_dir.done,
+            {
+                "level": level,
+                "remaining": remaining,
+                "iterations": t.train_iters,
+                "seconds_this_session": round(time.perf_counter() - began, 3),
+            },
+        )
+        level_dir.checkpoint.unlink(missing_ok=True)
+
+    def _after_eval(
+        self, level_dir: LevelDir, optimizer, generator, state: LevelState, remaining: float
+    ) -> None:
+        write_metrics(level_dir.metrics, state.rows)
+        save_checkpoint(level_dir.checkpoint, self.model, optimizer, generator, state)
+        last = {r["split"]: r for r in state.rows[-2:]}
+        shown = last.get("test") or last.get("valid")
+        if shown is not None:
+            self.progress.show(
+                trial=self.trial,
+                level=level_dir.path.name[-2:],
+                left=f"{remaining:.1f}%",
+                acc=f"{shown['acc']:.3f}",
+                adv=f"{shown['adv_acc']:.3f}",
+            )
+
+    def _maybe_save_rewind(self, level: int, iteration: int) -> None:
+        if (
+            level == 0
+            and self.strategy.needs_rewind
+            and iteration == self.config.prune.rewind_iter
+            and not self.dir.rewind.exists()
+        ):
+            save_tensors(self.dir.rewind, weights(self.model))
+
+    def run(self) -> None:
+        for level in range(num_levels(self.config)):
+            level_dir = self.dir.level(level)
+            if level_dir.is_done():
+                self.progress.advance(self.config.train.train_iters)
+                continue
+            self.run_level(level)
+
+
+def run_experiment(
+    config: ExperimentConfig, options: RunOptions, splits: Splits | None = None
+) -> tuple[ExperimentDir, list[int]]:
+    """Run (or resume) the requested trials; returns the directory and the trials that ran."""
+    device = resolve_device(options.device)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    exp = experiment_dir(options.output, config)
+    trial_ids = options.trial_ids()
+    todo = [t for t in trial_ids if options.force or not is_complete(exp, config, t)]
+    if not todo:
+        return exp, []
+    if splits is None:
+        splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
+    if config.train.batch_size > len(splits.train):
+        raise UserError(
+            f"batch_size {config.train.batch_size} is larger than the training set "
+            f"({len(splits.train)} images): choose a smaller --batch-size"
+        )
+    write_config(exp, config)
+    if options.force:  # only now that the inputs are known to be good
+        for trial in trial_ids:
+            exp.move_aside(trial)
+    total = len(trial_ids) * num_levels(config) * config.train.train_iters
+    progress = Progress(total, quiet=options.quiet, desc=config.name())
+    try:
+        progress.advance(
+            (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
+        )
+        for trial in todo:
+            TrialRunner(config, exp, trial, splits, device, progress).run()
+    finally:
+        progress.close()
+    return exp, todo

@@ -1,0 +1,217 @@
+"""The results store: the only module that knows the directory layout. Every write is atomic.
+
+OUTPUT/<dataset>-<model>-<attack>-<adv|nat>-<strategy>-<hash>/
+    config.yaml                  the full experiment config (+ name, hash, version)
+    trial_<t>/
+        rewind.safetensors       level-0 weights at `rewind_iter` (strategy `rewind`)
+        level_<LL>/
+            level.json           level, % of weights remaining, written when it starts
+            masks.safetensors    binary masks of this level
+            init.safetensors     weights the level started from
+            metrics.csv          iteration,split,loss,acc,adv_loss,adv_acc (grows as it runs)
+            checkpoint.safetensors  resumable training state (removed when the level ends)
+            final.safetensors    weights at the end of the level
+            done.json            completion marker, written last
+    .replaced/<time>/trial_<t>/  what `--force` moved aside (never deleted)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import load_file, save
+
+from robust_tickets import __version__
+from robust_tickets.config import ExperimentConfig, config_from_dict
+from robust_tickets.errors import UserError
+
+METRIC_FIELDS = ("iteration", "split", "loss", "acc", "adv_loss", "adv_acc")
+CONFIG_FILE = "config.yaml"
+
+
+# ---- atomic primitives ------------------------------------------------------------------
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def save_tensors(
+    path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str] | None = None
+) -> None:
+    payload = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(payload, metadata=meta))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def load_tensor_metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return dict(handle.metadata() or {})
+
+
+def write_json(path: Path, value: Any) -> None:
+    atomic_write_text(path, json.dumps(value, indent=1, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in METRIC_FIELDS})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        out.append(
+            {
+                "iteration": int(row["iteration"]),
+                "split": row["split"],
+                **{k: float(row[k]) for k in ("loss", "acc", "adv_loss", "adv_acc")},
+            }
+        )
+    return out
+
+
+# ---- layout -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LevelDir:
+    path: Path
+
+    masks = property(lambda self: self.path / "masks.safetensors")
+    init = property(lambda self: self.path / "init.safetensors")
+    final = property(lambda self: self.path / "final.safetensors")
+    metrics = property(lambda self: self.path / "metrics.csv")
+    checkpoint = property(lambda self: self.path / "checkpoint.safetensors")
+    info = property(lambda self: self.path / "level.json")
+    done = property(lambda self: self.path / "done.json")
+
+    def is_done(self) -> bool:
+        return self.done.is_file()
+
+
+@dataclass(frozen=True)
+class TrialDir:
+    path: Path
+
+    @property
+    def rewind(self) -> Path:
+        return self.path / "rewind.safetensors"
+
+    def level(self, level: int) -> LevelDir:
+        return LevelDir(self.path / f"level_{level:02d}")
+
+    def levels(self) -> list[tuple[int, LevelDir]]:
+        found = []
+        for child in sorted(self.path.glob("level_*")):
+            suffix = child.name.removeprefix("level_")
+            if child.is_dir() and suffix.isdigit():
+                found.append((int(suffix), LevelDir(child)))
+        return found
+
+
+@dataclass(frozen=True)
+class ExperimentDir:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    def trial(self, trial: int) -> TrialDir:
+        return TrialDir(self.path / f"trial_{trial}")
+
+    def trials(self) -> list[tuple[int, TrialDir]]:
+        found = []
+        for child in sorted(self.path.glob("trial_*")):
+            suffix = child.name.removeprefix("trial_")
+            if child.is_dir() and suffix.isdigit():
+                found.append((int(suffix), TrialDir(child)))
+        return sorted(found)
+
+    def config(self) -> ExperimentConfig:
+        raw = yaml.safe_load(self.config_file.read_text())
+        return config_from_dict(raw["config"])
+
+    def move_aside(self, trial: int) -> Path | None:
+        """Move a trial's results under `.replaced/<time>/` (used by --force; nothing deleted)."""
+        source = self.trial(trial).path
+        if not source.exists():
+            return None
+        target = self.path / ".replaced" / time.strftime("%Y%m%d-%H%M%S") / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        return target
+
+
+def experiment_dir(output: str | Path, config: ExperimentConfig) -> ExperimentDir:
+    return ExperimentDir(Path(output) / config.name())
+
+
+def write_config(exp: ExperimentDir, config: ExperimentConfig) -> None:
+    """Write config.yaml once; an existing one must describe the same experiment."""
+    if exp.config_file.exists():
+        stored = exp.config()
+        if stored.hash() != config.hash():
+            raise UserError(
+                f"{exp.path} holds a different experiment (hash {stored.hash()}): "
+                "choose another --output"
+            )
+        return
+    doc = {
+        "name": config.name(),
+        "hash": config.hash(),
+        "version": __version__,
+        "config": config.to_dict(),
+    }
+    atomic_write_text(exp.config_file, yaml.safe_dump(doc, sort_keys=False))
+
+
+def find_experiments(root: str | Path) -> Iterator[ExperimentDir]:
+    """Every experiment directory at or below `root` (hidden directories are skipped)."""
+    root = Path(root)
+    if (root / CONFIG_FILE).is_file():
+        yield ExperimentDir(root)
+        return
+    if not root.is_dir():
+        return
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and not child.name.startswith("."):
+            yield from find_experiments(child)

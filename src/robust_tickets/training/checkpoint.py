@@ -1,0 +1,60 @@
+"""Resumable training state of one level in one safetensors file (no pickle)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from robust_tickets.store import load_tensor_metadata, load_tensors, save_tensors
+
+
+@dataclass
+class LevelState:
+    iteration: int  # training steps completed; the evaluation at this iteration is in `rows`
+    rows: list[dict[str, Any]]
+
+
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    state: LevelState,
+) -> None:
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    for index, slots in optimizer.state_dict()["state"].items():
+        for key, value in slots.items():
+            tensors[f"optim/{index}/{key}"] = torch.as_tensor(value)
+    tensors["generator"] = generator.get_state()
+    meta = {"iteration": str(state.iteration), "rows": json.dumps(state.rows)}
+    save_tensors(path, tensors, meta)
+
+
+def load_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> LevelState:
+    tensors = load_tensors(path)
+    meta = load_tensor_metadata(path)
+    device = next(model.parameters()).device
+    model.load_state_dict(
+        {
+            k.removeprefix("model/"): v.to(device)
+            for k, v in tensors.items()
+            if k.startswith("model/")
+        }
+    )
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim/"):
+            _, index, slot = key.split("/")
+            state.setdefault(int(index), {})[slot] = value
+    full = optimizer.state_dict()
+    full["state"] = state
+    optimizer.load_state_dict(full)
+    generator.set_state(tensors["generator"])
+    return LevelState(iteration=int(meta["iteration"]), rows=json.loads(meta["rows"]))

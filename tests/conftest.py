@@ -1,0 +1,40 @@
+"""Shared fixtures: the real Fashion-MNIST (loaded once) and small experiment configs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from robust_tickets.config import ExperimentConfig, from_flat
+from robust_tickets.data import Splits, load_splits
+from robust_tickets.data.locate import locate
+from robust_tickets.data.registry import DATASETS
+
+
+def _have(name: str) -> bool:
+    return locate(DATASETS.get(name)) is not None
+
+
+@pytest.fixture(scope="session")
+def fashion() -> Splits:
+    """The real Fashion-MNIST. In CI its absence is a failure (the set-up fetches it)."""
+    if not _have("fashion_mnist"):
+        if os.environ.get("CI"):
+            pytest.fail("Fashion-MNIST missing in CI: scripts/setup.sh should have fetched it")
+        pytest.skip("Fashion-MNIST not present: run `robust-tickets data fetch fashion_mnist`")
+    return load_splits("fashion_mnist")
+
+
+def small_config(**overrides) -> ExperimentConfig:
+    """A real but tiny experiment: few iterations, two pruning levels."""
+    base = {"train_iters": 24, "eval_every": 12, "prune_iters": 2, "seed": 3}
+    return from_flat({**base, **overrides})
+
+
+@pytest.fixture
+def tiny() -> ExperimentConfig:
+    return small_config()
+
+
+__all__ = ["ExperimentConfig", "small_config"]
