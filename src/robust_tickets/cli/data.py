@@ -6,6 +6,8 @@ import argparse
 
 from robust_tickets.errors import UserError
 
+ORDER = 30
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("data", help="list or fetch datasets")

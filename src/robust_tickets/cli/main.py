@@ -21,19 +21,32 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    # Imported here so `--help` of one subcommand does not pay for importing the others' deps.
-    from robust_tickets.cli import data as data_cmd
-    from robust_tickets.cli import results as results_cmd
-    from robust_tickets.cli import run as run_cmd
+def subcommand_modules() -> list:
+    """Every module of this package that defines `add_parser` (one module per subcommand),
+    ordered by its `ORDER` (then name); a new subcommand needs no edit here."""
+    import importlib
+    import pkgutil
 
+    import robust_tickets.cli as package
+
+    modules = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name in ("main", "options"):
+            continue
+        module = importlib.import_module(f"robust_tickets.cli.{info.name}")
+        if hasattr(module, "add_parser"):
+            modules.append(module)
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="robust-tickets",
         description="Find sparse, adversarially robust lottery tickets, and measure them honestly.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for module in (run_cmd, results_cmd, data_cmd):
+    for module in subcommand_modules():
         module.add_parser(sub)
     return parser
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from robust_tickets.errors import UserError
 
+ORDER = 20
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("results", help="print every metrics row under result directories")

@@ -9,6 +9,8 @@ from pathlib import Path
 from robust_tickets.cli.options import add_config_flags, resolve_config
 from robust_tickets.errors import UserError
 
+ORDER = 10
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
