@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set up, then run the `quick` experiment on Fashion-MNIST. Extra arguments are
-# passed to `robust-tickets run` (e.g. --output DIR, --quiet).
+# The main job: set up, run the `quick` experiment on Fashion-MNIST, then write its report
+# (reports/quick/index.html). Extra arguments are passed to `robust-tickets run` (e.g. --quiet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/robust-tickets run --preset quick --output results "$@"
+.venv/bin/robust-tickets report results --out reports/quick

@@ -23,5 +23,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Data: Fashion-MNIST for the main job and the tests (checksums are verified on every load).
-"$PY" -m robust_tickets data fetch fashion_mnist --quiet-if-present
+# Data: every registered dataset (the main job and the tests use them; checksums are verified
+# on every load). Only what is missing is fetched.
+"$PY" -m robust_tickets data fetch --all --quiet-if-present

@@ -16,6 +16,7 @@ from torch import nn
 from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
+from robust_tickets.data.fetch import ensure_dataset
 from robust_tickets.errors import UserError
 from robust_tickets.models import create_model, reinitialise
 from robust_tickets.models.masked import load_masks, load_weights, weights
@@ -51,6 +52,7 @@ class RunOptions:
     device: str = "cpu"
     data_dir: str | None = None
     threads: int | None = None
+    fetch: bool = True  # fetch a missing dataset on first use (--no-fetch forbids it)
     trial_list: tuple[int, ...] | None = field(default=None)
 
     def trial_ids(self) -> list[int]:
@@ -260,6 +262,7 @@ def run_experiment(
     if not todo:
         return exp, []
     if splits is None:
+        ensure_dataset(config.data.dataset, options.data_dir, allow_fetch=options.fetch)
         splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
     if config.train.batch_size > len(splits.train):
         raise UserError(

@@ -39,6 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="directory with the dataset files (else $ROBUST_TICKETS_DATA, the "
         "user cache, system directories)",
     )
+    runopts.add_argument("--no-fetch", dest="fetch", action="store_false",
+                         help="fail if the dataset is missing instead of fetching it")
     runopts.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.set_defaults(handler=handle)
 
@@ -69,6 +71,7 @@ def handle(args: argparse.Namespace) -> int:
         device=str(pick("device", "cpu")),
         data_dir=pick("data_dir", None),
         threads=int(threads) if threads is not None else None,
+        fetch=args.fetch,
     )
     exp, ran = run_experiment(config, options)
     if not ran:

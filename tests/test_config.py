@@ -1,0 +1,72 @@
+import pytest
+
+from robust_tickets.config import PRESETS, ExperimentConfig, from_flat
+from robust_tickets.errors import UserError
+
+
+def test_defaults_are_the_papers():
+    c = from_flat({})
+    assert (c.train.learning_rate, c.train.batch_size, c.train.train_iters) == (1.2e-3, 60, 50_000)
+    assert (c.attack.eps, c.attack.step_size, c.attack.steps) == (0.3, 0.05, 10)
+    assert (c.prune.prune_rate, c.prune.prune_rate_output, c.prune.prune_iters) == (0.2, 0.1, 20)
+    assert (c.data.valid_size, c.data.label_smoothing) == (10_000, 0.1)
+    assert c.model.model == "dense-300-100"
+
+
+def test_hash_covers_every_field_including_defaults():
+    base = from_flat({})
+    seen = {base.hash()}
+    for name, value in base.flat().items():
+        if isinstance(value, bool):
+            changed = not value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            changed = value + (1 if isinstance(value, int) else 0.01)
+            if name in ("rewind_iter",):
+                changed = 1
+        else:
+            continue
+        try:
+            other = base.replace(**{name: changed})
+        except UserError:
+            continue
+        assert other.hash() not in seen, f"changing {name} did not change the hash"
+        seen.add(other.hash())
+
+
+def test_setting_a_default_explicitly_keeps_the_identity():
+    assert from_flat({}).hash() == from_flat({"eps": 0.3, "train_iters": 50_000}).hash()
+
+
+def test_aliases_are_canonicalised_so_they_share_a_directory():
+    a = from_flat({"strategy": "reinit_orig"})
+    b = from_flat({"strategy": "reset"})
+    assert a == b and a.name() == b.name()
+    assert from_flat({"strategy": "no_pruning"}).prune.strategy == "dense"
+    assert from_flat({"strategy": "reinit_rand"}).prune.strategy == "random"
+    assert from_flat({"strategy": "reinit_none"}).prune.strategy == "continue"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"train_iters": 0},
+        {"eps": -0.1},
+        {"prune_rate": 1.0},
+        {"prune_rate_output": -0.1},
+        {"dataset": "nope"},
+        {"model": "nope"},
+        {"attack": "nope"},
+        {"strategy": "nope"},
+        {"batch_size": 0},
+        {"not_a_field": 1},
+        {"train_iters": "ten"},
+    ],
+)
+def test_bad_values_are_user_errors(bad):
+    with pytest.raises(UserError):
+        from_flat(bad)
+
+
+def test_presets_are_valid():
+    for values in PRESETS.values():
+        assert isinstance(from_flat(values), ExperimentConfig)

@@ -1,0 +1,66 @@
+"""Killing a run (SIGKILL or Ctrl-C) and running the same command again equals never stopping."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from robust_tickets.results import iter_rows
+from robust_tickets.store import find_experiments
+
+FLAGS = ["--train-iters", "40", "--eval-every", "5", "--prune-iters", "1", "--adv-train",
+         "--attack", "pgd", "--steps", "3", "--strategy", "rewind", "--rewind-iter", "15",
+         "--seed", "11", "--quiet"]
+
+
+def _start(out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(out: Path, pattern: str, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list(out.glob(pattern)):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before {pattern} appeared: {proc.stderr.read()}")
+        time.sleep(0.02)
+    pytest.fail(f"{pattern} never appeared")
+
+
+def _snapshot(out: Path):
+    rows = sorted(iter_rows(out), key=lambda r: (r["level"], r["iteration"], r["split"]))
+    (exp,) = find_experiments(out)
+    tensors = {p.relative_to(exp.path): p.read_bytes() for p in exp.path.rglob("*.safetensors")}
+    return rows, tensors
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_resume_equals_uninterrupted(tmp_path, fashion, sig):
+    reference = tmp_path / "ref"
+    done = subprocess.run([sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o",
+                           str(reference)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+    out = tmp_path / "killed"
+    proc = _start(out)
+    # Stop it mid-way through level 1, after at least one checkpoint there.
+    _wait_for(out, "*/trial_0/level_01/checkpoint.safetensors", proc)
+    time.sleep(0.3)
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "run the same command again to resume" in proc.stderr.read()
+    assert not list(out.glob("*/trial_0/level_01/done.json")), "killed too late to test resume"
+
+    resumed = subprocess.run([sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o",
+                              str(out)], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _snapshot(out) == _snapshot(reference)
+    assert not list(out.rglob("*.tmp"))
