@@ -1,0 +1,45 @@
+"""`robust-tickets report DIR...`: the paper's figures and tables as one self-contained page."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ORDER = 40
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write figures, tables and one HTML page from result directories",
+        description="Read the results under DIR... (never retrains) and write REPORT_DIR/"
+        "index.html plus every figure as PNG and SVG and every table as Markdown, LaTeX and "
+        "CSV. Prints the path of index.html.",
+    )
+    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        default=None,
+        metavar="REPORT_DIR",
+        help="where to write the report (default: reports/<name of DIR>); a previous report "
+        "there is replaced as a whole",
+    )
+    parser.add_argument(
+        "--at-iteration",
+        type=int,
+        default=None,
+        metavar="N",
+        help="iteration of each level the tables and accuracy figure use (default 30000, as "
+        "the paper; shorter runs use their last evaluated iteration and say so)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from robust_tickets.report import DEFAULT_AT, build_report
+
+    at = DEFAULT_AT if args.at_iteration is None else args.at_iteration
+    print(build_report(args.dirs, args.out, at))
+    return 0

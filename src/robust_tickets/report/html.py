@@ -1,0 +1,107 @@
+"""One self-contained HTML page: inline CSS, figures embedded as base64 PNG, tables as HTML.
+
+The only links are relative ones to the same figures and tables as files (PNG, SVG, Markdown,
+LaTeX, CSV) beside the page; the page itself needs nothing else, offline or online.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+
+from robust_tickets.report.formats import Table, to_html
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+ max-width:1280px;margin:2em auto;padding:0 1.5em;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.7em;margin-bottom:.2em} h2{margin-top:2.2em;border-bottom:2px solid #ddd;
+ padding-bottom:.2em} h3{margin-top:1.6em}
+.meta{color:#555;font-size:.92em} .meta code{font-size:.95em}
+nav ul{columns:2;font-size:.92em}
+figure{margin:1.2em 0 2em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#444;margin-top:.4em}
+table{border-collapse:collapse;margin:1em 0 .3em 0;font-size:.88em;
+ font-variant-numeric:tabular-nums}
+caption{caption-side:top;text-align:left;font-weight:600;padding-bottom:.4em}
+th,td{padding:.25em .7em;text-align:right;border-bottom:1px solid #e3e3e3;white-space:nowrap}
+th{background:#f5f5f7;border-bottom:2px solid #ccc} td:first-child,th:first-child{text-align:left}
+tbody tr:hover{background:#fafafa}
+.notes{font-size:.85em;color:#555;margin-top:.2em}
+.files{font-size:.85em} .files a{margin-right:.6em}
+.missing{background:#fff7e6;border-left:4px solid #f0a020;padding:.6em 1em;font-size:.9em}
+.scroll{overflow-x:auto}
+"""
+
+
+@dataclass
+class FigureItem:
+    title: str
+    caption: str
+    png: bytes
+    width_px: int  # shown at the figure's size in inches x 96 (CSS pixels), so text sizes match
+    files: list[str]  # relative paths of the saved PNG/SVG
+
+
+@dataclass
+class TableItem:
+    table: Table
+    files: list[str]  # relative paths of the saved Markdown/LaTeX/CSV
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    intro: str = ""  # already-escaped HTML
+    blocks: list[FigureItem | TableItem] = field(default_factory=list)
+
+
+def _files(paths: list[str]) -> str:
+    links = " ".join(
+        f'<a href="{html.escape(p)}">{html.escape(p.rsplit(".", 1)[-1].upper())}</a>' for p in paths
+    )
+    return f'<div class="files">files: {links}</div>'
+
+
+def _figure(item: FigureItem) -> str:
+    data = base64.b64encode(item.png).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(item.title)}" width="{item.width_px}" '
+        f'src="data:image/png;base64,{data}">'
+        f"<figcaption><b>{html.escape(item.title)}.</b> {html.escape(item.caption)}"
+        f"{_files(item.files)}</figcaption></figure>"
+    )
+
+
+def render_page(title: str, meta: list[str], missing: list[str], sections: list[Section]) -> str:
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        '<div class="meta">' + "<br>".join(meta) + "</div>",
+    ]
+    if missing:
+        items = "".join(f"<li>{esc(m)}</li>" for m in missing)
+        parts.append(
+            f'<div class="missing"><b>Incomplete results</b>: the figures and tables show '
+            f"what exists; missing:<ul>{items}</ul></div>"
+        )
+    toc = "".join(f'<li><a href="#{s.anchor}">{esc(s.title)}</a></li>' for s in sections)
+    parts.append(f"<nav><h2>Contents</h2><ul>{toc}</ul></nav>")
+    for section in sections:
+        parts.append(f'<h2 id="{section.anchor}">{esc(section.title)}</h2>')
+        if section.intro:
+            parts.append(f"<p>{section.intro}</p>")
+        for block in section.blocks:
+            if isinstance(block, TableItem):
+                parts.append(
+                    f'<div class="scroll">{to_html(block.table)}</div>{_files(block.files)}'
+                )
+            else:
+                parts.append(_figure(block))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

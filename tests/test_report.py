@@ -1,0 +1,369 @@
+"""The report, built from a small synthetic results store with known values.
+
+The store is written with the store module's own functions (config.yaml, level.json,
+metrics.csv, masks, init, done.json), so the report reads exactly what `robust-tickets run`
+writes; every expected number below is computed from the values the test put there.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from robust_tickets.cli.main import main
+from robust_tickets.config import from_flat
+from robust_tickets.report.aggregate import (
+    early_stop,
+    mean_std,
+    select_levels,
+    surviving_initial_weights,
+    table_iteration,
+)
+from robust_tickets.report.load import load_series
+from robust_tickets.report.paper import PAPER, paper_rows
+from robust_tickets.report.tables import accuracy_table, grid_tables
+from robust_tickets.results import iter_rows
+from robust_tickets.store import (
+    experiment_dir,
+    load_tensors,
+    save_tensors,
+    write_config,
+    write_json,
+    write_metrics,
+)
+
+ITERS, EVERY = 40, 20  # evaluations at 0, 20, 40
+REMAINING = {0: 100.0, 1: 80.0, 2: 64.0}
+# Validation loss per trial at iterations 0, 20, 40: the minimum is at 20, at 20 (a tie with
+# 40: the earliest wins) and at 40. Test loss falls monotonically, so using it would give 40.
+VALID_LOSS = {0: [1.0, 0.5, 0.7], 1: [1.0, 0.6, 0.6], 2: [1.0, 0.9, 0.4]}
+
+
+def acc(trial: int, level: int, it: int, split: str) -> float:
+    return 0.5 + 0.1 * level + 0.013 * trial**2 + it / 1000 + (0.002 if split == "valid" else 0)
+
+
+def adv_acc(trial: int, level: int, it: int, split: str) -> float:
+    return acc(trial, level, it, split) - 0.3 + 0.021 * trial
+
+
+def _rows(trial: int, level: int, upto: int = ITERS) -> list[dict]:
+    rows = []
+    for k, it in enumerate(range(0, upto + 1, EVERY)):
+        for split in ("valid", "test"):
+            loss = VALID_LOSS[trial % 3][k] if split == "valid" else 1.0 - it / 100
+            rows.append(
+                {
+                    "iteration": it,
+                    "split": split,
+                    "loss": loss,
+                    "acc": acc(trial, level, it, split),
+                    "adv_loss": loss + 1,
+                    "adv_acc": adv_acc(trial, level, it, split),
+                }
+            )
+    return rows
+
+
+def _write_level(exp, trial: int, level: int, done: bool = True, upto: int = ITERS) -> None:
+    directory = exp.trial(trial).level(level)
+    gen = torch.Generator().manual_seed(100 * trial + level)
+    shapes = {"layers.0.weight": (6, 8), "layers.1.weight": (3, 6)}
+    masks = {
+        n: (torch.rand(s, generator=gen) < REMAINING[level] / 100).float()
+        for n, s in shapes.items()
+    }
+    init = {n: (torch.rand(s, generator=gen) - 0.5) * masks[n] for n, s in shapes.items()}
+    save_tensors(directory.masks, masks)
+    save_tensors(directory.init, init)
+    write_json(directory.info, {"level": level, "remaining": REMAINING[level]})
+    write_metrics(directory.metrics, _rows(trial, level, upto))
+    if done:
+        write_json(directory.done, {"level": level, "remaining": REMAINING[level]})
+
+
+def _experiment(root: Path, strategy: str, **extra):
+    config = from_flat(
+        {
+            "dataset": "fashion_mnist",
+            "attack": "fgsm",
+            "adv_train": True,
+            "strategy": strategy,
+            "train_iters": ITERS,
+            "eval_every": EVERY,
+            "prune_iters": 2,
+            **extra,
+        }
+    )
+    exp = experiment_dir(root, config)
+    write_config(exp, config)
+    return exp
+
+
+def make_store(root: Path) -> Path:
+    """reset: 3 complete trials; dense: 2 trials; random: trial 0 complete, trial 1 missing,
+    trial 2 with level 1 still running (evaluated up to iteration 20) and level 2 not started."""
+    reset = _experiment(root, "reset")
+    for trial in range(3):
+        for level in range(3):
+            _write_level(reset, trial, level)
+    dense = _experiment(root, "dense")
+    for trial in range(2):
+        _write_level(dense, trial, 0)
+    random = _experiment(root, "random")
+    for level in range(3):
+        _write_level(random, 0, level)
+    _write_level(random, 2, 0)
+    _write_level(random, 2, 1, done=False, upto=20)
+    return root
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="module")
+def report(store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reports") / "r"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    return out
+
+
+def _csv(path: Path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _table(report: Path, strategy: str) -> list[dict]:
+    (path,) = [p for p in (report / "tables").glob(f"table_*_{strategy}.csv")]
+    return _csv(path)
+
+
+# ---- numbers -------------------------------------------------------------------------------
+def test_table_cells_are_mean_and_sample_std_at_the_last_evaluated_iteration(report):
+    rows = {int(r["level"]): r for r in _table(report, "reset")}
+    assert set(rows) == {0, 1, 2}
+    for level, row in rows.items():
+        # 30,000 was asked for; the runs are 40 iterations long, so the table uses 40.
+        assert int(row["iteration"]) == ITERS and int(row["n"]) == 3
+        nat = [100 * acc(t, level, ITERS, "test") for t in range(3)]
+        adv = [100 * adv_acc(t, level, ITERS, "test") for t in range(3)]
+        assert float(row["natural_pct_mean"]) == pytest.approx(np.mean(nat), abs=1e-3)
+        assert float(row["natural_pct_std"]) == pytest.approx(np.std(nat, ddof=1), abs=1e-3)
+        assert float(row["adversarial_pct_mean"]) == pytest.approx(np.mean(adv), abs=1e-3)
+        assert float(row["adversarial_pct_std"]) == pytest.approx(np.std(adv, ddof=1), abs=1e-3)
+    markdown = next((report / "tables").glob("table_*_reset.md")).read_text()
+    assert "the last evaluated one: 30,000 was asked for" in markdown
+    mean0 = np.mean([100 * acc(t, 0, ITERS, "test") for t in range(3)])
+    std0 = np.std([100 * acc(t, 0, ITERS, "test") for t in range(3)], ddof=1)
+    assert f"| 100 | 0 | 3 | {mean0:.2f} ± {std0:.2f} |" in markdown
+
+
+def test_table_cells_agree_with_results_rows(store, report):
+    """Recompute every cell independently from `results` rows (what `results --json` prints)."""
+    for table in (report / "tables").glob("table_*.csv"):
+        for row in _csv(table):
+            values = [
+                r["acc"]
+                for r in iter_rows(store)
+                if r["experiment"] == row["experiment"]
+                and r["level"] == int(row["level"])
+                and r["split"] == "test"
+                and r["iteration"] == int(row["iteration"])
+            ]
+            assert int(row["n"]) == len(values)
+            if values:
+                assert float(row["natural_pct_mean"]) == pytest.approx(
+                    100 * np.mean(values), abs=1e-3
+                )
+
+
+def test_at_iteration_picks_that_evaluation(store):
+    (reset,) = [s for s in load_series([store]) if s.strategy == "reset"]
+    table = accuracy_table(reset, 25, "t")
+    level2 = dict(zip(table.raw_header, table.raw_rows[2], strict=True))
+    assert level2["level"] == 2
+    assert level2["iteration"] == 20  # 25 was not evaluated: the evaluation before it
+    expected = np.mean([100 * acc(t, 2, 20, "test") for t in range(3)])
+    assert level2["natural_pct_mean"] == pytest.approx(expected, abs=1e-3)
+    assert any("iteration 25 was not evaluated" in note for note in table.notes)
+
+
+def test_paper_values_and_differences_where_the_config_matches(report):
+    row0 = {int(r["level"]): r for r in _table(report, "reset")}[0]
+    paper = PAPER[("fashion_mnist", "fgsm", True)][100.0]
+    assert float(row0["paper_natural_pct_mean"]) == paper["natural"].mean == 89.00
+    assert float(row0["paper_adversarial_pct_mean"]) == paper["attack"].mean == 86.96
+    assert float(row0["natural_diff_pct"]) == pytest.approx(
+        float(row0["natural_pct_mean"]) - 89.00, abs=1e-3
+    )
+    # No paper row at 80% remaining; no paper column for a strategy the paper did not tabulate.
+    assert {int(r["level"]): r for r in _table(report, "reset")}[1]["paper_natural_pct_mean"] == ""
+    assert "paper natural" not in next((report / "tables").glob("table_*_random.md")).read_text()
+
+
+def test_paper_data_spot_checks():
+    assert PAPER[("mnist", "pgd", True)][1.8]["attack"].mean == 38.23
+    assert PAPER[("mnist", "pgd", True)][1.8]["attack"].std == 2.33
+    assert PAPER[("fashion_mnist", "fgsm", False)][16.9]["attack"].mean == 8.79
+    assert PAPER[("fashion_mnist", "pgd", True)][51.3]["natural"].mean == 89.10
+    flat = from_flat({"dataset": "mnist", "attack": "pgd", "adv_train": True}).flat()
+    assert paper_rows(flat) is PAPER[("mnist", "pgd", True)]
+    assert paper_rows({**flat, "eps": 0.1}) is None  # another eps is not the paper's setup
+    assert paper_rows({**flat, "strategy": "random"}) is None
+
+
+def test_early_stop_is_the_first_minimum_of_validation_loss(store):
+    (reset,) = [s for s in load_series([store]) if s.strategy == "reset"]
+    picked = {t: early_stop(reset.runs[(t, 1)]) for t in range(3)}
+    assert {t: s.iteration for t, s in picked.items()} == {0: 20, 1: 20, 2: 40}
+    assert picked[0].valid_acc == pytest.approx(acc(0, 1, 20, "valid"))
+    assert picked[2].valid_adv_acc == pytest.approx(adv_acc(2, 1, 40, "valid"))
+
+
+def test_surviving_initial_weights_are_the_masked_init(store):
+    (reset,) = [s for s in load_series([store]) if s.strategy == "reset"]
+    survivors = surviving_initial_weights(reset, 2)
+    assert sorted(survivors) == ["layers.0.weight", "layers.1.weight"]
+    for trial in range(3):
+        level = reset.runs[(trial, 2)].level_dir
+        masks, init = load_tensors(level.masks), load_tensors(level.init)
+        for name, per_trial in survivors.items():
+            kept = per_trial[trial]
+            assert kept.size == int(masks[name].sum()) < masks[name].numel()
+            assert np.array_equal(np.sort(kept), np.sort(init[name][masks[name] > 0].numpy()))
+
+
+def test_statistics_helpers():
+    stat = mean_std([0.5, 0.7, 0.9])
+    assert (stat.mean, stat.n) == (pytest.approx(0.7), 3)
+    assert stat.std == pytest.approx(0.2)  # sample std (ddof=1)
+    assert math.isnan(mean_std([0.4]).std) and mean_std([]).n == 0
+    paper = from_flat({"train_iters": 50_000, "eval_every": 500})
+    assert table_iteration(paper, 30_000) == 30_000
+    assert table_iteration(paper, 30_250) == 30_000
+    short = from_flat({"train_iters": 1000, "eval_every": 300})
+    assert table_iteration(short, 30_000) == 1000
+    assert table_iteration(short, 950) == 900
+    schedule = {lv: 100 * 0.8**lv for lv in range(21)}
+    assert [lv for _, lv in select_levels(schedule)] == [0, 3, 8, 11, 15, 18]
+    assert select_levels({0: 100.0, 1: 80.0}) == [(0, 0), (1, 1)]
+
+
+def test_summary_grid_puts_natural_and_adversarial_training_in_one_cell(tmp_path):
+    adv, nat = _experiment(tmp_path, "reset"), _experiment(tmp_path, "reset", adv_train=False)
+    for exp, trials in ((adv, (0, 1)), (nat, (1,))):
+        for trial in trials:
+            for level in range(3):
+                _write_level(exp, trial, level)
+    (grid,) = grid_tables(load_series([tmp_path]), 30_000)
+    assert grid.header == ["% left", "Fashion-MNIST FGSM ε=0.3 natural",
+                           "Fashion-MNIST FGSM ε=0.3 attack"]  # fmt: skip
+    natural = [100 * acc(t, 2, ITERS, "test") for t in (0, 1)]
+    nat_trained = 100 * adv_acc(1, 2, ITERS, "test")
+    row = {r[0]: r for r in grid.rows}["64.0"]
+    assert row[1] == (
+        f"{100 * acc(1, 2, ITERS, 'test'):.2f} / "
+        f"{np.mean(natural):.2f} ± {np.std(natural, ddof=1):.2f}"
+    )
+    assert row[2].startswith(f"{nat_trained:.2f} / ")
+    assert "normally trained / adversarially trained" in " ".join(grid.notes)
+
+
+# ---- partial results -----------------------------------------------------------------------
+def test_partial_results_are_drawn_and_what_is_missing_is_said(report):
+    page = (report / "index.html").read_text()
+    assert "Incomplete results" in page
+    assert "trial(s) 1 missing (found 0, 2)" in page
+    assert "trial 2: level 1 (80.0% left) still running or interrupted, at iteration 20" in page
+    assert "trial 2: level(s) 2 of 0-2 missing" in page
+    rows = {int(r["level"]): r for r in _table(report, "random")}
+    # Level 1 counts only the trial that reached iteration 40; level 2 has only trial 0.
+    assert (int(rows[0]["n"]), int(rows[1]["n"]), int(rows[2]["n"])) == (2, 1, 1)
+    assert float(rows[1]["natural_pct_mean"]) == pytest.approx(100 * acc(0, 1, ITERS, "test"))
+    assert any(p.name.startswith("fig1_curves") for p in (report / "figures").iterdir())
+
+
+# ---- files and page ------------------------------------------------------------------------
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.refs += [(tag, k, v or "") for k, v in attrs if k in ("src", "href")]
+
+
+def test_page_is_self_contained_and_every_linked_file_exists(report):
+    text = (report / "index.html").read_text()
+    parser = _Refs()
+    parser.feed(text)
+    parser.close()
+    assert "script" not in parser.tags and "link" not in parser.tags
+    images = [v for tag, k, v in parser.refs if tag == "img"]
+    assert len(images) >= 4 and all(v.startswith("data:image/png;base64,") for v in images)
+    for tag, _, value in parser.refs:
+        assert not value.lower().startswith(("http:", "https:", "//", "file:")), value
+        if tag == "a" and not value.startswith("#"):
+            assert (report / value).is_file() and (report / value).stat().st_size > 0
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in text
+
+
+def test_every_figure_as_png_and_svg_and_every_table_in_three_formats(report):
+    figures = sorted((report / "figures").iterdir())
+    stems = {p.stem for p in figures}
+    for kind in ("fig1_curves", "fig2_early_stop", "fig3_accuracy", "fig4_weights"):
+        assert any(s.startswith(kind) for s in stems), kind
+    for stem in stems:
+        png = (report / "figures" / f"{stem}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+        svg = ET.parse(report / "figures" / f"{stem}.svg").getroot()
+        assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50
+    tables = {p.stem for p in (report / "tables").iterdir()}
+    assert any(t.startswith("grid_") for t in tables)
+    for stem in tables:
+        for ext in ("md", "tex", "csv"):
+            assert (report / "tables" / f"{stem}.{ext}").stat().st_size > 0
+    tex = next((report / "tables").glob("table_*_reset.tex")).read_text()
+    assert "\\begin{tabular}" in tex and "\\pm" in tex and "±" not in tex
+
+
+# ---- errors and replacing ------------------------------------------------------------------
+def test_no_results_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    assert main(["report", str(empty), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no results under" in err and len(err.splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [empty]
+    assert main(["report", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+def test_a_report_is_replaced_whole_and_other_directories_are_refused(tmp_path, capsys):
+    store = tmp_path / "store"
+    _write_level(_experiment(store, "dense"), 0, 0)  # the smallest store: quick to report
+    out = tmp_path / "rep"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    stale = out / "figures" / "stale.png"
+    stale.write_bytes(b"old")
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    assert not stale.exists() and (out / "index.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep", "store"]  # no temp/old dirs
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    assert main(["report", str(store), "--out", str(other)]) == 2
+    assert (other / "notes.txt").read_text() == "keep"
+    assert "not a report" in capsys.readouterr().err
