@@ -12,14 +12,35 @@ import pytest
 from robust_tickets.results import iter_rows
 from robust_tickets.store import find_experiments
 
-FLAGS = ["--train-iters", "40", "--eval-every", "5", "--prune-iters", "1", "--adv-train",
-         "--attack", "pgd", "--steps", "3", "--strategy", "rewind", "--rewind-iter", "15",
-         "--seed", "11", "--quiet"]
+FLAGS = [
+    "--train-iters",
+    "40",
+    "--eval-every",
+    "10",
+    "--prune-iters",
+    "1",
+    "--adv-train",
+    "--attack",
+    "pgd",
+    "--steps",
+    "3",
+    "--strategy",
+    "rewind",
+    "--rewind-iter",
+    "15",
+    "--seed",
+    "11",
+    "--quiet",
+]
 
 
 def _start(out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(out: Path, pattern: str, proc: subprocess.Popen, timeout: float = 240) -> None:
@@ -43,8 +64,12 @@ def _snapshot(out: Path):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_resume_equals_uninterrupted(tmp_path, fashion, sig):
     reference = tmp_path / "ref"
-    done = subprocess.run([sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o",
-                           str(reference)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(reference)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
 
     out = tmp_path / "killed"
@@ -59,8 +84,12 @@ def test_resume_equals_uninterrupted(tmp_path, fashion, sig):
         assert "run the same command again to resume" in proc.stderr.read()
     assert not list(out.glob("*/trial_0/level_01/done.json")), "killed too late to test resume"
 
-    resumed = subprocess.run([sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o",
-                              str(out)], capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
-    assert _snapshot(out) == _snapshot(reference)
+    assert _snapshot(out) == reference
     assert not list(out.rglob("*.tmp"))
