@@ -43,11 +43,14 @@ def _start(out: Path) -> subprocess.Popen:
     )
 
 
-def _wait_for(out: Path, pattern: str, proc: subprocess.Popen, timeout: float = 240) -> None:
+def _wait_for(out: Path, pattern: str, proc: subprocess.Popen, lines: int,
+              timeout: float = 300) -> None:
+    """Until a file matching `pattern` has at least `lines` lines."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if list(out.glob(pattern)):
-            return
+        for path in out.glob(pattern):
+            if len(path.read_text().splitlines()) >= lines:
+                return
         if proc.poll() is not None:
             pytest.fail(f"run ended before {pattern} appeared: {proc.stderr.read()}")
         time.sleep(0.02)
@@ -74,9 +77,8 @@ def test_resume_equals_uninterrupted(tmp_path, fashion, sig):
 
     out = tmp_path / "killed"
     proc = _start(out)
-    # Stop it mid-way through level 1, after at least one checkpoint there.
-    _wait_for(out, "*/trial_0/level_01/checkpoint.safetensors", proc)
-    time.sleep(0.3)
+    # Stop it mid-way through level 1: once its evaluation at iteration 10 is on disk.
+    _wait_for(out, "*/trial_0/level_01/metrics.csv", proc, lines=5)
     os.kill(proc.pid, sig)
     proc.wait(timeout=60)
     if sig == signal.SIGINT:
