@@ -7,7 +7,7 @@ import os
 import pytest
 
 from robust_tickets.config import ExperimentConfig, from_flat
-from robust_tickets.data import Splits, load_splits
+from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.data.locate import locate
 from robust_tickets.data.registry import DATASETS
 
@@ -24,6 +24,17 @@ def fashion() -> Splits:
             pytest.fail("Fashion-MNIST missing in CI: scripts/setup.sh should have fetched it")
         pytest.skip("Fashion-MNIST not present: run `robust-tickets data fetch fashion_mnist`")
     return load_splits("fashion_mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_small(fashion: Splits) -> Splits:
+    """All 50,000 training images, but 2,000-image validation and test sets (cheaper evals)."""
+    return Splits(
+        train=fashion.train,
+        valid=Split(fashion.valid.x[:2000], fashion.valid.y[:2000]),
+        test=Split(fashion.test.x[:2000], fashion.test.y[:2000]),
+        num_classes=fashion.num_classes,
+    )
 
 
 def small_config(**overrides) -> ExperimentConfig:

@@ -33,6 +33,11 @@ def test_hash_covers_every_field_including_defaults():
         seen.add(other.hash())
 
 
+def test_dense_ignores_prune_iters_so_it_has_one_directory():
+    a = from_flat({"strategy": "dense", "prune_iters": 20})
+    assert a.name() == from_flat({"strategy": "no_pruning", "prune_iters": 3}).name()
+
+
 def test_setting_a_default_explicitly_keeps_the_identity():
     assert from_flat({}).hash() == from_flat({"eps": 0.3, "train_iters": 50_000}).hash()
 

@@ -2,24 +2,25 @@
 
 import pytest
 import torch
+from tests.conftest import small_config
 
 from robust_tickets.experiment import RunOptions, num_levels, run_experiment
 from robust_tickets.pruning import STRATEGIES
 from robust_tickets.results import iter_rows
 from robust_tickets.store import load_tensors, read_metrics
-from tests.conftest import small_config
 
 
-def _run(tmp_path, fashion, trials=1, **overrides):
+def _run(tmp_path, fashion_small, trials=1, **overrides):
     config = small_config(**overrides)
-    exp, ran = run_experiment(config, RunOptions(trials=trials, output=tmp_path, quiet=True),
-                              splits=fashion)
+    exp, _ = run_experiment(
+        config, RunOptions(trials=trials, output=tmp_path, quiet=True), splits=fashion_small
+    )
     return config, exp
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES.names())
-def test_every_strategy_runs_and_keeps_pruned_weights_zero(tmp_path, fashion, strategy):
-    config, exp = _run(tmp_path, fashion, strategy=strategy, rewind_iter=12)
+def test_every_strategy_runs_and_keeps_pruned_weights_zero(tmp_path, fashion_small, strategy):
+    config, exp = _run(tmp_path, fashion_small, strategy=strategy, rewind_iter=12)
     trial = exp.trial(0)
     levels = trial.levels()
     assert len(levels) == num_levels(config) == (1 if strategy == "dense" else 3)
@@ -41,23 +42,23 @@ def _level(exp, k):
     return {name: load_tensors(getattr(level, name)) for name in ("masks", "init", "final")}
 
 
-def test_reset_restores_the_original_init_of_survivors(tmp_path, fashion):
-    _, exp = _run(tmp_path, fashion, strategy="reset")
+def test_reset_restores_the_original_init_of_survivors(tmp_path, fashion_small):
+    _, exp = _run(tmp_path, fashion_small, strategy="reset")
     l0, l1, l2 = (_level(exp, k) for k in range(3))
     for name in l0["init"]:
         assert torch.equal(l1["init"][name], l0["init"][name] * l1["masks"][name])
         assert torch.equal(l2["init"][name], l0["init"][name] * l2["masks"][name])
 
 
-def test_continue_keeps_trained_values(tmp_path, fashion):
-    _, exp = _run(tmp_path, fashion, strategy="continue")
+def test_continue_keeps_trained_values(tmp_path, fashion_small):
+    _, exp = _run(tmp_path, fashion_small, strategy="continue")
     l0, l1 = _level(exp, 0), _level(exp, 1)
     for name in l0["init"]:
         assert torch.equal(l1["init"][name], l0["final"][name] * l1["masks"][name])
 
 
-def test_random_differs_from_the_original_init(tmp_path, fashion):
-    _, exp = _run(tmp_path, fashion, strategy="random")
+def test_random_differs_from_the_original_init(tmp_path, fashion_small):
+    _, exp = _run(tmp_path, fashion_small, strategy="random")
     l0, l1, l2 = (_level(exp, k) for k in range(3))
     for name in l0["init"]:
         kept = l1["masks"][name] == 1
@@ -68,10 +69,10 @@ def test_random_differs_from_the_original_init(tmp_path, fashion):
         assert 0.9 < ratio < 1.1
 
 
-def test_rewind_restores_the_iteration_k_values(tmp_path, fashion):
-    _, exp = _run(tmp_path / "a", fashion, strategy="rewind", rewind_iter=12)
+def test_rewind_restores_the_iteration_k_values(tmp_path, fashion_small):
+    _, exp = _run(tmp_path / "a", fashion_small, strategy="rewind", rewind_iter=12)
     # A run that stops at iteration 12 ends exactly where level 0 of the rewind run was at 12.
-    _, short = _run(tmp_path / "b", fashion, strategy="dense", train_iters=12, eval_every=12)
+    _, short = _run(tmp_path / "b", fashion_small, strategy="dense", train_iters=12, eval_every=12)
     at_k = load_tensors(exp.trial(0).rewind)
     reference = _level(short, 0)["final"]
     l1 = _level(exp, 1)
@@ -80,9 +81,9 @@ def test_rewind_restores_the_iteration_k_values(tmp_path, fashion):
         assert torch.equal(l1["init"][name], at_k[name] * l1["masks"][name])
 
 
-def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, fashion):
-    _run(tmp_path / "a", fashion, trials=2, adv_train=True)
-    _run(tmp_path / "b", fashion, trials=2, adv_train=True)
+def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, fashion_small):
+    _run(tmp_path / "a", fashion_small, trials=2, adv_train=True)
+    _run(tmp_path / "b", fashion_small, trials=2, adv_train=True)
     rows_a = list(iter_rows(tmp_path / "a"))
     rows_b = list(iter_rows(tmp_path / "b"))
     assert rows_a == rows_b and len(rows_a) == 2 * 3 * 3 * 2
@@ -90,24 +91,39 @@ def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, fash
     assert final[0] != final[1]  # independent seeds per trial
 
 
-def test_rerun_does_nothing_and_force_moves_old_results_aside(tmp_path, fashion):
-    config, exp = _run(tmp_path, fashion)
+def test_rerun_does_nothing_and_force_moves_old_results_aside(tmp_path, fashion_small):
+    config, exp = _run(tmp_path, fashion_small)
     before = exp.trial(0).level(2).final.read_bytes()
-    _, ran = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion)
+    _, ran = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion_small)
     assert ran == []
-    _, ran = run_experiment(config, RunOptions(output=tmp_path, quiet=True, force=True),
-                            splits=fashion)
+    _, ran = run_experiment(
+        config, RunOptions(output=tmp_path, quiet=True, force=True), splits=fashion_small
+    )
     assert ran == [0]
     moved = list((exp.path / ".replaced").glob("*/trial_0/level_02/final.safetensors"))
     assert len(moved) == 1 and moved[0].read_bytes() == before
     assert exp.trial(0).level(2).final.read_bytes() == before  # deterministic redo
 
 
-def test_results_rows_have_the_stable_fields(tmp_path, fashion):
-    _run(tmp_path, fashion, adv_train=True, attack="pgd", steps=2)
+def test_results_rows_have_the_stable_fields(tmp_path, fashion_small):
+    _run(tmp_path, fashion_small, adv_train=True, attack="pgd", steps=2)
     rows = list(iter_rows(tmp_path))
-    required = {"dataset", "model", "attack", "adv_train", "strategy", "trial", "level",
-                "remaining", "iteration", "split", "loss", "acc", "adv_loss", "adv_acc"}
+    required = {
+        "dataset",
+        "model",
+        "attack",
+        "adv_train",
+        "strategy",
+        "trial",
+        "level",
+        "remaining",
+        "iteration",
+        "split",
+        "loss",
+        "acc",
+        "adv_loss",
+        "adv_acc",
+    }
     assert rows and all(required <= set(r) for r in rows)
     by_level = {r["level"]: r["remaining"] for r in rows}
     assert by_level[0] == 100.0

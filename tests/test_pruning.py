@@ -13,8 +13,10 @@ def _prune_levels(method, levels, hidden=0.2, output=0.1):
     w, m = weights(model), masks(model)
     names = list(m)
     sizes = {n: m[n].numel() for n in names}
-    rates = layer_rates(names, hidden, output) if method == "layerwise" else dict.fromkeys(
-        names, hidden
+    rates = (
+        layer_rates(names, hidden, output)
+        if method == "layerwise"
+        else dict.fromkeys(names, hidden)
     )
     history = {0: m}
     g = torch.Generator().manual_seed(0)

@@ -257,6 +257,10 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     for ok, message in checks:
         if not ok:
             raise UserError(f"{message}: fix the flag or config file")
+    strategy = STRATEGIES.canonical(p.strategy)
+    # A strategy that never prunes runs one level whatever prune_iters says: normalise it so
+    # that the same experiment never lands in two directories.
+    prune_iters = p.prune_iters if STRATEGIES.get(strategy).prunes else 0
     return dataclasses.replace(
         config,
         data=dataclasses.replace(d, dataset=DATASETS.canonical(d.dataset)),
@@ -264,7 +268,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         attack=dataclasses.replace(a, attack=ATTACKS.canonical(a.attack)),
         prune=dataclasses.replace(
             p,
-            strategy=STRATEGIES.canonical(p.strategy),
+            strategy=strategy,
+            prune_iters=prune_iters,
             prune_method=PRUNE_METHODS.canonical(p.prune_method),
         ),
     )

@@ -1,0 +1,181 @@
+"""A sweep job is one (config, trial): exactly what `robust-tickets run` would run for that trial.
+
+Jobs write to the ordinary results store; the sweep keeps its own bookkeeping (claims, failure
+logs, a store identity) under ``OUTPUT/.sweep/``, which `results` and `report` skip as hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.errors import UserError
+
+SWEEP_DIR = ".sweep"
+
+
+@dataclass(frozen=True)
+class Job:
+    config: ExperimentConfig
+    trial: int
+
+    @property
+    def key(self) -> str:
+        """Unique within a store: the run directory name and the trial."""
+        return f"{self.config.name()}/trial_{self.trial}"
+
+    @property
+    def levels(self) -> int:
+        from robust_tickets.experiment import num_levels
+
+        return num_levels(self.config)
+
+    @property
+    def iterations(self) -> int:
+        return self.levels * self.config.train.train_iters
+
+    @property
+    def work(self) -> float:
+        """Relative cost, in image gradient passes, for ETAs: the attack's passes per image
+        (one for FGSM, `steps` for iterative attacks) on training batches and evaluations."""
+        c = self.config
+        passes = c.attack.steps if c.attack.attack != "fgsm" else 1
+        step = c.train.batch_size * (1 + (1 + passes if c.train.adv_train else 0))
+        evaluation = eval_images(c) * (1 + passes)
+        return self.levels * (c.train.train_iters * step + evaluations_per_level(c) * evaluation)
+
+    def is_complete(self, output: Path) -> bool:
+        from robust_tickets.experiment import is_complete
+        from robust_tickets.store import experiment_dir
+
+        return is_complete(experiment_dir(output, self.config), self.config, self.trial)
+
+    def iterations_done(self, output: Path) -> int:
+        """Training iterations already in the store (finished levels + the running level's last
+        evaluation), read from small files only so that it can be polled."""
+        from robust_tickets.store import experiment_dir
+
+        trial_dir = experiment_dir(output, self.config).trial(self.trial)
+        per_level = self.config.train.train_iters
+        done = 0
+        for level in range(self.levels):
+            level_dir = trial_dir.level(level)
+            if level_dir.is_done():
+                done += per_level
+            elif level_dir.metrics.is_file():
+                done += min(per_level, _last_iteration(level_dir.metrics))
+        return done
+
+    def file_stem(self) -> str:
+        return f"{self.config.name()}.trial_{self.trial}"
+
+
+def evaluations_per_level(config: ExperimentConfig) -> int:
+    """At iteration 0, every `eval_every`, and at the end."""
+    t = config.train
+    return 1 + t.train_iters // t.eval_every + (1 if t.train_iters % t.eval_every else 0)
+
+
+def eval_images(config: ExperimentConfig) -> int:
+    """Images evaluated each time: the validation split and the test set."""
+    from robust_tickets.data.registry import DATASETS
+
+    spec = DATASETS.get(config.data.dataset)
+    return config.data.valid_size + spec.files["test_images"].shape[0]
+
+
+def _last_iteration(metrics: Path) -> int:
+    try:
+        lines = metrics.read_text().strip().splitlines()
+        return int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
+    except (OSError, ValueError, IndexError):
+        return 0  # being replaced right now: the next poll will see it
+
+
+# ---- the sweep's own area in the store --------------------------------------------------
+def lock_path(output: Path, job: Job) -> Path:
+    return output / SWEEP_DIR / "locks" / f"{job.file_stem()}.lock"
+
+
+def log_path(output: Path, job: Job, attempt: int) -> Path:
+    return output / SWEEP_DIR / "logs" / f"{job.file_stem()}.attempt{attempt}.log"
+
+
+def store_identity(output: Path) -> str:
+    """A random id written once into the store; workers check that they see the same store
+    (on a cluster the results directory must be one shared filesystem)."""
+    path = output / SWEEP_DIR / "store.json"
+    if not path.is_file():
+        from robust_tickets.store import write_json
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # first writer wins, so that concurrent sweeps agree on the id
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            pass
+        else:
+            os.close(fd)
+            write_json(path, {"id": uuid.uuid4().hex, "created": time.time()})
+    for _ in range(50):  # the winner may still be writing it
+        try:
+            return str(json.loads(path.read_text())["id"])
+        except (ValueError, KeyError):
+            time.sleep(0.1)
+    raise UserError(f"{path} is unreadable: delete it and run the sweep again")
+
+
+# ---- what a worker runs -----------------------------------------------------------------
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker process (local or on a Ray node) needs to run one job."""
+
+    config: ExperimentConfig
+    trial: int
+    output: str
+    store_id: str
+    data_dir: str | None = None
+    device: str = "cpu"
+    threads: int | None = None
+
+
+def run_job(spec: JobSpec) -> dict[str, Any]:
+    """Run (or resume) one job into the store; raises on failure. Returns timing facts."""
+    import socket
+
+    from robust_tickets.experiment import RunOptions, run_experiment
+
+    output = Path(spec.output)
+    try:
+        seen = json.loads((output / SWEEP_DIR / "store.json").read_text())["id"]
+    except (OSError, ValueError, KeyError):
+        seen = None
+    if seen != spec.store_id:
+        raise UserError(
+            f"results directory {output} is not the sweep's store on host "
+            f"{socket.gethostname()}: put it on a filesystem every node shares"
+        )
+    began = time.time()
+    options = RunOptions(
+        output=output,
+        trial_list=(spec.trial,),
+        quiet=True,
+        device=spec.device,
+        data_dir=spec.data_dir,
+        threads=spec.threads,
+    )
+    run_experiment(spec.config, options)
+    return {"seconds": time.time() - began, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error, as a user would want it in a summary."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, UserError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,55 @@
+"""What `sweep --dry-run` prints: every job, its cost, and whether it is already done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from robust_tickets.sweep import locks
+from robust_tickets.sweep.estimate import Estimator
+from robust_tickets.sweep.jobs import Job, lock_path
+from robust_tickets.sweep.progress import duration
+
+
+def job_status(job: Job, output: Path) -> tuple[str, int]:
+    """("done" | "running on HOST" | "partly done" | "to run", iterations already done)."""
+    done = job.iterations_done(output)
+    if job.is_complete(output):
+        return "done", job.iterations
+    claim = lock_path(output, job)
+    info = locks.read_claim(claim)
+    if info and not locks.is_stale(claim):
+        return f"running on {info.get('host')} (pid {info.get('pid')})", done
+    return ("partly done" if done else "to run"), done
+
+
+def plan_lines(
+    jobs: list[Job], output: Path, estimator: Estimator | None, slots: int | None
+) -> list[str]:
+    width = max(len(job.key) for job in jobs)
+    header = f"{'job':<{width}}  levels  {'iterations':>11}  {'est. time':>9}  status"
+    lines = [header]
+    left_iters, left_seconds, n_done = 0, 0.0, 0
+    for job in jobs:
+        status, done = job_status(job, output)
+        n_done += status == "done"
+        share = 1 - done / job.iterations
+        seconds = estimator.seconds(job) * share if estimator and share > 0 else None
+        left_iters += job.iterations - done
+        left_seconds += seconds or 0.0
+        shown = duration(seconds) if seconds is not None else "-"
+        lines.append(
+            f"{job.key:<{width}}  {job.levels:>6}  {job.iterations:>11,}  {shown:>9}  {status}"
+        )
+    lines.append(
+        f"{len(jobs)} jobs: {n_done} done, {len(jobs) - n_done} to run; "
+        f"{left_iters:,} training iterations left"
+    )
+    if estimator is not None and left_seconds > 0:
+        text = (
+            f"estimated {duration(left_seconds)} of job time at {estimator.threads} "
+            f"thread(s) per job on this machine (timed with synthetic data)"
+        )
+        if slots:
+            text += f"; ~{duration(left_seconds / slots)} with {slots} jobs at once"
+        lines.append(text)
+    return lines

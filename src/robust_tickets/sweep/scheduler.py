@@ -1,0 +1,144 @@
+"""Drive a sweep: claim each unfinished job, hand it to an executor, retry failures (bounded),
+and keep going until every job is done, failed for good, or finished by another sweep.
+
+Claims are taken by this (driver) process, whatever the executor, so one heartbeat covers every
+running job and a sweep killed with kill -9 leaves claims whose owner is visibly dead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robust_tickets.store import atomic_write_text
+from robust_tickets.sweep import locks
+from robust_tickets.sweep.executors.base import Executor, Outcome
+from robust_tickets.sweep.jobs import Job, JobSpec, lock_path, log_path, store_identity
+from robust_tickets.sweep.progress import View
+
+BLOCKED_RECHECK = 10.0  # seconds between looks at a job another sweep holds
+
+
+@dataclass
+class JobState:
+    job: Job
+    status: str = "pending"  # pending, running, blocked, done, failed, already
+    attempts: int = 0
+    error: str = ""
+    log: Path | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class SweepResult:
+    states: list[JobState]
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def by_status(self, status: str) -> list[JobState]:
+        return [s for s in self.states if s.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.by_status("failed")
+
+
+def run_sweep(
+    jobs: list[Job],
+    executor: Executor,
+    output: Path,
+    *,
+    retries: int = 2,
+    data_dir: str | None = None,
+    view: View | None = None,
+    stale_after: float = locks.STALE_AFTER,
+) -> SweepResult:
+    """Run every job not yet complete in `output`; returns each job's final state."""
+    view = view or View()
+    output.mkdir(parents=True, exist_ok=True)
+    store_id = store_identity(output)
+    states = {job.key: JobState(job) for job in jobs}
+    for state in states.values():
+        if state.job.is_complete(output):
+            state.status = "already"
+            locks.clear_stale(lock_path(output, state.job), stale_after)
+    # Trial by trial (a long sweep has one trial of everything early), longest jobs first so
+    # that short ones fill the gaps at the end.
+    pending = deque(
+        sorted(
+            (s for s in states.values() if s.status == "pending"),
+            key=lambda s: (s.job.trial, -s.job.iterations),
+        )
+    )
+    blocked: dict[str, float] = {}  # key -> when to look again
+    claims: dict[str, locks.Claim] = {}
+    began = time.time()
+    last_beat = began
+    view.start(list(states.values()), output, executor.description)
+
+    def finish(state: JobState, status: str, outcome: Outcome | None = None) -> None:
+        state.status = status
+        if outcome is not None:
+            state.error = outcome.error
+        view.job_ended(state)
+
+    try:
+        while pending or claims or blocked:
+            now = time.time()
+            for key, when in list(blocked.items()):
+                if when <= now:
+                    del blocked[key]
+                    pending.appendleft(states[key])
+            while pending and len(claims) < executor.slots:
+                state = pending.popleft()
+                if state.job.is_complete(output):
+                    finish(state, "done")  # finished by another sweep meanwhile
+                    continue
+                claim = locks.try_claim(lock_path(output, state.job), stale_after)
+                if claim is None:
+                    state.status = "blocked"
+                    blocked[state.job.key] = now + BLOCKED_RECHECK
+                    continue
+                if state.job.is_complete(output):  # finished between the check and the claim
+                    locks.release(claim)
+                    finish(state, "done")
+                    continue
+                claims[state.job.key] = claim
+                state.status, state.attempts = "running", state.attempts + 1
+                spec = JobSpec(state.job.config, state.job.trial, str(output), store_id, data_dir)
+                executor.submit(state.job.key, executor.prepare(spec))
+                view.job_started(state)
+            for key, outcome in executor.wait(timeout=1.0):
+                state = states[key]
+                locks.release(claims.pop(key))
+                if outcome.ok and state.job.is_complete(output):
+                    state.seconds += float(outcome.info.get("seconds", 0.0))
+                    finish(state, "done")
+                    continue
+                if outcome.ok:  # should not happen; treat as a failure rather than trust it
+                    outcome = Outcome(ok=False, error="job ended but its trial is incomplete")
+                state.log = log_path(output, state.job, state.attempts)
+                detail = outcome.detail or outcome.error
+                atomic_write_text(state.log, f"{state.job.key}\n{detail}\n")
+                if state.attempts <= retries:
+                    state.status, state.error = "pending", outcome.error
+                    pending.append(state)
+                    view.job_retrying(state)
+                else:
+                    finish(state, "failed", outcome)
+            if time.time() - last_beat > locks.HEARTBEAT:
+                last_beat = time.time()
+                for claim in claims.values():
+                    locks.heartbeat(claim)
+            view.refresh()
+    finally:
+        executor.shutdown()
+        for claim in claims.values():
+            locks.release(claim)
+        view.close()
+    result = SweepResult(list(states.values()), time.time() - began)
+    for state in result.states:
+        result.counts[state.status] = result.counts.get(state.status, 0) + 1
+    return result
