@@ -87,7 +87,7 @@ def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, fash
     rows_a = list(iter_rows(tmp_path / "a"))
     rows_b = list(iter_rows(tmp_path / "b"))
     assert rows_a == rows_b and len(rows_a) == 2 * 3 * 3 * 2
-    final = {r["trial"]: r["acc"] for r in rows_a if r["level"] == 2 and r["iteration"] == 24}
+    final = {r["trial"]: r["loss"] for r in rows_a if r["level"] == 2 and r["iteration"] == 24}
     assert final[0] != final[1]  # independent seeds per trial
 
 

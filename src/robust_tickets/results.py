@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from robust_tickets.config import ExperimentConfig
 from robust_tickets.store import find_experiments, read_json, read_metrics
 
 ROW_FIELDS = (
@@ -37,21 +38,26 @@ ROW_FIELDS = (
 )
 
 
-def iter_rows(root: str | Path) -> Iterator[dict[str, Any]]:
+def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
+    return {
+        "experiment": config.name(),
+        "hash": config.hash(),
+        "dataset": config.data.dataset,
+        "model": config.model.model,
+        "attack": config.attack.attack,
+        "eps": config.attack.eps,
+        "adv_train": config.train.adv_train,
+        "strategy": config.prune.strategy,
+        "prune_method": config.prune.prune_method,
+        "train_iters": config.train.train_iters,
+    }
+
+
+def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[str, Any]]:
+    """Training metrics rows; with `include_eval`, then the evaluation rows (`iter_eval_rows`)."""
     for exp in find_experiments(root):
         config = exp.config()
-        base = {
-            "experiment": config.name(),
-            "hash": config.hash(),
-            "dataset": config.data.dataset,
-            "model": config.model.model,
-            "attack": config.attack.attack,
-            "eps": config.attack.eps,
-            "adv_train": config.train.adv_train,
-            "strategy": config.prune.strategy,
-            "prune_method": config.prune.prune_method,
-            "train_iters": config.train.train_iters,
-        }
+        base = _experiment_fields(config)
         for trial, trial_dir in exp.trials():
             for level, level_dir in trial_dir.levels():
                 if not (level_dir.metrics.is_file() and level_dir.info.is_file()):
@@ -66,3 +72,72 @@ def iter_rows(root: str | Path) -> Iterator[dict[str, Any]]:
                 }
                 for row in read_metrics(level_dir.metrics):
                     yield {**where, **row}
+    if include_eval:
+        yield from iter_eval_rows(root)
+
+
+# ---- strong-attack evaluation (`robust-tickets evaluate`) ----------------------------------
+# Separate rows with their own `split`, so consumers of the training rows never see them:
+# split "robustness": one row per (evaluation attack, eps) and the per-example worst case
+#   (eval_attack "worst-case"); acc = fraction of the first n_examples test examples robust;
+# split "masking-check": one row per gradient-masking check with flag pass/warn/skip.
+# `attack`/`eps` stay the training attack and eps; the evaluation's are eval_attack/eval_eps.
+EVAL_ROW_FIELDS = (
+    *ROW_FIELDS[: ROW_FIELDS.index("split") + 1],
+    "eval_attack",
+    "eval_params",
+    "eval_eps",
+    "n_examples",
+    "correct",
+    "acc",
+    "role",
+    "seconds",
+    "check",
+    "flag",
+    "detail",
+)
+
+
+def iter_eval_rows(root: str | Path) -> Iterator[dict[str, Any]]:
+    from robust_tickets.evaluation.store import RobustnessDir
+
+    for exp in find_experiments(root):
+        config = exp.config()
+        base = _experiment_fields(config)
+        for trial, trial_dir in exp.trials():
+            for level, level_dir in trial_dir.levels():
+                store = RobustnessDir.of(level_dir)
+                if not (store.table.is_file() and level_dir.info.is_file()):
+                    continue
+                where = {
+                    **base,
+                    "trial": trial,
+                    "level": level,
+                    "remaining": read_json(level_dir.info)["remaining"],
+                    "complete": level_dir.is_done(),
+                    "iteration": config.train.train_iters,
+                }
+                for row in store.read_table():
+                    yield {
+                        **where,
+                        "split": "robustness",
+                        "eval_attack": row["attack"],
+                        "eval_params": row["params"],
+                        "eval_eps": row["eps"],
+                        "n_examples": row["n"],
+                        "correct": row["correct"],
+                        "acc": row["acc"],
+                        "role": row["role"],
+                        "seconds": row["seconds"],
+                    }
+                report = store.read_checks()
+                for check in report["checks"] if report else []:
+                    yield {
+                        **where,
+                        "split": "masking-check",
+                        "eval_eps": report["eps"],
+                        "n_examples": report["n"],
+                        "check": check["check"],
+                        "flag": check["flag"],
+                        "detail": check["detail"],
+                    }

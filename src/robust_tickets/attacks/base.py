@@ -5,6 +5,11 @@ with `@attack` wraps it so that the model is in eval mode while the attack runs 
 restored after), parameter ``.grad`` fields are never touched (`input_gradient` uses
 ``torch.autograd.grad`` w.r.t. the input alone), and the result is detached and clipped to
 [0, 1].
+
+An attack may also register a *fast variant* with `@fast_variant(attack_fn)`: the same maths on
+the hand-written passes of `robust_tickets.models.fast_mlp.MLP`, with no autograd. The wrapped
+attack uses it automatically whenever the model is a plain `DenseNet`; the training step and the
+evaluation call it directly so that it can reuse their forward pass at `x` (``start``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.config import AttackConfig
+from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.registry import Registry
 
 INPUT_MIN, INPUT_MAX = 0.0, 1.0
@@ -34,6 +40,21 @@ class Attack(Protocol):
     ) -> torch.Tensor: ...
 
 
+class FastAttack(Protocol):
+    def __call__(
+        self,
+        net: MLP,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        config: AttackConfig,
+        generator: torch.Generator | None,
+        start: Forward | None,
+    ) -> torch.Tensor:
+        """x: flattened inputs [N, D]; start: `net.forward(x)` if the caller has it; returns the
+        unclipped adversarial inputs [N, D]."""
+        ...
+
+
 ATTACKS: Registry[Attack] = Registry("attack")
 
 
@@ -46,12 +67,40 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
     return grad
 
 
+def mlp_input_gradient(net: MLP, x: torch.Tensor, y: torch.Tensor, start: Forward | None = None):
+    """`input_gradient` for a `MLP` on flattened `x` (reusing `start` = its forward at x)."""
+    fwd = start if start is not None else net.forward(x)
+    return net.input_grad(fwd, ce_grad(fwd.logits, y))
+
+
+def fast_attack_of(fn: Attack) -> FastAttack | None:
+    """The fast variant registered for attack `fn`, if any."""
+    return getattr(fn, "fast", None)
+
+
+def fast_variant(of: Attack) -> Callable[[FastAttack], FastAttack]:
+    """Register the decorated function as the `MLP` implementation of attack `of`."""
+
+    def decorator(fast: FastAttack) -> FastAttack:
+        of.fast = fast  # type: ignore[attr-defined]
+        return fast
+
+    return decorator
+
+
 def attack(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[Attack], Attack]:
     """Register an attack function, wrapped with the shared eval-mode and clipping behaviour."""
 
     def decorator(fn: Attack) -> Attack:
         @functools.wraps(fn)
         def wrapped(model, x, y, config, generator=None):
+            fast = fast_attack_of(wrapped)
+            net = MLP.of(model) if fast is not None else None
+            if net is not None:  # no mode to switch, no autograd: the same maths, faster
+                with torch.no_grad():
+                    flat = x.detach().reshape(x.shape[0], -1)
+                    x_adv = fast(net, flat, y, config, generator, None).view(x.shape)
+                return x_adv.clamp_(INPUT_MIN, INPUT_MAX)
             was_training = model.training
             model.eval()
             try:
@@ -60,6 +109,7 @@ def attack(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[Attack], At
                 model.train(was_training)
             return x_adv.detach().clamp_(INPUT_MIN, INPUT_MAX)
 
+        wrapped.fast = None  # type: ignore[attr-defined]
         ATTACKS.register(name, aliases=aliases)(wrapped)
         return wrapped
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robust_tickets.attacks.base import attack, input_gradient
+from robust_tickets.attacks.base import attack, fast_variant, input_gradient, mlp_input_gradient
 from robust_tickets.config import AttackConfig
+from robust_tickets.models.fast_mlp import MLP, Forward
 
 
 @attack("fgsm")
@@ -23,3 +24,16 @@ def fgsm(
     ``x_adv = fgsm(model, x, y, AttackConfig(eps=0.3))``.
     """
     return x + config.eps * input_gradient(model, x, y).sign()
+
+
+@fast_variant(fgsm)
+def fgsm_mlp(
+    net: MLP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: AttackConfig,
+    generator: torch.Generator | None,
+    start: Forward | None,
+) -> torch.Tensor:
+    """FGSM on flattened `x`; its one gradient is taken on `start` (the caller's forward at x)."""
+    return torch.add(x, mlp_input_gradient(net, x, y, start).sign_(), alpha=config.eps)

@@ -5,8 +5,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, attack, input_gradient
+from robust_tickets.attacks.base import (
+    INPUT_MAX,
+    INPUT_MIN,
+    attack,
+    fast_variant,
+    input_gradient,
+    mlp_input_gradient,
+)
 from robust_tickets.config import AttackConfig
+from robust_tickets.models.fast_mlp import MLP, Forward
+
+
+def _start(x: torch.Tensor, config: AttackConfig, generator: torch.Generator | None):
+    """(lower bound, upper bound, first point) of the attack on `x`."""
+    eps = config.eps
+    x = x.detach()
+    lower = (x - eps).clamp_(min=INPUT_MIN)
+    upper = (x + eps).clamp_(max=INPUT_MAX)
+    if config.random_start:
+        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        x_adv = torch.maximum(torch.minimum(x + eps * (2 * noise - 1), upper), lower)
+    else:
+        x_adv = x.clone()
+    return lower, upper, x_adv
 
 
 @attack("pgd")
@@ -22,16 +44,27 @@ def pgd(
     With `random_start` the first point is uniform in the eps-ball (drawn from `generator`).
     Example: ``pgd(model, x, y, AttackConfig(eps=0.3, step_size=0.05, steps=10))``.
     """
-    eps = config.eps
-    x = x.detach()
-    lower = (x - eps).clamp_(min=INPUT_MIN)
-    upper = (x + eps).clamp_(max=INPUT_MAX)
-    if config.random_start:
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x_adv = torch.maximum(torch.minimum(x + eps * (2 * noise - 1), upper), lower)
-    else:
-        x_adv = x.clone()
+    lower, upper, x_adv = _start(x, config, generator)
     for _ in range(config.steps):
         step = config.step_size * input_gradient(model, x_adv, y).sign()
         x_adv = torch.maximum(torch.minimum(x_adv + step, upper), lower)
+    return x_adv
+
+
+@fast_variant(pgd)
+def pgd_mlp(
+    net: MLP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: AttackConfig,
+    generator: torch.Generator | None,
+    start: Forward | None,
+) -> torch.Tensor:
+    """PGD on flattened `x`; without a random start the first gradient reuses `start`."""
+    lower, upper, x_adv = _start(x, config, generator)
+    first = None if config.random_start else start
+    for k in range(config.steps):
+        grad = mlp_input_gradient(net, x_adv, y, first if k == 0 else None)
+        # lower <= upper, so clamp(min=lower, max=upper) == max(min(., upper), lower)
+        x_adv = x_adv.add_(grad.sign_(), alpha=config.step_size).clamp_(lower, upper)
     return x_adv

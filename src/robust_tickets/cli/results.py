@@ -21,17 +21,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument(
         "--csv", nargs="?", const="-", metavar="FILE", help="one CSV table, to FILE or stdout"
     )
+    parser.add_argument(
+        "--eval",
+        action="store_true",
+        help="also the `robustness` and `masking-check` rows of `robust-tickets evaluate`",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from robust_tickets.results import ROW_FIELDS, iter_rows
+    from robust_tickets.results import EVAL_ROW_FIELDS, ROW_FIELDS, iter_rows
     from robust_tickets.store import atomic_write_text
 
     for directory in args.dirs:
         if not directory.exists():
             raise UserError(f"{directory} does not exist: give a results directory")
-    rows = [row for directory in args.dirs for row in iter_rows(directory)]
+    rows = [row for directory in args.dirs for row in iter_rows(directory, include_eval=args.eval)]
     if not rows:
         raise UserError(
             f"no results under {', '.join(map(str, args.dirs))}: run `robust-tickets run` first"
@@ -43,7 +48,10 @@ def handle(args: argparse.Namespace) -> int:
     import io
 
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\n")
+    fields = ROW_FIELDS
+    if args.eval:
+        fields = (*ROW_FIELDS, *(f for f in EVAL_ROW_FIELDS if f not in ROW_FIELDS))
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     if args.csv == "-":

@@ -142,6 +142,67 @@ def _setting_section(setting: Setting, slug: str, at: int, writer: _Writer) -> S
     return section
 
 
+def _robustness_section(dirs: list[Path], writer: _Writer) -> Section | None:
+    """Strong-attack results written by `robust-tickets evaluate`, where there are any."""
+    from robust_tickets.evaluation.figures import (
+        masking_table,
+        robustness_curves,
+        strong_vs_remaining,
+    )
+    from robust_tickets.results import iter_rows
+
+    rows = [r for d in dirs for r in iter_rows(d, include_eval=True)]
+    if not any(r["split"] in ("robustness", "masking-check") for r in rows):
+        return None
+    section = Section(title="Honest robustness: strong attacks", anchor="robustness")
+    section.intro = html.escape(
+        "From `robust-tickets evaluate`: robust accuracy is the per-example worst case over the "
+        "attacks run; the gradient-masking checks warn where robustness may be overstated."
+    )
+    for fig, stem, title, caption in (
+        (
+            strong_vs_remaining(rows),
+            "fig5_strong_vs_remaining",
+            "Strong-attack accuracy against % of weights remaining",
+            "Clean accuracy, the training attack's accuracy and the strong worst case, at the "
+            "training eps, mean over the evaluated trials.",
+        ),
+        (
+            robustness_curves(rows),
+            "fig6_robustness_curves",
+            "Robust accuracy against eps",
+            "Worst case over the attacks run, one line per level.",
+        ),
+    ):
+        item = writer.figure(fig, stem, title, caption)
+        if item is not None:
+            section.blocks.append(item)
+    checks = masking_table(rows)
+    if checks:
+        names = sorted(
+            {k for e in checks for k in e}
+            - {"experiment", "trial", "level", "remaining", "eps", "n", "overall"}
+        )
+        header = ["experiment", "trial", "level", "% left", *names, "overall"]
+        raw = [
+            [
+                e["experiment"],
+                e["trial"],
+                e["level"],
+                e["remaining"],
+                *[e.get(n, "") for n in names],
+                e["overall"],
+            ]
+            for e in checks
+        ]
+        cells = [[str(c) if not isinstance(c, float) else f"{c:.1f}" for c in r] for r in raw]
+        table = Table(
+            "masking_checks", "Gradient-masking checks per ticket", header, cells, header, raw
+        )
+        section.blocks.append(writer.table(table))
+    return section
+
+
 def _write_report(root: Path, dirs: list[Path], series: list[Series], at: int) -> Path:
     writer = _Writer(root)
     settings = group_settings(series)
@@ -165,6 +226,9 @@ def _write_report(root: Path, dirs: list[Path], series: list[Series], at: int) -
     sections = [summary]
     for index, setting in enumerate(settings):
         sections.append(_setting_section(setting, slugs[index], at, writer))
+    robustness = _robustness_section(dirs, writer)
+    if robustness is not None:
+        sections.append(robustness)
 
     missing = [f"{s.name}: {note}" for s in series for note in s.notes]
     experiments = "<br>".join(

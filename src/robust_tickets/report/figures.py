@@ -90,7 +90,7 @@ def _suptitle(fig: Figure, flat: dict, what: str, series: list[Series]) -> None:
     fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06)
 
 
-def _percent_axis(ax, remaining: list[float]) -> None:
+def percent_axis(ax, remaining: list[float]) -> None:
     """Log-scaled % remaining, dense on the left as in the paper, ticks at the paper's levels."""
     ax.set_xscale("log")
     lo, hi = min(remaining), max(remaining)
@@ -231,7 +231,7 @@ def early_stop_figure(setting: Setting) -> Figure | None:
         ),
         strict=True,
     ):
-        _percent_axis(ax, all_remaining)
+        percent_axis(ax, all_remaining)
         ax.set_ylabel(ylabel)
     axes[0].yaxis.set_major_formatter(FuncFormatter(_iteration_formatter))
     longest = max(s.config.train.train_iters for s in setting.series)
@@ -309,7 +309,7 @@ def accuracy_figure(setting: Setting, at: int) -> Figure | None:
     for ax, ylabel in zip(
         axes, ("natural test accuracy (%)", "adversarial test accuracy (%)"), strict=True
     ):
-        _percent_axis(ax, all_remaining)
+        percent_axis(ax, all_remaining)
         ax.set_ylabel(ylabel)
     its = ", ".join(f"{i:,}" for i in sorted(iterations))
     note = "" if iterations == {at} else f" (asked for {at:,}; runs evaluated up to {its})"

@@ -1,0 +1,127 @@
+"""`robust-tickets evaluate DIR...`: strong attacks, eps curves and masking checks on saved
+tickets, written beside each level (``robustness/``) and read back by `results --eval`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from robust_tickets.errors import UserError
+
+ORDER = 60
+
+
+def _list(kind):
+    def parse(text: str):
+        try:
+            return tuple(kind(part) for part in text.replace(",", " ").split())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a list of {kind.__name__}: {text!r}") from None
+
+    return parse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from robust_tickets.evaluation.attacks import EvalSettings
+    from robust_tickets.evaluation.runner import DEFAULT_ATTACKS
+
+    s = EvalSettings()
+    parser = sub.add_parser(
+        "evaluate",
+        help="attack saved tickets with strong attacks; robustness curves; masking checks",
+        description="Evaluate the final networks of finished levels on the test set with strong "
+        "attacks at several eps, run gradient-masking checks, and store the results beside "
+        "each level (never touching training results). Rerunning resumes; what is already "
+        "evaluated with the same settings is skipped.",
+    )
+    parser.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--attacks",
+        type=_list(str),
+        default=DEFAULT_ATTACKS,
+        help=f"comma-separated evaluation attacks (default: {','.join(DEFAULT_ATTACKS)}; "
+        "see --list-attacks)",
+    )
+    parser.add_argument(
+        "--eps",
+        type=_list(float),
+        default=None,
+        help="comma-separated L-inf radii (default: 0,0.05,...,0.4)",
+    )
+    parser.add_argument("--levels", type=_list(int), default=None, help="levels (default: all)")
+    parser.add_argument("--trials", type=_list(int), default=None, help="trials (default: all)")
+    parser.add_argument(
+        "--n-examples", type=int, default=None, help="first N test examples (default: all)"
+    )
+    parser.add_argument(
+        "--no-checks", dest="checks", action="store_false", help="skip the masking checks"
+    )
+    parser.add_argument(
+        "--check-eps", type=float, default=None, help="eps of the checks (default: training eps)"
+    )
+    strength = parser.add_argument_group("attack strength")
+    strength.add_argument("--pgd-steps", type=int, default=s.pgd_steps)
+    strength.add_argument("--pgd-restarts", type=int, default=s.pgd_restarts)
+    strength.add_argument("--apgd-steps", type=int, default=s.apgd_steps)
+    strength.add_argument("--fab-steps", type=int, default=s.fab_steps)
+    strength.add_argument("--square-queries", type=int, default=s.square_queries)
+    strength.add_argument("--batch-size", type=int, default=s.batch_size)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--data-dir", default=None, help="directory with the dataset files")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--list-attacks", action="store_true", help="list the evaluation attacks and exit"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from robust_tickets.evaluation.attacks import EVAL_ATTACKS, EvalSettings
+    from robust_tickets.evaluation.runner import (
+        DEFAULT_EPS,
+        EvalOptions,
+        evaluate_experiment,
+        find_experiment_dirs,
+    )
+
+    if args.list_attacks:
+        for name in EVAL_ATTACKS.names():
+            spec = EVAL_ATTACKS.get(name)
+            print(f"{name:14s} {spec.kind:10s} {spec.description}")
+        return 0
+    if not args.dirs:
+        raise UserError("give at least one results directory (DIR)")
+    strength = {k: getattr(args, k) for k in EvalSettings.__dataclass_fields__}
+    for name, value in strength.items():
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    options = EvalOptions(
+        attacks=args.attacks,
+        eps=args.eps if args.eps is not None else DEFAULT_EPS,
+        trials=args.trials,
+        levels=args.levels,
+        n_examples=args.n_examples,
+        checks=args.checks,
+        check_eps=args.check_eps,
+        settings=EvalSettings(**strength),
+        device=args.device,
+        data_dir=args.data_dir,
+        quiet=args.quiet,
+    )
+    if not options.attacks:
+        raise UserError("--attacks is empty: name at least one (see --list-attacks)")
+    for name in options.attacks:
+        EVAL_ATTACKS.canonical(name)
+    experiments = find_experiment_dirs(args.dirs)
+    for exp in experiments:
+        plans = evaluate_experiment(exp, options)
+        done = ", ".join(f"{p.trial}/{p.level:02d}" for p in plans) or "none finished"
+        print(f"{exp.path}: evaluated trial/level {done}")
+    return 0

@@ -1,0 +1,45 @@
+"""The third-party attack library (torchattacks), imported lazily and run without side effects.
+
+torchattacks declares torchvision and requests as dependencies but imports neither; it does
+import scipy. Its attacks reseed torch's *global* generator (``torch.random.manual_seed``), so
+every call here runs inside `torch.random.fork_rng`, leaving the caller's random state untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from types import ModuleType
+
+import torch
+
+from robust_tickets.errors import UserError
+
+INSTALL_HINT = "pip install scipy && pip install --no-deps torchattacks"
+
+
+def torchattacks() -> ModuleType:
+    """The torchattacks module, or a one-line UserError saying how to install it."""
+    try:
+        import torchattacks as module
+    except ImportError as exc:
+        raise UserError(
+            f"the strong attacks need torchattacks ({exc}): install it with `{INSTALL_HINT}` "
+            "(--no-deps keeps your torch; torchattacks does not import torchvision)"
+        ) from None
+    return module
+
+
+@contextlib.contextmanager
+def isolated_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global generator(s) for a library call, then restore the caller's state."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def run(attack: object, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+    """Call a torchattacks attack on one batch with a fixed global seed; returns x_adv."""
+    with isolated_rng(seed, x.device):
+        return attack(x, y).detach()  # type: ignore[operator]

@@ -1,0 +1,286 @@
+"""Evaluate saved tickets: rebuild each chosen level's network from its final weights and masks,
+attack its test examples with every requested attack and eps, run the masking checks, store.
+
+Resumable per (level, attack, eps): what is already in a level's ``robustness/`` with the same
+parameters and number of examples is not recomputed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.data import Split, Splits, load_splits
+from robust_tickets.errors import UserError
+from robust_tickets.evaluation import library
+from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
+from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
+from robust_tickets.evaluation.robustness import robust_examples
+from robust_tickets.evaluation.store import Entry, RobustnessDir, entry_key
+from robust_tickets.models import create_model
+from robust_tickets.models.masked import load_masks, load_weights
+from robust_tickets.progress import Progress
+from robust_tickets.seeds import derive
+from robust_tickets.store import ExperimentDir, LevelDir, load_tensors, read_json
+
+DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
+DEFAULT_EPS = tuple(round(0.05 * k, 10) for k in range(9))  # 0, 0.05, ..., 0.4
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    attacks: tuple[str, ...] = DEFAULT_ATTACKS
+    eps: tuple[float, ...] = DEFAULT_EPS
+    trials: tuple[int, ...] | None = None  # None: every trial found
+    levels: tuple[int, ...] | None = None  # None: every finished level
+    n_examples: int | None = None  # None: the whole test set
+    checks: bool = True
+    check_eps: float | None = None  # None: the experiment's training eps
+    settings: EvalSettings = field(default_factory=EvalSettings)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    device: str = "cpu"
+    data_dir: str | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    attack: str
+    eps: float
+    role: str
+
+
+@dataclass
+class LevelPlan:
+    trial: int
+    level: int
+    level_dir: LevelDir
+    todo: list[Task]
+    surrogate: LevelDir | None
+
+
+def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -> nn.Module:
+    """The network of one finished level: its final weights under its masks, in eval mode."""
+    shape = tuple(splits.test.x.shape[1:])
+    model = create_model(config.model.model, shape, splits.num_classes, seed=0)
+    load_weights(model, load_tensors(level_dir.final))
+    load_masks(model, load_tensors(level_dir.masks))
+    return model.eval()
+
+
+def _canonical(options: EvalOptions) -> EvalOptions:
+    for eps in options.eps:
+        if not 0 <= eps <= 1:
+            raise UserError(f"eps {eps:g} is outside [0, 1]: images are in [0, 1]")
+    names = tuple(dict.fromkeys(EVAL_ATTACKS.canonical(a) for a in options.attacks))
+    if options.checks or any(EVAL_ATTACKS.get(a).library for a in names):
+        library.torchattacks()  # fail before anything is written if it is missing
+    if options.n_examples is not None and options.n_examples < 1:
+        raise UserError("--n-examples must be at least 1")
+    return EvalOptions(**{**options.__dict__, "attacks": names})
+
+
+def plan_experiment(
+    exp: ExperimentDir, config: ExperimentConfig, options: EvalOptions, n: int
+) -> list[LevelPlan]:
+    """What is left to do in each chosen finished level (empty todo: only tables to refresh)."""
+    check_eps = options.check_eps if options.check_eps is not None else config.attack.eps
+    trials = dict(exp.trials())
+    chosen = options.trials if options.trials is not None else sorted(trials)
+    plans = []
+    for trial in chosen:
+        if trial not in trials:
+            continue
+        levels = dict(trials[trial].levels())
+        dense = levels.get(0)
+        dense = dense if dense is not None and dense.is_done() else None
+        for level in options.levels if options.levels is not None else sorted(levels):
+            level_dir = levels.get(level)
+            if level_dir is None or not level_dir.is_done():
+                continue
+            surrogate = dense if level != 0 else None
+            tasks = [Task(a, e, "curve") for e in options.eps for a in options.attacks]
+            if "transfer" in options.attacks and surrogate is None:
+                tasks = [t for t in tasks if t.attack != "transfer"]
+            if options.checks:
+                tasks += [Task(a, e, "check") for a, e in needed(check_eps, surrogate is not None)]
+            plans.append(LevelPlan(trial, level, level_dir, tasks, surrogate))
+    return plans
+
+
+def evaluate_experiment(
+    exp: ExperimentDir,
+    options: EvalOptions,
+    *,
+    splits: Splits | None = None,
+    progress: Progress | None = None,
+) -> list[LevelPlan]:
+    """Evaluate every chosen finished level of one experiment; returns what was planned."""
+    from robust_tickets.experiment import resolve_device
+
+    options = _canonical(options)
+    config = exp.config()
+    device = resolve_device(options.device)
+    if splits is None:
+        splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
+    test = _subset(splits.test, options.n_examples)
+    n = len(test)
+    plans = plan_experiment(exp, config, options, n)
+    check_eps = options.check_eps if options.check_eps is not None else config.attack.eps
+    own_progress = progress is None
+    if progress is None:
+        total = sum(len(p.todo) for p in plans) * n
+        progress = Progress(total, quiet=options.quiet, desc=f"evaluating {exp.path.name}")
+    try:
+        for plan in plans:
+            _evaluate_level(plan, config, splits, test, options, check_eps, device, progress)
+    finally:
+        if own_progress:
+            progress.close()
+    return plans
+
+
+def _subset(split: Split, n: int | None) -> Split:
+    if n is None or n >= len(split):
+        return split
+    return Split(split.x[:n], split.y[:n])
+
+
+def evaluate_model(
+    model: nn.Module,
+    test: Split,
+    tasks: list[Task],
+    ctx: AttackContext,
+    seed: Callable[[str, float, int], int],
+    *,
+    entries: dict[str, Entry] | None = None,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+    saved: Callable[[dict[str, Entry]], None] | None = None,
+) -> dict[str, Entry]:
+    """Run every task not already in `entries` (same attack, parameters, eps and n) on `model`.
+
+    `seed(seed_group, eps, start)` seeds one batch; `saved(entries)` is called after each task.
+    Returns the updated entries, keyed by `store.entry_key`.
+    """
+    entries = dict(entries or {})
+    n = len(test)
+    for task in tasks:
+        spec = EVAL_ATTACKS.get(task.attack)
+        key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
+        if progress is not None:
+            progress.show(attack=spec.name, eps=task.eps)
+        if key in entries:
+            old = entries[key]
+            if task.role == "curve" and old.role != "curve":  # asked for now: part of the curve
+                entries[key] = Entry(**{**old.meta(), "role": "curve"}, robust=old.robust)
+                if saved is not None:
+                    saved(entries)
+            if progress is not None:
+                progress.advance(n)
+            continue
+        started = time.perf_counter()
+        robust = robust_examples(
+            model,
+            test.x,
+            test.y,
+            task.eps,
+            spec.build(model, task.eps, ctx) if task.eps > 0 else _no_attack,
+            lambda start, s=spec, e=task.eps: seed(s.seed_group, e, start),
+            batch_size=ctx.settings.batch_size,
+            device=device,
+            on_batch=progress.advance if progress is not None else None,
+        )
+        seconds = time.perf_counter() - started
+        params = spec.param_string(ctx)
+        entries[key] = Entry(spec.name, params, task.eps, n, task.role, seconds, robust)
+        if saved is not None:
+            saved(entries)  # after every attack, so that an interruption loses one at most
+    return entries
+
+
+def model_checks(
+    entries: dict[str, Entry],
+    ctx: AttackContext,
+    n: int,
+    check_eps: float,
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """The masking checks of one model from its entries on `n` examples."""
+
+    def lookup(attack: str, eps: float) -> Entry | None:
+        spec = EVAL_ATTACKS.get(attack)
+        return entries.get(entry_key(spec.name, spec.param_string(ctx), eps, n))
+
+    mine = [e for e in entries.values() if e.n == n]
+    return run_checks(lookup, mine, check_eps, thresholds or Thresholds())
+
+
+def _evaluate_level(
+    plan: LevelPlan,
+    config: ExperimentConfig,
+    splits: Splits,
+    test: Split,
+    options: EvalOptions,
+    check_eps: float,
+    device: torch.device,
+    progress: Progress,
+) -> None:
+    store = RobustnessDir.of(plan.level_dir)
+    model = load_ticket(config, plan.level_dir, splits).to(device)
+    surrogate = None
+    if plan.surrogate is not None:
+        surrogate = load_ticket(config, plan.surrogate, splits).to(device)
+    ctx = AttackContext(splits.num_classes, config.attack, options.settings, surrogate)
+
+    def seed(group: str, eps: float, start: int) -> int:
+        return derive(
+            config.seed, "trial", plan.trial, "level", plan.level, "eval", group, eps, start
+        )
+
+    progress.show(trial=plan.trial, level=plan.level)
+    entries = evaluate_model(
+        model,
+        test,
+        plan.todo,
+        ctx,
+        seed,
+        entries=store.load(),
+        device=device,
+        progress=progress,
+        saved=store.save,
+    )
+    store.write_table(entries)
+    if options.checks:
+        report = model_checks(entries, ctx, len(test), check_eps, options.thresholds)
+        store.write_checks({**report, "trial": plan.trial, "level": plan.level})
+
+
+def _no_attack(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+    return x
+
+
+def level_remaining(level_dir: LevelDir) -> float:
+    return float(read_json(level_dir.info)["remaining"])
+
+
+def find_experiment_dirs(paths: list[Path]) -> list[ExperimentDir]:
+    from robust_tickets.store import find_experiments
+
+    found = []
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"{path} does not exist: give a results directory")
+        found.extend(find_experiments(path))
+    if not found:
+        raise UserError(
+            f"no experiments under {', '.join(map(str, paths))}: run `robust-tickets run` first"
+        )
+    return found

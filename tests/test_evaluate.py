@@ -1,0 +1,221 @@
+"""Strong-attack evaluation: library cross-check, worst-case bookkeeping, masking checks, store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tests.conftest import small_config
+from torch import nn
+
+from robust_tickets.cli.main import main
+from robust_tickets.data import Split
+from robust_tickets.evaluation import EVAL_ATTACKS, AttackContext, EvalSettings, worst_case
+from robust_tickets.evaluation.checks import needed
+from robust_tickets.evaluation.figures import masking_table, robustness_curves, strong_vs_remaining
+from robust_tickets.evaluation.robustness import robust_examples
+from robust_tickets.evaluation.runner import Task, evaluate_model, model_checks
+from robust_tickets.evaluation.store import RobustnessDir, table_rows
+from robust_tickets.experiment import RunOptions, run_experiment
+from robust_tickets.models import create_model
+from robust_tickets.results import iter_rows
+
+SETTINGS = EvalSettings(pgd_steps=20, pgd_restarts=2, square_queries=300, batch_size=500)
+
+
+def _train(splits, seed: int, steps: int = 200) -> nn.Module:
+    model = create_model("dense-300-100", (1, 28, 28), 10, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        index = torch.randint(len(splits.train), (100,), generator=generator)
+        loss = F.cross_entropy(model(splits.train.x[index]), splits.train.y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+class Quantised(nn.Module):
+    """The same network behind a hard rounding of its input: gradients are exactly zero, so
+    gradient attacks see nothing, yet the function barely changes (textbook gradient masking)."""
+
+    def __init__(self, net: nn.Module, levels: int = 8) -> None:
+        super().__init__()
+        self.net, self.levels = net, levels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.round(x * self.levels) / self.levels)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: one thread is faster, and much faster on a shared, loaded CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def trained(fashion):
+    return _train(fashion, seed=1), _train(fashion, seed=2, steps=150)
+
+
+def _test(fashion, n: int) -> Split:
+    return Split(fashion.test.x[:n], fashion.test.y[:n])
+
+
+def _run(model, name, eps, test, ctx, seed=7):
+    fn = EVAL_ATTACKS.get(name).build(model, eps, ctx)
+    return robust_examples(model, test.x, test.y, eps, fn, lambda start: seed + start)
+
+
+@pytest.mark.parametrize("eps", [0.1])
+def test_project_attacks_match_torchattacks_on_same_random_start(fashion, trained, eps):
+    model, _ = trained
+    test = _test(fashion, 1000)
+    ctx = AttackContext(10, settings=SETTINGS)
+    clean = robust_examples(model, test.x, test.y, 0.0, None, lambda s: 0)
+    for ours, theirs in (("fgsm", "ta-fgsm"), ("pgd", "ta-pgd")):
+        a, b = _run(model, ours, eps, test, ctx), _run(model, theirs, eps, test, ctx)
+        assert a.sum() < clean.sum()  # the attack does something
+        assert abs(int(a.sum()) - int(b.sum())) <= 1  # one example per thousand
+        assert int((a != b).sum()) <= 2
+
+
+@pytest.mark.parametrize("name", EVAL_ATTACKS.names())
+def test_every_registered_attack_fools_a_natural_model_within_the_ball(fashion, trained, name):
+    model, surrogate = trained
+    test = _test(fashion, 64)
+    quick = EvalSettings(pgd_steps=10, pgd_restarts=1, apgd_steps=5, fab_steps=5, square_queries=50)
+    ctx = AttackContext(10, settings=quick, surrogate=surrogate)
+    fn = EVAL_ATTACKS.get(name).build(model, 0.2, ctx)
+    x_adv = fn(test.x, test.y, 3)
+    assert x_adv.shape == test.x.shape
+    assert (x_adv - test.x).abs().max() <= 0.2 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    clean = robust_examples(model, test.x, test.y, 0.0, None, lambda s: 0)
+    robust = _run(model, name, 0.2, test, ctx)
+    assert not (robust & ~clean).any() and robust.sum() < clean.sum()
+
+
+def test_attacked_points_stay_in_the_ball_and_worst_case_is_per_example(fashion, trained):
+    model, _ = trained
+    test = _test(fashion, 300)
+    clean = robust_examples(model, test.x, test.y, 0.0, None, lambda s: 0)
+
+    def cheat(x, y, seed):  # "succeeds" by returning another image entirely
+        return torch.flip(x, dims=(0,))
+
+    cheated = robust_examples(model, test.x, test.y, 0.01, cheat, lambda s: 0)
+    assert int(cheated.sum()) >= int(clean.sum()) - 10  # projected back into a tiny ball
+    assert not (cheated & ~clean).any()  # misclassified clean is never robust
+
+    ctx = AttackContext(10, settings=SETTINGS)
+    entries = evaluate_model(
+        model,
+        test,
+        [Task(a, e, "curve") for e in (0.0, 0.1) for a in ("fgsm", "pgd-restarts")],
+        ctx,
+        lambda group, eps, start: 11 + start,
+    )
+    rows = table_rows(entries)
+    worst = {r["eps"]: r for r in rows if r["attack"] == "worst-case"}
+    per = {(e.attack, e.eps): e.robust for e in entries.values()}
+    both = per[("fgsm", 0.1)] & per[("pgd-restarts", 0.1)]
+    assert worst[0.1]["correct"] == int(both.sum())
+    assert worst[0.0]["correct"] == int(clean.sum())
+    assert torch.equal(worst_case([per[("fgsm", 0.1)], per[("pgd-restarts", 0.1)]]), both)
+    # restarts run on the survivors only, yet one restart never beats five on any example
+    single = _run(
+        model,
+        "pgd-restarts",
+        0.1,
+        test,
+        AttackContext(10, settings=EvalSettings(pgd_steps=20, pgd_restarts=1)),
+        seed=11,
+    )
+    assert not (per[("pgd-restarts", 0.1)] & ~single).any()
+
+
+def _checks(model, surrogate, test):
+    ctx = AttackContext(10, settings=SETTINGS, surrogate=surrogate)
+    tasks = [Task(a, e, "curve") for e in (0.0, 0.05, 0.1) for a in ("fgsm", "pgd")]
+    tasks += [Task(a, e, "check") for a, e in needed(0.1, with_surrogate=True)]
+    entries = evaluate_model(model, test, tasks, ctx, lambda g, e, s: 5 + s)
+    report = model_checks(entries, ctx, len(test), 0.1)
+    return report, {c["check"]: c["flag"] for c in report["checks"]}
+
+
+def test_masking_checks_flag_a_quantised_model_and_pass_a_normal_one(fashion, trained):
+    model, surrogate = trained
+    test = _test(fashion, 200)
+    report, flags = _checks(model, surrogate, test)
+    assert report["flag"] == "pass", report["checks"]
+    assert set(flags.values()) == {"pass"}
+    masked_report, masked = _checks(Quantised(model), surrogate, test)
+    assert masked_report["flag"] == "warn"
+    assert masked["black-box"] == "warn" and masked["transfer"] == "warn", masked_report
+
+
+def test_evaluate_writes_beside_the_run_resumes_and_shows_in_results(tmp_path, fashion, capsys):
+    config = small_config(train_iters=40, eval_every=40, prune_iters=1)
+    exp, _ = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion)
+    metrics = {p: p.read_bytes() for p in exp.path.rglob("metrics.csv")}
+    argv = [
+        "evaluate",
+        str(tmp_path),
+        "--attacks",
+        "fgsm,autoattack",
+        "--eps",
+        "0,0.3",
+        "--n-examples",
+        "60",
+        "--apgd-steps",
+        "4",
+        "--fab-steps",
+        "4",
+        "--square-queries",
+        "30",
+        "--pgd-steps",
+        "5",
+        "--pgd-restarts",
+        "1",
+        "-q",
+    ]
+    assert main(argv) == 0
+    store = RobustnessDir.of(exp.trial(0).level(1))
+    first = store.load()
+    assert main(argv) == 0  # resumed: nothing recomputed
+    assert {k: e.seconds for k, e in store.load().items()} == {
+        k: e.seconds for k, e in first.items()
+    }
+    assert {p: p.read_bytes() for p in exp.path.rglob("metrics.csv")} == metrics
+    capsys.readouterr()
+    assert main(["results", str(tmp_path), "--json", "--eval"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r for r in rows if r["split"] in ("valid", "test")] == list(iter_rows(tmp_path))
+    robust = [r for r in rows if r["split"] == "robustness" and r["eval_eps"] == 0.3]
+    by = {(r["level"], r["eval_attack"]): r for r in robust if r["role"] == "curve"}
+    for level in (0, 1):
+        assert by[(level, "worst-case")]["acc"] <= min(
+            by[(level, a)]["acc"] for a in ("fgsm", "autoattack")
+        )
+        assert by[(level, "worst-case")]["n_examples"] == 60
+    checks = [r for r in rows if r["split"] == "masking-check"]
+    assert {r["check"] for r in checks} >= {"monotone", "unbounded", "black-box", "transfer"}
+    assert all(r["flag"] in ("pass", "warn", "skip") for r in checks)
+    assert robustness_curves(rows) is not None and strong_vs_remaining(rows) is not None
+    assert [(m["level"], m["overall"] in ("pass", "warn")) for m in masking_table(rows)] == [
+        (0, True),
+        (1, True),
+    ]
+    assert main(["evaluate", str(tmp_path), "--attacks", "nope"]) == 2
+    # the report gains the strong-attack section with its figures and the checks' table
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert 'id="robustness"' in page and "Gradient-masking checks" in page
+    assert (tmp_path / "report" / "figures" / "fig6_robustness_curves.png").stat().st_size > 0
+    assert (tmp_path / "report" / "tables" / "masking_checks.csv").read_text().count("\n") == 3

@@ -1,0 +1,158 @@
+"""The hand-written fast path (models/fast_mlp.py and the attacks' fast variants) against autograd.
+
+`Reference` is a `DenseNet` subclass: the fast path only accepts the exact `DenseNet` class, so a
+subclass with the same weights runs every computation through autograd and `torch.nn.functional`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tests.conftest import small_config
+
+from robust_tickets.attacks import ATTACKS
+from robust_tickets.config import AttackConfig
+from robust_tickets.data import Split
+from robust_tickets.models import create_model
+from robust_tickets.models.dense import DenseNet
+from robust_tickets.models.fast_mlp import MLP, ce_grad
+from robust_tickets.models.masked import masked_layers
+from robust_tickets.training.evaluate import evaluate_split
+from robust_tickets.training.step import make_optimizer, train_step
+
+ATOL = 1e-5
+
+
+class Reference(DenseNet):
+    """Same network, but not the exact class the fast path accepts: autograd all the way."""
+
+
+def pruned_model(seed: int = 0, keep: float = 0.6) -> DenseNet:
+    """A dense-300-100 with a random mask per layer and its pruned weights zeroed."""
+    model = create_model("dense-300-100", (1, 28, 28), 10, seed)
+    g = torch.Generator().manual_seed(seed + 100)
+    with torch.no_grad():
+        for layer in masked_layers(model).values():
+            layer.mask.copy_((torch.rand(layer.mask.shape, generator=g) < keep).float())
+            layer.weight.mul_(layer.mask)
+    return model
+
+
+def as_reference(model: DenseNet) -> Reference:
+    ref = copy.deepcopy(model)
+    ref.__class__ = Reference
+    return ref
+
+
+def batch(n: int = 60, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_fast_path_accepts_only_the_exact_densenet():
+    model = pruned_model()
+    assert MLP.of(model) is not None
+    assert MLP.of(as_reference(model)) is None
+    assert MLP.of(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))) is None
+
+
+def test_forward_input_and_weight_gradients_match_autograd():
+    model, (x, y) = pruned_model(), batch()
+    net = MLP.of(model)
+    fwd = net.forward(x.flatten(1))
+    torch.testing.assert_close(fwd.logits, model(x), rtol=0, atol=ATOL)
+
+    x_req = x.clone().requires_grad_(True)
+    F.cross_entropy(model(x_req), y, reduction="sum").backward()
+    got = net.input_grad(fwd, ce_grad(fwd.logits, y))
+    torch.testing.assert_close(got, x_req.grad.flatten(1), rtol=1e-4, atol=ATOL)
+
+    model.zero_grad()
+    F.cross_entropy(model(x), y, label_smoothing=0.1).backward()
+    grads = net.weight_grads(fwd, ce_grad(fwd.logits, y, label_smoothing=0.1, scale=1 / len(y)))
+    for g, layer in zip(grads, masked_layers(model).values(), strict=True):
+        torch.testing.assert_close(g, layer.weight.grad, rtol=1e-4, atol=ATOL)
+        assert (g[layer.mask == 0] == 0).all()  # exactly zero where pruned
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd"])
+@pytest.mark.parametrize("random_start", [True, False])
+def test_fast_attacks_match_the_autograd_attacks(name, random_start):
+    model, (x, y) = pruned_model(1), batch(64, 1)
+    cfg = AttackConfig(attack=name, eps=0.3, step_size=0.05, steps=4, random_start=random_start)
+    fast = ATTACKS.get(name)(model, x, y, cfg, torch.Generator().manual_seed(7))
+    slow = ATTACKS.get(name)(as_reference(model), x, y, cfg, torch.Generator().manual_seed(7))
+    assert fast.shape == x.shape
+    # signs of gradients that are ~0 may differ by rounding; allow a handful of such pixels
+    differ = (fast - slow).abs() > 1e-6
+    assert differ.float().mean() < 1e-3
+    assert (fast - x).abs().max() <= 0.3 + 1e-6 and fast.min() >= 0 and fast.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"adv_train": True, "attack": "fgsm"},
+        {"adv_train": True, "attack": "pgd", "steps": 3},
+        {"adv_train": False, "l1_reg": 1e-4},
+    ],
+)
+def test_fast_train_steps_match_autograd_and_keep_pruned_weights_zero(overrides):
+    config = small_config(**overrides)
+    attack = ATTACKS.get(config.attack.attack)
+    fast_model = pruned_model(2)
+    slow_model = as_reference(fast_model)
+    fast_opt, slow_opt = make_optimizer(fast_model, config), make_optimizer(slow_model, config)
+    g_fast, g_slow = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for step in range(5):
+        x, y = batch(60, 10 + step)
+        loss_fast = train_step(fast_model, fast_opt, x, y, config, attack, g_fast)
+        loss_slow = train_step(slow_model, slow_opt, x, y, config, attack, g_slow)
+        assert loss_fast == pytest.approx(loss_slow, rel=1e-4)
+    for fast, slow in zip(
+        masked_layers(fast_model).values(), masked_layers(slow_model).values(), strict=True
+    ):
+        # Adam moves every weight by ~lr per step, so compare against that scale
+        torch.testing.assert_close(fast.weight, slow.weight, rtol=0, atol=1e-4)
+        assert (fast.weight[fast.mask == 0] == 0).all()
+        assert (fast.weight[fast.mask == 1] != 0).float().mean() > 0.99  # the rest do train
+
+
+def test_fused_adam_matches_plain_adam():
+    config = small_config()
+    model = pruned_model(3)
+    twin = copy.deepcopy(model)
+    fused, plain = make_optimizer(model, config), torch.optim.Adam(twin.parameters(), lr=1.2e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        grads = [torch.randn(p.shape, generator=g) for p in model.parameters()]
+        for p, q, grad in zip(model.parameters(), twin.parameters(), grads, strict=True):
+            p.grad, q.grad = grad.clone(), grad.clone()
+        fused.step()
+        plain.step()
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd"])
+def test_fast_evaluation_matches_autograd_evaluation(name):
+    model = pruned_model(4)
+    x, y = batch(500, 4)
+    split = Split(x, y)
+    cfg = AttackConfig(attack=name, eps=0.1, step_size=0.02, steps=3)
+    kwargs = {"label_smoothing": 0.1, "batch_size": 200}
+    fast = evaluate_split(
+        model, split, ATTACKS.get(name), cfg, generator=torch.Generator().manual_seed(1), **kwargs
+    )
+    slow = evaluate_split(
+        as_reference(model),
+        split,
+        ATTACKS.get(name),
+        cfg,
+        generator=torch.Generator().manual_seed(1),
+        **kwargs,
+    )
+    assert fast == pytest.approx(slow, abs=2e-3)
