@@ -130,3 +130,18 @@ def test_results_rows_have_the_stable_fields(tmp_path, fashion_small):
     assert by_level[1] == pytest.approx(100 * (0.8 * 265200 + 0.9 * 1000) / 266200, abs=0.01)
     assert all(0 <= r["acc"] <= 1 and 0 <= r["adv_acc"] <= 1 for r in rows)
     assert {r["split"] for r in rows} == {"valid", "test"}
+
+
+def test_trials_in_parallel_processes_equal_trials_one_after_another(tmp_path, fashion):
+    config = small_config(adv_train=True, prune_iters=1)
+    threads = torch.get_num_threads()
+    try:
+        sequential = RunOptions(trials=2, output=tmp_path / "seq", quiet=True, threads=1)
+        run_experiment(config, sequential, splits=fashion)
+    finally:
+        torch.set_num_threads(threads)
+    parallel = RunOptions(trials=2, output=tmp_path / "par", quiet=True, threads=1, jobs=2)
+    _, ran = run_experiment(config, parallel)  # workers load the data themselves
+    assert ran == [0, 1]
+    rows = [list(iter_rows(tmp_path / d)) for d in ("seq", "par")]
+    assert rows[0] == rows[1] and len(rows[0]) == 2 * 2 * 3 * 2

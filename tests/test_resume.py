@@ -43,8 +43,9 @@ def _start(out: Path) -> subprocess.Popen:
     )
 
 
-def _wait_for(out: Path, pattern: str, proc: subprocess.Popen, lines: int,
-              timeout: float = 300) -> None:
+def _wait_for(
+    out: Path, pattern: str, proc: subprocess.Popen, lines: int, timeout: float = 300
+) -> None:
     """Until a file matching `pattern` has at least `lines` lines."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -64,16 +65,22 @@ def _snapshot(out: Path):
     return rows, tensors
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_resume_equals_uninterrupted(tmp_path, fashion, sig):
-    reference = tmp_path / "ref"
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, fashion):
+    """What the same command writes when it is never interrupted."""
+    out = tmp_path_factory.mktemp("reference")
     done = subprocess.run(
-        [sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(reference)],
+        [sys.executable, "-m", "robust_tickets", "run", *FLAGS, "-o", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
+    return _snapshot(out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_resume_equals_uninterrupted(tmp_path, reference, sig):
 
     out = tmp_path / "killed"
     proc = _start(out)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from robust_tickets import __version__
-from robust_tickets.errors import UserError
+from robust_tickets.errors import RunFailed, UserError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except UserError as exc:
+    except (UserError, RunFailed) as exc:
         print(f"robust-tickets {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

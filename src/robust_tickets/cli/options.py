@@ -20,7 +20,7 @@ from robust_tickets.config import (
 from robust_tickets.errors import UserError
 
 FLAG_ALIASES = {"strategy": ["--experiment"]}
-RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads")
+RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads", "jobs")
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

@@ -39,9 +39,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="directory with the dataset files (else $ROBUST_TICKETS_DATA, the "
         "user cache, system directories)",
     )
-    runopts.add_argument("--no-fetch", dest="fetch", action="store_false",
-                         help="fail if the dataset is missing instead of fetching it")
-    runopts.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    runopts.add_argument(
+        "--no-fetch",
+        dest="fetch",
+        action="store_false",
+        help="fail if the dataset is missing instead of fetching it",
+    )
+    runopts.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads per process (default: cores / jobs)",
+    )
+    runopts.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        help="trials trained at once, one process each (default: as many as "
+        "there are trials to run and CPU cores)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -62,6 +79,13 @@ def handle(args: argparse.Namespace) -> int:
         raise UserError("--first-trial must be >= 0")
     if threads is not None and int(threads) < 1:
         raise UserError("--threads must be at least 1")
+    jobs = pick("jobs", None)
+    if jobs is not None and int(jobs) < 1:
+        raise UserError("--jobs must be at least 1")
+    if jobs is None:
+        from robust_tickets.experiment import available_cores
+
+        jobs = min(trials, available_cores())
     options = RunOptions(
         trials=trials,
         first_trial=args.first_trial,
@@ -72,6 +96,7 @@ def handle(args: argparse.Namespace) -> int:
         data_dir=pick("data_dir", None),
         threads=int(threads) if threads is not None else None,
         fetch=args.fetch,
+        jobs=int(jobs),
     )
     exp, ran = run_experiment(config, options)
     if not ran:
