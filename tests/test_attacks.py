@@ -69,3 +69,20 @@ def test_pgd_is_at_least_as_strong_as_fgsm_on_a_trained_model(fashion):
     assert fgsm["acc"] > 0.7  # it did learn
     assert pgd["adv_acc"] <= fgsm["adv_acc"]
     assert pgd["adv_acc"] < fgsm["acc"]
+
+
+@pytest.mark.parametrize("name", ATTACKS.names())
+def test_predicted_label_attacks_agree_between_fast_and_generic_paths(name):
+    from robust_tickets.data import Split
+
+    model, (x, y) = _model(2), _batch(200, seed=4)
+    cfg = AttackConfig(eps=0.2, steps=3, random_start=False, attack_labels="predicted")
+    split = Split(x, y)
+    got = evaluate_split(model, split, ATTACKS.get(name), cfg)
+    predicted = model(x).argmax(1)
+    assert (predicted != y).any()  # an untrained model: the two label choices differ
+    x_adv = ATTACKS.get(name)(model, x, predicted, cfg)  # generic call with explicit labels
+    expected = float((model(x_adv).argmax(1) == y).float().mean())
+    assert got["adv_acc"] == pytest.approx(expected, abs=1 / 200)
+    true_cfg = AttackConfig(eps=0.2, steps=3, random_start=False)
+    assert evaluate_split(model, split, ATTACKS.get(name), true_cfg)["adv_acc"] != got["adv_acc"]

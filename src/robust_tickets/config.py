@@ -44,6 +44,12 @@ class AttackConfig:
     step_size: float = _f(0.05, "PGD step size")
     steps: int = _f(10, "PGD steps")
     random_start: bool = _f(True, "PGD starts at a uniform random point of the eps-ball")
+    attack_labels: str = _f(
+        "true",
+        "labels the attack ascends the loss of: `true` classes, or the model's `predicted` "
+        "ones (CleverHans' default when no labels are given; avoids label leaking)",
+        since_value="true",
+    )
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (0 <= p.prune_rate_output < 1, "prune_rate_output must be in [0, 1)"),
         (0 <= p.rewind_iter <= t.train_iters, "rewind_iter must be in [0, train_iters]"),
         (config.seed >= 0, "seed must be >= 0"),
+        (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
     ]
     for ok, message in checks:
         if not ok:

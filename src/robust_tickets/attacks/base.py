@@ -58,6 +58,12 @@ class FastAttack(Protocol):
 ATTACKS: Registry[Attack] = Registry("attack")
 
 
+def labels_for_attack(config: AttackConfig, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The labels an attack should move away from: the true ones, or the model's predictions
+    (`attack_labels: predicted`, which keeps FGSM training from leaking the label)."""
+    return y if config.attack_labels == "true" else logits.detach().argmax(1)
+
+
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """d(sum of cross-entropy)/dx, without accumulating any parameter gradient."""
     x = x.detach().requires_grad_(True)

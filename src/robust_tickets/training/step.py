@@ -18,7 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of
+from robust_tickets.attacks.base import (
+    INPUT_MAX,
+    INPUT_MIN,
+    fast_attack_of,
+    labels_for_attack,
+)
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.models.masked import apply_masks_, masked_layers
@@ -34,7 +39,11 @@ def training_loss(
 ) -> torch.Tensor:
     smoothing = config.data.label_smoothing
     if config.train.adv_train:
-        x_adv = attack(model, x, y, config.attack, generator)
+        y_attack = y
+        if config.attack.attack_labels != "true":
+            with torch.no_grad():
+                y_attack = labels_for_attack(config.attack, y, model(x))
+        x_adv = attack(model, x, y_attack, config.attack, generator)
         logits = model(torch.cat([x, x_adv]))
         n = x.shape[0]
         loss = 0.5 * F.cross_entropy(logits[:n], y, label_smoothing=smoothing) + 0.5 * (
@@ -64,7 +73,9 @@ def mlp_loss_and_grads(
     if config.train.adv_train:
         fast = fast_attack_of(attack)
         assert fast is not None
-        x_adv = fast(net, flat, y, config.attack, generator, fwd).clamp_(INPUT_MIN, INPUT_MAX)
+        y_attack = labels_for_attack(config.attack, y, fwd.logits)
+        x_adv = fast(net, flat, y_attack, config.attack, generator, fwd)
+        x_adv = x_adv.clamp_(INPUT_MIN, INPUT_MAX)
         adv = net.forward(x_adv)
         fwd = Forward(
             [torch.cat(pair) for pair in zip(fwd.inputs, adv.inputs, strict=True)],
