@@ -84,5 +84,5 @@ def test_predicted_label_attacks_agree_between_fast_and_generic_paths(name):
     x_adv = ATTACKS.get(name)(model, x, predicted, cfg)  # generic call with explicit labels
     expected = float((model(x_adv).argmax(1) == y).float().mean())
     assert got["adv_acc"] == pytest.approx(expected, abs=1 / 200)
-    true_cfg = AttackConfig(eps=0.2, steps=3, random_start=False)
+    true_cfg = AttackConfig(eps=0.2, steps=3, random_start=False, attack_labels="true")
     assert evaluate_split(model, split, ATTACKS.get(name), true_cfg)["adv_acc"] != got["adv_acc"]

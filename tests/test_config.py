@@ -11,6 +11,7 @@ def test_defaults_are_the_papers():
     assert (c.prune.prune_rate, c.prune.prune_rate_output, c.prune.prune_iters) == (0.2, 0.1, 20)
     assert (c.data.valid_size, c.data.label_smoothing) == (10_000, 0.1)
     assert c.model.model == "dense-300-100"
+    assert c.attack.attack_labels == "predicted"  # CleverHans' generate(x) without labels
 
 
 def test_hash_covers_every_field_including_defaults():
@@ -75,3 +76,10 @@ def test_bad_values_are_user_errors(bad):
 def test_presets_are_valid():
     for values in PRESETS.values():
         assert isinstance(from_flat(values), ExperimentConfig)
+
+
+def test_a_later_option_keeps_old_names_at_its_neutral_value_and_changes_them_otherwise():
+    # attack_labels came after the first release: at "true" (the old behaviour) it is left
+    # out of the hash, so runs made before it existed keep their directory names
+    assert from_flat({"attack_labels": "true"}).hash() == "58201a1815"
+    assert from_flat({"attack_labels": "predicted"}).hash() != "58201a1815"

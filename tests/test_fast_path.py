@@ -95,8 +95,10 @@ def test_fast_attacks_match_the_autograd_attacks(name, random_start):
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"adv_train": True, "attack": "fgsm"},
-        {"adv_train": True, "attack": "pgd", "steps": 3},
+        # true labels: the attack's labels cannot flip on float noise between the two paths
+        {"adv_train": True, "attack": "fgsm", "attack_labels": "true"},
+        {"adv_train": True, "attack": "pgd", "steps": 3, "attack_labels": "true"},
+        {"adv_train": True, "attack": "fgsm", "attack_labels": "predicted"},
         {"adv_train": False, "l1_reg": 1e-4},
     ],
 )

@@ -44,10 +44,12 @@ class AttackConfig:
     step_size: float = _f(0.05, "PGD step size")
     steps: int = _f(10, "PGD steps")
     random_start: bool = _f(True, "PGD starts at a uniform random point of the eps-ball")
+    # The reference calls CleverHans' `attack.generate(x)` without labels, so its attacks
+    # ascend the loss of the model's own predictions; that is the default here too.
     attack_labels: str = _f(
-        "true",
-        "labels the attack ascends the loss of: `true` classes, or the model's `predicted` "
-        "ones (CleverHans' default when no labels are given; avoids label leaking)",
+        "predicted",
+        "labels the attack ascends the loss of: the model's `predicted` ones (the paper's, via "
+        "CleverHans; no label leaking) or the `true` classes",
         since_value="true",
     )
 
