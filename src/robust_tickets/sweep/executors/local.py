@@ -18,15 +18,9 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from robust_tickets.errors import UserError
+from robust_tickets.experiment import available_cores
 from robust_tickets.sweep.executors.base import Outcome
 from robust_tickets.sweep.jobs import JobSpec, one_line, run_job
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class LocalExecutor:
