@@ -67,10 +67,17 @@ def pgd(
     return x_adv
 
 
+def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The labels the paper's attacks use: CleverHans' generate(x) gets no y, so it attacks
+    the model's own predictions (as `robust-tickets run` does by default)."""
+    with torch.no_grad():
+        return model(x).argmax(1)
+
+
 def make_attack(name: str):
     if name == "fgsm":
-        return lambda model, x, y: fgsm(model, x, y, eps=0.3)
-    return lambda model, x, y: pgd(model, x, y, eps=0.3, alpha=0.05, steps=10)
+        return lambda model, x, y: fgsm(model, x, predicted(model, x), eps=0.3)
+    return lambda model, x, y: pgd(model, x, predicted(model, x), eps=0.3, alpha=0.05, steps=10)
 
 
 def adversarial(model: nn.Module, attack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
