@@ -83,3 +83,13 @@ def test_a_later_option_keeps_old_names_at_its_neutral_value_and_changes_them_ot
     # out of the hash, so runs made before it existed keep their directory names
     assert from_flat({"attack_labels": "true"}).hash() == "58201a1815"
     assert from_flat({"attack_labels": "predicted"}).hash() != "58201a1815"
+
+
+def test_a_stored_config_from_before_a_field_existed_keeps_its_behaviour_and_name():
+    from robust_tickets.config import config_from_dict
+
+    old = from_flat({"attack_labels": "true", "adv_train": True})
+    stored = old.to_dict()
+    del stored["attack"]["attack_labels"]  # as written before the field was added
+    assert config_from_dict(stored) == old and config_from_dict(stored).name() == old.name()
+    assert config_from_dict(from_flat({}).to_dict()) == from_flat({})  # round trip

@@ -285,5 +285,12 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
 
 
 def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:
-    """Inverse of ``ExperimentConfig.to_dict`` (nested), as stored in a run directory."""
-    return from_flat(flatten_mapping(raw, "stored config"))
+    """Inverse of ``ExperimentConfig.to_dict`` (nested), as stored in a run directory.
+
+    A field added after the config was written takes the value that reproduces the old
+    behaviour (its ``since_value``), not today's default."""
+    flat = flatten_mapping(raw, "stored config")
+    for name, meta in FIELD_META.items():
+        if "since_value" in meta:
+            flat.setdefault(name, meta["since_value"])
+    return from_flat(flat)

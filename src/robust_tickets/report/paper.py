@@ -55,6 +55,7 @@ PAPER_SETUP = {
     "train_iters": 50_000,
     "eval_every": 500,
     "l1_reg": 0.0,
+    "attack_labels": "predicted",  # the reference's CleverHans attacks get no labels
 }
 
 
@@ -109,8 +110,12 @@ def paper_cell(rows: dict[float, dict[str, PaperCell]], remaining: float) -> dic
 
 def setup_differences(flat: dict[str, Any]) -> list[str]:
     """How a compared run's setup differs from the paper's (``train_iters 1000 (paper 50000)``)."""
+
+    def show(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, int | float) else str(value)
+
     return [
-        f"{name} {flat[name]:g} (paper {value:g})"
+        f"{name} {show(flat[name])} (paper {show(value)})"
         for name, value in PAPER_SETUP.items()
         if name in flat and flat[name] != value
     ]

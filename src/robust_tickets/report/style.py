@@ -53,7 +53,7 @@ def setting_details(flat: dict[str, Any]) -> str:
         f"{flat['train_iters']:,} iterations/level, eval every {flat['eval_every']:,}, "
         f"Adam lr {flat['learning_rate']:g}, batch {flat['batch_size']}, "
         f"{flat['prune_method']} pruning {flat['prune_rate']:g}/{flat['prune_rate_output']:g}, "
-        f"seed {flat['seed']}"
+        f"attacks on {flat.get('attack_labels', 'true')} labels, seed {flat['seed']}"
     )
 
 
