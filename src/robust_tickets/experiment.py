@@ -310,9 +310,12 @@ def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) ->
         if level_dir.is_done():
             done += config.train.train_iters
         elif level_dir.metrics.is_file():
-            lines = level_dir.metrics.read_text().strip().splitlines()
-            if len(lines) > 1:
-                done += int(lines[-1].split(",", 1)[0])
+            try:
+                lines = level_dir.metrics.read_text().strip().splitlines()
+                last = int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
+            except (OSError, ValueError, IndexError):
+                last = 0  # being replaced right now: the next poll will see it
+            done += min(config.train.train_iters, last)
     return done
 
 

@@ -61,9 +61,3 @@ def apply_masks_(model: nn.Module) -> None:
     """Zero the stored value of every pruned weight."""
     for layer in masked_layers(model).values():
         layer.weight.mul_(layer.mask)
-
-
-def remaining_fraction(mask_dict: dict[str, torch.Tensor]) -> float:
-    total = sum(m.numel() for m in mask_dict.values())
-    kept = sum(int(m.sum().item()) for m in mask_dict.values())
-    return kept / total

@@ -59,18 +59,10 @@ class Job:
     def iterations_done(self, output: Path) -> int:
         """Training iterations already in the store (finished levels + the running level's last
         evaluation), read from small files only so that it can be polled."""
+        from robust_tickets.experiment import iterations_done
         from robust_tickets.store import experiment_dir
 
-        trial_dir = experiment_dir(output, self.config).trial(self.trial)
-        per_level = self.config.train.train_iters
-        done = 0
-        for level in range(self.levels):
-            level_dir = trial_dir.level(level)
-            if level_dir.is_done():
-                done += per_level
-            elif level_dir.metrics.is_file():
-                done += min(per_level, _last_iteration(level_dir.metrics))
-        return done
+        return iterations_done(experiment_dir(output, self.config), self.config, self.trial)
 
     def file_stem(self) -> str:
         return f"{self.config.name()}.trial_{self.trial}"
@@ -88,14 +80,6 @@ def eval_images(config: ExperimentConfig) -> int:
 
     spec = DATASETS.get(config.data.dataset)
     return config.data.valid_size + spec.files["test_images"].shape[0]
-
-
-def _last_iteration(metrics: Path) -> int:
-    try:
-        lines = metrics.read_text().strip().splitlines()
-        return int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
-    except (OSError, ValueError, IndexError):
-        return 0  # being replaced right now: the next poll will see it
 
 
 # ---- the sweep's own area in the store --------------------------------------------------
