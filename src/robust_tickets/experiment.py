@@ -34,6 +34,7 @@ from robust_tickets.store import (
     TrialDir,
     experiment_dir,
     load_tensors,
+    remove_stale_temps,
     save_tensors,
     write_config,
     write_json,
@@ -173,6 +174,8 @@ class TrialRunner:
 
     def run_level(self, level: int) -> None:
         config, level_dir = self.config, self.dir.level(level)
+        if level_dir.path.is_dir():
+            remove_stale_temps(level_dir.path)
         start_weights, start_masks = self.start_state(level)
         load_weights(self.model, start_weights)
         load_masks(self.model, start_masks)
@@ -247,6 +250,8 @@ class TrialRunner:
             save_tensors(self.dir.rewind, weights(self.model))
 
     def run(self) -> None:
+        if self.dir.path.is_dir():
+            remove_stale_temps(self.dir.path)  # e.g. a rewind snapshot cut short by kill -9
         for level in range(num_levels(self.config)):
             level_dir = self.dir.level(level)
             if level_dir.is_done():

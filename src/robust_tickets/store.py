@@ -56,6 +56,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def remove_stale_temps(directory: Path) -> None:
+    """Delete temp files that a killed writer (kill -9 mid-write) left in `directory`; the
+    final files are whole either way. Call only where no other writer is active."""
+    for leftover in directory.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
