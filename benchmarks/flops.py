@@ -60,13 +60,15 @@ def _steps(attack: str):
     from robust_tickets.config import ExperimentConfig
     from robust_tickets.data import load_splits
     from robust_tickets.models import create_model
-    from robust_tickets.training.step import make_optimizer, train_step
+    from robust_tickets.training.fast_step import FastStepper
+    from robust_tickets.training.step import make_optimizer
 
     train = load_splits("fashion_mnist").train
     g = torch.Generator().manual_seed(0)
     config = ExperimentConfig().replace(adv_train=True, attack=attack)
     model = create_model("dense-300-100", (1, 28, 28), 10, 0)
     optimizer, fn = make_optimizer(model, config), ATTACKS.get(attack)
+    stepper = FastStepper.create(model, optimizer, config, fn)  # what `run` uses for this model
     base = B.MaskedMLP()
     base_opt = torch.optim.Adam(base.parameters(), lr=1.2e-3)
     base_attack = B.make_attack(attack)
@@ -77,7 +79,7 @@ def _steps(attack: str):
 
     def engine():
         x, y = batch()
-        train_step(model, optimizer, x, y, config, fn, g)
+        stepper.step(x, y, g)
 
     def baseline():
         x, y = batch()

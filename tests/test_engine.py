@@ -133,15 +133,17 @@ def test_results_rows_have_the_stable_fields(tmp_path, fashion_small):
 
 
 def test_trials_in_parallel_processes_equal_trials_one_after_another(tmp_path, fashion):
+    # 3 trials on 2 workers: the parent and one child share the levels between them
     config = small_config(adv_train=True, prune_iters=1)
     threads = torch.get_num_threads()
     try:
-        sequential = RunOptions(trials=2, output=tmp_path / "seq", quiet=True, threads=1)
+        sequential = RunOptions(trials=3, output=tmp_path / "seq", quiet=True, threads=1)
         run_experiment(config, sequential, splits=fashion)
     finally:
         torch.set_num_threads(threads)
-    parallel = RunOptions(trials=2, output=tmp_path / "par", quiet=True, threads=1, jobs=2)
-    _, ran = run_experiment(config, parallel)  # workers load the data themselves
-    assert ran == [0, 1]
+    parallel = RunOptions(trials=3, output=tmp_path / "par", quiet=True, threads=1, jobs=2)
+    _, ran = run_experiment(config, parallel)  # the child loads the data itself
+    torch.set_num_threads(threads)
+    assert ran == [0, 1, 2]
     rows = [list(iter_rows(tmp_path / d)) for d in ("seq", "par")]
-    assert rows[0] == rows[1] and len(rows[0]) == 2 * 2 * 3 * 2
+    assert rows[0] == rows[1] and len(rows[0]) == 3 * 2 * 3 * 2

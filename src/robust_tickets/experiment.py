@@ -7,12 +7,9 @@ previous level's saved files, and training state is checkpointed at each evaluat
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
-import signal
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 
 import torch
@@ -43,6 +40,7 @@ from robust_tickets.store import (
 from robust_tickets.training.batches import EpochBatches
 from robust_tickets.training.checkpoint import LevelState, load_checkpoint, save_checkpoint
 from robust_tickets.training.evaluate import evaluate_split
+from robust_tickets.training.fast_step import FastStepper
 from robust_tickets.training.step import make_optimizer, train_step
 
 
@@ -199,12 +197,19 @@ class TrialRunner:
 
         began = time.perf_counter()
         train_x, train_y = self.splits.train.x, self.splits.train.y
+        image_shape = train_x.shape[1:]
+        flat_x = train_x.reshape(len(train_x), -1)  # index_select on rows: the cheapest gather
         t = config.train
+        fast = FastStepper.create(self.model, optimizer, config, self.attack)
         while state.iteration < t.train_iters:
             index = batches.indices(state.iteration)
-            x = train_x[index].to(self.device, non_blocking=True)
-            y = train_y[index].to(self.device, non_blocking=True)
-            train_step(self.model, optimizer, x, y, config, self.attack, generator)
+            x = torch.index_select(flat_x, 0, index).view(-1, *image_shape)
+            x = x.to(self.device, non_blocking=True)
+            y = torch.index_select(train_y, 0, index).to(self.device, non_blocking=True)
+            if fast is not None:
+                fast.step(x, y, generator)
+            else:
+                train_step(self.model, optimizer, x, y, config, self.attack, generator)
             state.iteration += 1
             self.progress.advance()
             self._maybe_save_rewind(level, state.iteration)
@@ -291,7 +296,7 @@ def run_experiment(
             (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
         )
         if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
-            _run_in_processes(config, options, exp, todo, progress)
+            _run_in_pool(config, options, exp, splits, todo, progress)
         else:
             for trial in todo:
                 TrialRunner(config, exp, trial, splits, device, progress).run()
@@ -324,56 +329,26 @@ def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) ->
     return done
 
 
-def _trial_worker(config: ExperimentConfig, options: RunOptions) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    run_experiment(config, options)
-
-
-def _run_in_processes(
+def _run_in_pool(
     config: ExperimentConfig,
     options: RunOptions,
     exp: ExperimentDir,
+    splits: Splits,
     todo: list[int],
     progress: Progress,
 ) -> None:
-    """Train several trials at once, one single-purpose process each.
+    """Train several trials at once on a pool of processes, one level at a time.
 
     The dense 784-300-100 net at batch 60 is too small for two threads to share one matmul
-    well, so independent trials in parallel use the cores far better (see benchmarks/)."""
-    jobs = min(options.jobs, len(todo))
-    threads = options.threads or max(1, available_cores() // jobs)
-    worker = dataclasses.replace(options, jobs=1, quiet=True, force=False, threads=threads)
-    context = multiprocessing.get_context("spawn")  # never fork a process that runs torch
-    pending, running, failed = list(todo), {}, []
-    shown = sum(iterations_done(exp, config, t) for t in todo)
-    progress.advance(shown)
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                trial = pending.pop(0)
-                process = context.Process(
-                    target=_trial_worker,
-                    args=(config, dataclasses.replace(worker, trial_list=(trial,))),
-                    daemon=True,
-                )
-                process.start()
-                running[trial] = process
-            wait([p.sentinel for p in running.values()], timeout=1.0)
-            for trial, process in list(running.items()):
-                if process.exitcode is not None:
-                    del running[trial]
-                    if process.exitcode != 0:
-                        failed.append(trial)
-            now = sum(iterations_done(exp, config, t) for t in todo)
-            progress.advance(now - shown)
-            progress.show(running=",".join(map(str, sorted(running))) or "-")
-            shown = now
-    finally:
-        for process in running.values():
-            process.terminate()
-            process.join()
+    well, so independent levels in parallel use the cores far better (see benchmarks/)."""
+    from robust_tickets.level_pool import LevelPool
+
+    workers = min(options.jobs, len(todo))
+    threads = options.threads or max(1, available_cores() // workers)
+    pool_options = dataclasses.replace(options, threads=threads)
+    failed = LevelPool(config, pool_options, exp, splits, todo, progress, workers).run()
     if failed:
         raise RunFailed(
-            f"trial(s) {', '.join(map(str, failed))} failed (see the messages above); "
+            f"trial(s) {', '.join(map(str, sorted(failed)))} failed (see the messages above); "
             "run the same command again to resume them"
         )

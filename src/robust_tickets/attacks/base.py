@@ -73,10 +73,21 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
     return grad
 
 
-def mlp_input_gradient(net: MLP, x: torch.Tensor, y: torch.Tensor, start: Forward | None = None):
-    """`input_gradient` for a `MLP` on flattened `x` (reusing `start` = its forward at x)."""
+def mlp_input_gradient(
+    net: MLP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    start: Forward | None = None,
+    one_hot: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """`input_gradient` for a `MLP` on flattened `x` (reusing `start` = its forward at x).
+
+    An attack that takes many gradients for the same `y` can pass ``one_hot`` (y as a float
+    one-hot matrix, made once): d(CE)/d(logits) is then one subtraction."""
     fwd = start if start is not None else net.forward(x)
-    return net.input_grad(fwd, ce_grad(fwd.logits, y))
+    if one_hot is None:
+        return net.input_grad(fwd, ce_grad(fwd.logits, y))
+    return net.input_grad(fwd, torch.softmax(fwd.logits, 1).sub_(one_hot))
 
 
 def fast_attack_of(fn: Attack) -> FastAttack | None:

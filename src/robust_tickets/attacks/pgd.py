@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks.base import (
@@ -63,8 +64,9 @@ def pgd_mlp(
     """PGD on flattened `x`; without a random start the first gradient reuses `start`."""
     lower, upper, x_adv = _start(x, config, generator)
     first = None if config.random_start else start
+    one_hot = F.one_hot(y, net.weights[-1].shape[0]).to(x.dtype)
     for k in range(config.steps):
-        grad = mlp_input_gradient(net, x_adv, y, first if k == 0 else None)
+        grad = mlp_input_gradient(net, x_adv, y, first if k == 0 else None, one_hot)
         # lower <= upper, so clamp(min=lower, max=upper) == max(min(., upper), lower)
         x_adv = x_adv.add_(grad.sign_(), alpha=config.step_size).clamp_(lower, upper)
     return x_adv

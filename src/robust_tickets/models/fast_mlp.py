@@ -7,7 +7,7 @@ does the same maths with plain matrix products on the *effective* weights ``weig
 
 - `forward` keeps the activations so one forward serves both the loss and the attack's gradient;
 - `input_grad` back-propagates to the input only (what attacks need: no weight gradients);
-- `weight_grads` gives the weight gradients of a loss, masked, ready for the optimizer.
+- the training step's weight gradients are in `robust_tickets.training.fast_step`.
 
 `MLP.of(model)` returns None for any model it cannot represent exactly; callers then use
 autograd. tests/test_fast_path.py checks every function against autograd.
@@ -84,13 +84,6 @@ class MLP:
         """d(loss)/d(input) given d(loss)/d(logits), shaped like the flattened input."""
         d = self._back(fwd, dlogits, 0)[0]
         return torch.mm(d, self.weights[0])
-
-    def weight_grads(self, fwd: Forward, dlogits: torch.Tensor) -> list[torch.Tensor]:
-        """d(loss)/d(weight) per layer, zero wherever the mask is zero."""
-        outs = self._back(fwd, dlogits, 0)
-        return [
-            torch.mm(d.t(), a).mul_(m) for d, a, m in zip(outs, fwd.inputs, self.masks, strict=True)
-        ]
 
 
 def ce_grad(

@@ -1,0 +1,221 @@
+"""The levels of several trials on a pool of worker processes (CPU).
+
+A trial's levels run in order (each starts from the previous level's files), but trials are
+independent, so the unit of work is one (trial, level). The next level of the trial with the most
+levels left goes to whichever worker is free, which keeps every worker busy to the end: 3 trials
+x 2 levels on 2 workers take 3 level-times, not 4 (as whole trials per process would).
+
+The parent process is one of the workers: between its own training steps it hands ready levels
+to its child processes, so a run with N workers pays for N Python/torch start-ups, not N + 1.
+Every worker trains with the same thread count, so the results equal a sequential run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import signal
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.data import Splits, load_splits
+from robust_tickets.progress import Progress
+from robust_tickets.store import ExperimentDir, experiment_dir, remove_stale_temps
+
+if TYPE_CHECKING:
+    from robust_tickets.experiment import RunOptions
+
+POLL_SECONDS = 0.5
+
+
+def _run_level(
+    config: ExperimentConfig,
+    exp: ExperimentDir,
+    splits: Splits,
+    trial: int,
+    level: int,
+    progress: Any,
+) -> None:
+    from robust_tickets.experiment import TrialRunner
+
+    TrialRunner(config, exp, trial, splits, torch.device("cpu"), progress).run_level(level)
+
+
+def _child(config: ExperimentConfig, options: RunOptions, conn: Connection) -> None:
+    """A worker process: runs the (trial, level) pairs it is sent until it is sent None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    torch.set_num_threads(options.threads or 1)
+    exp = experiment_dir(options.output, config)
+    splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
+    quiet = Progress(0, quiet=True)
+    while (task := conn.recv()) is not None:
+        trial, level = task
+        try:
+            _run_level(config, exp, splits, trial, level, quiet)
+        except Exception as error:  # reported to the parent, which carries on with the rest
+            traceback.print_exc()
+            conn.send(("failed", trial, level, f"{type(error).__name__}: {error}"))
+        else:
+            conn.send(("done", trial, level))
+
+
+class _PollingProgress:
+    """What the parent's own training reports to: every POLL_SECONDS it lets the pool dispatch."""
+
+    def __init__(self, poll) -> None:
+        self.poll, self.last = poll, time.monotonic()
+
+    def advance(self, n: int = 1) -> None:
+        now = time.monotonic()
+        if now - self.last >= POLL_SECONDS:
+            self.last = now
+            self.poll()
+
+    def show(self, **fields: Any) -> None:
+        pass
+
+
+class LevelPool:
+    """Runs every remaining level of `todo` on `workers` processes (the parent included)."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        options: RunOptions,
+        exp: ExperimentDir,
+        splits: Splits,
+        todo: list[int],
+        progress: Progress,
+        workers: int,
+    ) -> None:
+        from robust_tickets.experiment import iterations_done, num_levels
+
+        self.config, self.exp, self.splits, self.todo = config, exp, splits, todo
+        self.progress, self.levels = progress, num_levels(config)
+        self.iterations_done = iterations_done
+        self.next_level = {t: self._first_undone(t) for t in todo}
+        self.busy: set[int] = set()  # trials with a level running (here or in a child)
+        self.running: dict[int, Connection] = {}  # ... of which those running in a child
+        self.failed: list[int] = []
+        self.threads = options.threads or 1
+        child_options = dataclasses.replace(options, jobs=1, quiet=True, threads=self.threads)
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs torch
+        self.children: list[tuple[Any, Connection]] = []
+        self.idle: list[Connection] = []
+        for _ in range(workers - 1):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(
+                target=_child, args=(config, child_options, child_end), daemon=True
+            )
+            process.start()
+            child_end.close()
+            self.children.append((process, parent_end))
+            self.idle.append(parent_end)
+        self.shown = sum(iterations_done(exp, config, t) for t in todo)
+        progress.advance(self.shown)
+
+    def _first_undone(self, trial: int) -> int:
+        trial_dir = self.exp.trial(trial)
+        if trial_dir.path.is_dir():
+            remove_stale_temps(trial_dir.path)  # e.g. a rewind snapshot cut short by kill -9
+        level = 0
+        while level < self.levels and trial_dir.level(level).is_done():
+            level += 1
+        return level
+
+    def _ready(self) -> list[int]:
+        """Trials whose next level can start, the one with most levels left first."""
+        waiting = [
+            t
+            for t in self.todo
+            if t not in self.busy and t not in self.failed and self.next_level[t] < self.levels
+        ]
+        return sorted(waiting, key=lambda t: (self.next_level[t] - self.levels, t))
+
+    def _finish(self, trial: int, ok: bool) -> None:
+        self.busy.discard(trial)
+        if ok:
+            self.next_level[trial] += 1
+        else:
+            self.failed.append(trial)
+
+    def _collect(self, timeout: float) -> None:
+        busy_conns = [c for _, c in self.children if c not in self.idle]
+        for conn in wait(busy_conns, timeout=timeout) if busy_conns else []:
+            try:
+                message = conn.recv()
+            except EOFError:  # the child died without a word (killed, out of memory)
+                dead = [t for t, c in self.running.items() if c is conn]
+                for trial in dead:
+                    self.running.pop(trial)
+                    self._finish(trial, ok=False)
+                self.children = [(p, c) for p, c in self.children if c is not conn]
+                continue
+            trial = message[1]
+            self.running.pop(trial, None)
+            self._finish(trial, ok=message[0] == "done")
+            self.idle.append(conn)
+
+    def _dispatch(self) -> None:
+        for trial in self._ready():
+            if not self.idle:
+                return
+            conn = self.idle.pop()
+            self.busy.add(trial)
+            self.running[trial] = conn
+            conn.send((trial, self.next_level[trial]))
+
+    def poll(self, timeout: float = 0.0) -> None:
+        self._collect(timeout)
+        self._dispatch()
+        now = sum(self.iterations_done(self.exp, self.config, t) for t in self.todo)
+        self.progress.advance(now - self.shown)
+        self.shown = now
+        running = sorted(self.busy)
+        self.progress.show(running=",".join(map(str, running)) or "-")
+
+    def run(self) -> list[int]:
+        """Run everything; returns the trials that failed."""
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        own = _PollingProgress(self.poll)
+        try:
+            while True:
+                self.poll()
+                ready = self._ready()
+                if ready:  # the parent takes a level itself
+                    trial = ready[0]
+                    self.busy.add(trial)
+                    level = self.next_level[trial]
+                    try:
+                        _run_level(self.config, self.exp, self.splits, trial, level, own)
+                    except Exception as error:
+                        print(
+                            f"trial {trial} level {level} failed: {type(error).__name__}: {error}",
+                            file=sys.stderr,
+                        )
+                        self._finish(trial, ok=False)
+                    else:
+                        self._finish(trial, ok=True)
+                elif self.busy:
+                    self.poll(timeout=POLL_SECONDS)
+                else:
+                    break
+        finally:
+            torch.set_num_threads(previous_threads)
+            for _, conn in self.children:
+                with contextlib.suppress(OSError):  # a child that already died
+                    conn.send(None)
+            for process, _ in self.children:
+                process.join(timeout=5)
+                if process.is_alive():
+                    process.terminate()
+                    process.join()
+        return self.failed

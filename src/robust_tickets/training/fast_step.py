@@ -1,0 +1,182 @@
+"""The training loop's fast path: one level's steps on a plain `DenseNet`, with no autograd.
+
+`FastStepper` does what `train_step` does (the same maths, to float tolerance:
+tests/test_fast_path.py), with the per-step overhead taken out, because at batch 60 that
+overhead costs as much as the matrix products:
+
+- the weights are kept masked (pruned entries exactly zero), so the weights *are* the effective
+  weights: no ``weight * mask`` per step. Their gradients are masked instead (skipped for a layer
+  with nothing pruned); Adam then never moves a pruned weight (zero gradient, zero moments);
+- natural and adversarial halves live in preallocated buffers, so the natural forward (which the
+  attack reuses for its gradient at x) and the adversarial forward write straight into the rows
+  the combined backward reads: no concatenation, no allocation of activations;
+- the loss *value* is not computed (the loop never reads it), only its gradient;
+- Adam runs as the fused kernel on the optimizer's own state tensors, without the
+  `Optimizer.step` wrapper (the state stays in the optimizer, so checkpoints are unchanged).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from robust_tickets.attacks import Attack
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, labels_for_attack
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.models.fast_mlp import MLP, Forward
+from robust_tickets.models.masked import apply_masks_, masked_layers
+
+_threshold_backward = torch.ops.aten.threshold_backward
+
+
+class DirectAdam:
+    """`optimizer.step()` for a fused `torch.optim.Adam`, minus the Python wrapper's overhead.
+
+    The first step (which creates the state) goes through the optimizer itself; later steps call
+    the same fused kernel on the same state tensors with the same hyper-parameters."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        group = optimizer.param_groups[0]
+        self.supported = (
+            isinstance(optimizer, torch.optim.Adam)
+            and len(optimizer.param_groups) == 1
+            and bool(group.get("fused"))
+            and not group["amsgrad"]
+            and not group["maximize"]
+            and not group.get("decoupled_weight_decay", False)
+            and not isinstance(group["lr"], torch.Tensor)
+            and hasattr(torch, "_fused_adam_")
+        )
+        self.optimizer, self.group = optimizer, group
+        self.params: list[torch.Tensor] = list(group["params"])
+        self._state: tuple[list[torch.Tensor], ...] | None = None
+
+    def step(self, grads: list[torch.Tensor]) -> None:
+        if not self.supported or self._state is None:
+            for p, g in zip(self.params, grads, strict=True):
+                p.grad = g
+            self.optimizer.step()
+            for p in self.params:
+                p.grad = None
+            if self.supported and all(p in self.optimizer.state for p in self.params):
+                states = [self.optimizer.state[p] for p in self.params]
+                self._state = tuple(
+                    [s[key] for s in states] for key in ("exp_avg", "exp_avg_sq", "step")
+                )
+            return
+        exp_avgs, exp_avg_sqs, steps = self._state
+        g = self.group
+        beta1, beta2 = g["betas"]
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(
+            self.params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=g["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=g["weight_decay"],
+            eps=g["eps"],
+            maximize=False,
+        )
+
+
+class FastStepper:
+    """Training steps of one level for `model` (a plain `DenseNet`) and its `optimizer`.
+
+    Build it after the level's weights, masks and any checkpointed optimizer state are loaded;
+    `create` returns None where the fast path does not apply (then use `train_step`)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        config: ExperimentConfig,
+        attack: Attack,
+        batch_size: int,
+    ) -> None:
+        apply_masks_(model)  # from here on the stored weights are the effective weights
+        layers = list(masked_layers(model).values())
+        self.params = [layer.weight for layer in layers]
+        weights = [p.detach() for p in self.params]
+        # a mask that prunes nothing needs no multiply
+        self.masks = [None if bool(layer.mask.all()) else layer.mask for layer in layers]
+        self.net = MLP(weights, [layer.mask for layer in layers])
+        self.config, self.adam = config, DirectAdam(optimizer)
+        self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
+        self.n = batch_size
+        rows = 2 * batch_size if config.train.adv_train else batch_size
+        like = weights[0]
+        widths = [w.shape[1] for w in weights] + [weights[-1].shape[0]]
+        # acts[l]: layer l's input (acts[0] = the images) and acts[-1] = the logits, for the
+        # natural rows [0, n) and the adversarial rows [n, 2n)
+        self.acts = [like.new_empty(rows, w) for w in widths]
+        self.targets = like.new_empty(rows, widths[-1])
+        self.labels = torch.empty(rows, 1, dtype=torch.long, device=like.device)
+        self.grads = [torch.empty_like(w) for w in weights]
+
+    @classmethod
+    def create(
+        cls,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        config: ExperimentConfig,
+        attack: Attack,
+    ) -> FastStepper | None:
+        if not MLP.supports(model):
+            return None
+        if config.train.adv_train and fast_attack_of(attack) is None:
+            return None
+        return cls(model, optimizer, config, attack, config.train.batch_size)
+
+    @torch.no_grad()
+    def _forward(self, rows: slice) -> Forward:
+        acts, weights = self.acts, self.net.weights
+        last = len(weights) - 1
+        for i, w in enumerate(weights):
+            out = acts[i + 1][rows]
+            torch.mm(acts[i][rows], w.t(), out=out)
+            if i < last:
+                out.relu_()
+        return Forward([a[rows] for a in acts[:-1]], acts[-1][rows])
+
+    @torch.no_grad()
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
+        """One update on the batch (x: [n, ...] images in [0, 1], y: [n] labels)."""
+        n, cfg = x.shape[0], self.config
+        if n != self.n:
+            raise ValueError(f"FastStepper was built for batches of {self.n}, got {n}")
+        natural = slice(0, n)
+        self.acts[0][natural].copy_(x.reshape(n, -1))
+        fwd = self._forward(natural)
+        rows = n
+        if self.fast_attack is not None:
+            y_attack = labels_for_attack(cfg.attack, y, fwd.logits)
+            x_adv = self.fast_attack(self.net, fwd.inputs[0], y_attack, cfg.attack, generator, fwd)
+            self.acts[0][n:].copy_(x_adv).clamp_(INPUT_MIN, INPUT_MAX)
+            self._forward(slice(n, 2 * n))
+            rows = 2 * n
+        # d/d(logits) of the mean label-smoothed CE over all rows (0.5 * natural + 0.5 * adv)
+        k, smoothing = self.targets.shape[1], cfg.data.label_smoothing
+        targets = self.targets[:rows].fill_(smoothing / k)
+        labels = self.labels
+        for start in range(0, rows, n):
+            labels[start : start + n, 0] = y
+        targets.scatter_(1, labels[:rows], 1.0 - smoothing + smoothing / k)
+        d = torch.softmax(self.acts[-1][:rows], 1).sub_(targets).mul_(1.0 / rows)
+        weights, acts = self.net.weights, self.acts
+        for i in range(len(weights) - 1, -1, -1):
+            torch.mm(d.t(), acts[i][:rows], out=self.grads[i])
+            if i > 0:
+                d = _threshold_backward(torch.mm(d, weights[i]), acts[i][:rows], 0.0)
+        l1 = cfg.train.l1_reg
+        for g, w, m in zip(self.grads, weights, self.masks, strict=True):
+            if m is not None:
+                g.mul_(m)
+            if l1 > 0:
+                g.add_(w.sign(), alpha=l1)  # w is masked, so its sign is 0 where pruned
+        self.adam.step(self.grads)

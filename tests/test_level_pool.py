@@ -1,0 +1,53 @@
+"""The level scheduler: which (trial, level) runs next, and what a failed level does."""
+
+from __future__ import annotations
+
+from tests.conftest import small_config
+
+from robust_tickets import level_pool
+from robust_tickets.experiment import RunOptions
+from robust_tickets.progress import Progress
+from robust_tickets.store import experiment_dir, write_json
+
+
+def run_pool(tmp_path, monkeypatch, trials, levels, fail=None, done=()):
+    """A one-worker pool (the parent alone) whose levels only record that they ran."""
+    config = small_config(prune_iters=levels - 1)
+    exp = experiment_dir(tmp_path, config)
+    for trial, level in done:  # levels finished by an earlier run
+        level_dir = exp.trial(trial).level(level)
+        level_dir.path.mkdir(parents=True, exist_ok=True)
+        write_json(level_dir.done, {"level": level})
+    ran = []
+
+    def fake_level(config, exp, splits, trial, level, progress):
+        if (trial, level) == fail:
+            raise RuntimeError("disk full")
+        ran.append((trial, level))
+
+    monkeypatch.setattr(level_pool, "_run_level", fake_level)
+    options = RunOptions(output=tmp_path, quiet=True, threads=1)
+    pool = level_pool.LevelPool(
+        config, options, exp, None, list(range(trials)), Progress(0, quiet=True), workers=1
+    )
+    return ran, pool.run()
+
+
+def test_levels_run_in_order_and_the_trial_with_most_levels_left_goes_first(
+    tmp_path, monkeypatch
+):
+    ran, failed = run_pool(tmp_path, monkeypatch, trials=3, levels=2, done=[(0, 0)])
+    assert failed == []
+    # trial 0 already finished level 0, so trials 1 and 2 (two levels left) start first
+    assert ran == [(1, 0), (2, 0), (0, 1), (1, 1), (2, 1)]
+    for trial in range(3):  # every trial's levels in order
+        mine = [level for t, level in ran if t == trial]
+        assert mine == sorted(mine)
+
+
+def test_a_failed_level_stops_its_trial_only(tmp_path, monkeypatch, capsys):
+    ran, failed = run_pool(tmp_path, monkeypatch, trials=3, levels=3, fail=(1, 1))
+    assert failed == [1]
+    assert (1, 2) not in ran and (1, 0) in ran
+    assert {(t, lv) for t in (0, 2) for lv in range(3)} <= set(ran)
+    assert "trial 1 level 1 failed: RuntimeError: disk full" in capsys.readouterr().err
