@@ -203,9 +203,12 @@ class TrialRunner:
         fast = FastStepper.create(self.model, optimizer, config, self.attack)
         while state.iteration < t.train_iters:
             index = batches.indices(state.iteration)
-            x = torch.index_select(flat_x, 0, index).view(-1, *image_shape)
-            x = x.to(self.device, non_blocking=True)
             y = torch.index_select(train_y, 0, index).to(self.device, non_blocking=True)
+            if fast is not None and fast.images.device == flat_x.device:
+                x = torch.index_select(flat_x, 0, index, out=fast.images)  # no extra copy
+            else:
+                x = torch.index_select(flat_x, 0, index).view(-1, *image_shape)
+                x = x.to(self.device, non_blocking=True)
             if fast is not None:
                 fast.step(x, y, generator)
             else:

@@ -108,15 +108,22 @@ class FastStepper:
         self.net = MLP(weights, [layer.mask for layer in layers])
         self.config, self.adam = config, DirectAdam(optimizer)
         self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
-        self.n = batch_size
-        rows = 2 * batch_size if config.train.adv_train else batch_size
+        self.n = n = batch_size
+        rows = 2 * n if config.train.adv_train else n
         like = weights[0]
         widths = [w.shape[1] for w in weights] + [weights[-1].shape[0]]
         # acts[l]: layer l's input (acts[0] = the images) and acts[-1] = the logits, for the
-        # natural rows [0, n) and the adversarial rows [n, 2n)
+        # natural rows [0, n) and the adversarial rows [n, 2n). Views are made once: at this
+        # size, creating them every step costs more than some of the arithmetic.
         self.acts = [like.new_empty(rows, w) for w in widths]
+        self.natural = [a[:n] for a in self.acts]
+        self.adversarial = [a[n:] for a in self.acts]
+        self.natural_forward = Forward(self.natural[:-1], self.natural[-1])
+        self.weights_t = [w.t() for w in weights]
+        self.images = self.natural[0]  # a caller may gather the batch straight into it
         self.targets = like.new_empty(rows, widths[-1])
         self.labels = torch.empty(rows, 1, dtype=torch.long, device=like.device)
+        self.label_halves = [self.labels[start : start + n, 0] for start in range(0, rows, n)]
         self.grads = [torch.empty_like(w) for w in weights]
 
     @classmethod
@@ -133,46 +140,46 @@ class FastStepper:
             return None
         return cls(model, optimizer, config, attack, config.train.batch_size)
 
-    @torch.no_grad()
-    def _forward(self, rows: slice) -> Forward:
-        acts, weights = self.acts, self.net.weights
-        last = len(weights) - 1
-        for i, w in enumerate(weights):
-            out = acts[i + 1][rows]
-            torch.mm(acts[i][rows], w.t(), out=out)
+    def _forward(self, acts: list[torch.Tensor]) -> None:
+        last = len(self.weights_t) - 1
+        for i, w_t in enumerate(self.weights_t):
+            torch.mm(acts[i], w_t, out=acts[i + 1])
             if i < last:
-                out.relu_()
-        return Forward([a[rows] for a in acts[:-1]], acts[-1][rows])
+                acts[i + 1].relu_()
 
     @torch.no_grad()
     def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
-        """One update on the batch (x: [n, ...] images in [0, 1], y: [n] labels)."""
+        """One update on the batch (x: [n, ...] images in [0, 1], y: [n] labels).
+
+        `x` may be `self.images`, filled by the caller (``index_select(..., out=images)``)."""
         n, cfg = x.shape[0], self.config
         if n != self.n:
             raise ValueError(f"FastStepper was built for batches of {self.n}, got {n}")
-        natural = slice(0, n)
-        self.acts[0][natural].copy_(x.reshape(n, -1))
-        fwd = self._forward(natural)
-        rows = n
+        if x is not self.images:
+            self.images.copy_(x.reshape(n, -1))
+        self._forward(self.natural)
+        acts = self.acts
         if self.fast_attack is not None:
+            fwd = self.natural_forward
             y_attack = labels_for_attack(cfg.attack, y, fwd.logits)
-            x_adv = self.fast_attack(self.net, fwd.inputs[0], y_attack, cfg.attack, generator, fwd)
-            self.acts[0][n:].copy_(x_adv).clamp_(INPUT_MIN, INPUT_MAX)
-            self._forward(slice(n, 2 * n))
-            rows = 2 * n
+            x_adv = self.fast_attack(self.net, self.images, y_attack, cfg.attack, generator, fwd)
+            self.adversarial[0].copy_(x_adv).clamp_(INPUT_MIN, INPUT_MAX)
+            self._forward(self.adversarial)
+        else:
+            acts = self.natural
+        rows = acts[0].shape[0]
         # d/d(logits) of the mean label-smoothed CE over all rows (0.5 * natural + 0.5 * adv)
         k, smoothing = self.targets.shape[1], cfg.data.label_smoothing
-        targets = self.targets[:rows].fill_(smoothing / k)
-        labels = self.labels
-        for start in range(0, rows, n):
-            labels[start : start + n, 0] = y
-        targets.scatter_(1, labels[:rows], 1.0 - smoothing + smoothing / k)
-        d = torch.softmax(self.acts[-1][:rows], 1).sub_(targets).mul_(1.0 / rows)
-        weights, acts = self.net.weights, self.acts
+        for half in self.label_halves:
+            half.copy_(y)
+        targets = self.targets.fill_(smoothing / k)
+        targets.scatter_(1, self.labels, 1.0 - smoothing + smoothing / k)
+        d = torch.softmax(acts[-1], 1).sub_(targets).mul_(1.0 / rows)
+        weights = self.net.weights
         for i in range(len(weights) - 1, -1, -1):
-            torch.mm(d.t(), acts[i][:rows], out=self.grads[i])
+            torch.mm(d.t(), acts[i], out=self.grads[i])
             if i > 0:
-                d = _threshold_backward(torch.mm(d, weights[i]), acts[i][:rows], 0.0)
+                d = _threshold_backward(torch.mm(d, weights[i]), acts[i], 0.0)
         l1 = cfg.train.l1_reg
         for g, w, m in zip(self.grads, weights, self.masks, strict=True):
             if m is not None:
