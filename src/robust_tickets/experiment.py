@@ -7,7 +7,6 @@ previous level's saved files, and training state is checkpointed at each evaluat
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from robust_tickets.data.fetch import ensure_dataset
 from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.models import create_model, reinitialise
 from robust_tickets.models.masked import load_masks, load_weights, weights
+from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress
 from robust_tickets.pruning import PRUNE_METHODS, STRATEGIES, LevelStart, keep_counts, layer_rates
 from robust_tickets.seeds import derive
@@ -57,7 +57,7 @@ class RunOptions:
     data_dir: str | None = None
     threads: int | None = None
     fetch: bool = True  # fetch a missing dataset on first use (--no-fetch forbids it)
-    jobs: int = 1  # trials trained at once, each in its own process (CPU only)
+    jobs: int = 1  # worker processes sharing out the trials' levels (CPU only)
     trial_list: tuple[int, ...] | None = field(default=None)
 
     def trial_ids(self) -> list[int]:
@@ -306,13 +306,6 @@ def run_experiment(
     finally:
         progress.close()
     return exp, todo
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> int:

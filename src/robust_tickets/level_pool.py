@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from robust_tickets import prestart
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
 from robust_tickets.progress import Progress
@@ -48,7 +49,7 @@ def _run_level(
     TrialRunner(config, exp, trial, splits, torch.device("cpu"), progress).run_level(level)
 
 
-def _child(config: ExperimentConfig, options: RunOptions, conn: Connection) -> None:
+def worker(config: ExperimentConfig, options: RunOptions, conn: Connection) -> None:
     """A worker process: runs the (trial, level) pairs it is sent until it is sent None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(options.threads or 1)
@@ -106,18 +107,20 @@ class LevelPool:
         self.failed: list[int] = []
         self.threads = options.threads or 1
         child_options = dataclasses.replace(options, jobs=1, quiet=True, threads=self.threads)
+        # workers the command started before importing torch (robust_tickets.prestart) first
+        self.children = prestart.take(workers - 1)
+        for _, conn in self.children:
+            conn.send((config, child_options))
         context = multiprocessing.get_context("spawn")  # never fork a process that runs torch
-        self.children: list[tuple[Any, Connection]] = []
-        self.idle: list[Connection] = []
-        for _ in range(workers - 1):
+        while len(self.children) < workers - 1:
             parent_end, child_end = context.Pipe()
             process = context.Process(
-                target=_child, args=(config, child_options, child_end), daemon=True
+                target=worker, args=(config, child_options, child_end), daemon=True
             )
             process.start()
             child_end.close()
             self.children.append((process, parent_end))
-            self.idle.append(parent_end)
+        self.idle: list[Connection] = [conn for _, conn in self.children]
         self.shown = sum(iterations_done(exp, config, t) for t in todo)
         progress.advance(self.shown)
 
@@ -151,7 +154,7 @@ class LevelPool:
         for conn in wait(busy_conns, timeout=timeout) if busy_conns else []:
             try:
                 message = conn.recv()
-            except EOFError:  # the child died without a word (killed, out of memory)
+            except (EOFError, OSError):  # the child died without a word (killed, out of memory)
                 dead = [t for t, c in self.running.items() if c is conn]
                 for trial in dead:
                     self.running.pop(trial)
@@ -210,12 +213,11 @@ class LevelPool:
                     break
         finally:
             torch.set_num_threads(previous_threads)
-            for _, conn in self.children:
-                with contextlib.suppress(OSError):  # a child that already died
-                    conn.send(None)
-            for process, _ in self.children:
-                process.join(timeout=5)
-                if process.is_alive():
+            for process, conn in self.children:
+                if conn in self.idle:  # its work is on disk: let it exit in its own time
+                    with contextlib.suppress(OSError):  # a child that already died
+                        conn.send(None)
+                else:  # still training (Ctrl-C, or an error here): stop it now
                     process.terminate()
                     process.join()
         return self.failed

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # start its worker processes before this one imports torch
+        from robust_tickets import prestart
+        from robust_tickets.cli.run import early_workers
+
+        prestart.prestart(early_workers(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -67,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `results --json | head`
         return 0
+    finally:
+        from robust_tickets import prestart
+
+        prestart.release()  # any prestarted worker the command did not use
 
 
 if __name__ == "__main__":

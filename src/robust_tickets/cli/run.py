@@ -56,10 +56,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "-j",
         type=int,
         default=None,
-        help="trials trained at once, one process each (default: as many as "
-        "there are trials to run and CPU cores)",
+        help="worker processes sharing out the trials' levels, this one included "
+        "(default: as many as there are trials to run and CPU cores)",
     )
     parser.set_defaults(handler=handle)
+
+
+def early_workers(argv: list[str]) -> int:
+    """Worker processes worth starting before torch is imported (see robust_tickets.prestart):
+    a guess from the command line alone; workers the run turns out not to need are released."""
+    from robust_tickets.prestart import available_cores
+
+    peek = argparse.ArgumentParser(add_help=False)
+    for flag in ("--trials", "--jobs", "-j", "--preset", "--config", "--device"):
+        peek.add_argument(flag)
+    peek.add_argument("-h", "--help", action="store_true")
+    try:
+        known, _ = peek.parse_known_args(argv)
+        jobs = int(known.jobs or known.j) if (known.jobs or known.j) else None
+        trials = int(known.trials) if known.trials else None
+    except (SystemExit, ValueError):  # the real parser will say what is wrong
+        return 0
+    if known.help or known.device not in (None, "cpu"):
+        return 0
+    if trials is None and known.preset is None and known.config is None:
+        trials = 1  # the default
+    wanted = jobs or trials or available_cores()  # a preset or config file may set trials
+    return max(0, min(wanted, available_cores()) - 1)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -83,7 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     if jobs is not None and int(jobs) < 1:
         raise UserError("--jobs must be at least 1")
     if jobs is None:
-        from robust_tickets.experiment import available_cores
+        from robust_tickets.prestart import available_cores
 
         jobs = min(trials, available_cores())
     options = RunOptions(

@@ -11,8 +11,8 @@ overhead costs as much as the matrix products:
   attack reuses for its gradient at x) and the adversarial forward write straight into the rows
   the combined backward reads: no concatenation, no allocation of activations;
 - the loss *value* is not computed (the loop never reads it), only its gradient;
-- Adam runs as the fused kernel on the optimizer's own state tensors, without the
-  `Optimizer.step` wrapper (the state stays in the optimizer, so checkpoints are unchanged).
+- the gradients go straight to `robust_tickets.training.adam.Adam.step(grads)` (one fused
+  kernel), never through ``.grad``.
 """
 
 from __future__ import annotations
@@ -25,64 +25,9 @@ from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, la
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.fast_mlp import MLP, Forward
 from robust_tickets.models.masked import apply_masks_, masked_layers
+from robust_tickets.training.adam import Adam, Optimizer
 
 _threshold_backward = torch.ops.aten.threshold_backward
-
-
-class DirectAdam:
-    """`optimizer.step()` for a fused `torch.optim.Adam`, minus the Python wrapper's overhead.
-
-    The first step (which creates the state) goes through the optimizer itself; later steps call
-    the same fused kernel on the same state tensors with the same hyper-parameters."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        group = optimizer.param_groups[0]
-        self.supported = (
-            isinstance(optimizer, torch.optim.Adam)
-            and len(optimizer.param_groups) == 1
-            and bool(group.get("fused"))
-            and not group["amsgrad"]
-            and not group["maximize"]
-            and not group.get("decoupled_weight_decay", False)
-            and not isinstance(group["lr"], torch.Tensor)
-            and hasattr(torch, "_fused_adam_")
-        )
-        self.optimizer, self.group = optimizer, group
-        self.params: list[torch.Tensor] = list(group["params"])
-        self._state: tuple[list[torch.Tensor], ...] | None = None
-
-    def step(self, grads: list[torch.Tensor]) -> None:
-        if not self.supported or self._state is None:
-            for p, g in zip(self.params, grads, strict=True):
-                p.grad = g
-            self.optimizer.step()
-            for p in self.params:
-                p.grad = None
-            if self.supported and all(p in self.optimizer.state for p in self.params):
-                states = [self.optimizer.state[p] for p in self.params]
-                self._state = tuple(
-                    [s[key] for s in states] for key in ("exp_avg", "exp_avg_sq", "step")
-                )
-            return
-        exp_avgs, exp_avg_sqs, steps = self._state
-        g = self.group
-        beta1, beta2 = g["betas"]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(
-            self.params,
-            grads,
-            exp_avgs,
-            exp_avg_sqs,
-            [],
-            steps,
-            amsgrad=False,
-            lr=g["lr"],
-            beta1=beta1,
-            beta2=beta2,
-            weight_decay=g["weight_decay"],
-            eps=g["eps"],
-            maximize=False,
-        )
 
 
 class FastStepper:
@@ -94,7 +39,7 @@ class FastStepper:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         config: ExperimentConfig,
         attack: Attack,
         batch_size: int,
@@ -106,7 +51,7 @@ class FastStepper:
         # a mask that prunes nothing needs no multiply
         self.masks = [None if bool(layer.mask.all()) else layer.mask for layer in layers]
         self.net = MLP(weights, [layer.mask for layer in layers])
-        self.config, self.adam = config, DirectAdam(optimizer)
+        self.config, self.optimizer = config, optimizer
         self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
         self.n = n = batch_size
         rows = 2 * n if config.train.adv_train else n
@@ -130,7 +75,7 @@ class FastStepper:
     def create(
         cls,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         config: ExperimentConfig,
         attack: Attack,
     ) -> FastStepper | None:
@@ -186,4 +131,9 @@ class FastStepper:
                 g.mul_(m)
             if l1 > 0:
                 g.add_(w.sign(), alpha=l1)  # w is masked, so its sign is 0 where pruned
-        self.adam.step(self.grads)
+        if isinstance(self.optimizer, Adam):
+            self.optimizer.step(self.grads)
+        else:  # torch.optim.Adam, where this torch has no fused kernel
+            for p, g in zip(self.params, self.grads, strict=True):
+                p.grad = g
+            self.optimizer.step()

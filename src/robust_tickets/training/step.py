@@ -20,6 +20,7 @@ from robust_tickets.attacks import Attack
 from robust_tickets.attacks.base import labels_for_attack
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.masked import apply_masks_, masked_layers
+from robust_tickets.training.adam import Optimizer, make_adam
 
 
 def training_loss(
@@ -52,7 +53,7 @@ def training_loss(
 
 def train_step(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     x: torch.Tensor,
     y: torch.Tensor,
     config: ExperimentConfig,
@@ -72,6 +73,6 @@ def train_step(
     return float(loss.detach())
 
 
-def make_optimizer(model: nn.Module, config: ExperimentConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Optimizer:
     """A fresh Adam for each level (as in the reference), fused into one kernel per step."""
-    return torch.optim.Adam(model.parameters(), lr=config.train.learning_rate, fused=True)
+    return make_adam(model.parameters(), config.train.learning_rate)
