@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.conftest import small_config
 
-from robust_tickets import level_pool
+from robust_tickets import level_pool, prestart
+from robust_tickets.cli.run import early_workers
 from robust_tickets.experiment import RunOptions
 from robust_tickets.progress import Progress
 from robust_tickets.store import experiment_dir, write_json
@@ -51,3 +53,30 @@ def test_a_failed_level_stops_its_trial_only(tmp_path, monkeypatch, capsys):
     assert (1, 2) not in ran and (1, 0) in ran
     assert {(t, lv) for t in (0, 2) for lv in range(3)} <= set(ran)
     assert "trial 1 level 1 failed: RuntimeError: disk full" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], 0),  # one trial by default: nothing to share
+        (["--trials", "3"], 2),
+        (["--trials=9"], 3),  # at most one per core, the command itself included
+        (["--trials", "3", "--jobs", "1"], 0),
+        (["--trials", "3", "-j", "2"], 1),
+        (["--preset", "quick"], 3),  # trials come from the preset: guess high, release later
+        (["--config", "exp.yaml", "--trials", "2"], 1),
+        (["--trials", "3", "--device", "cuda"], 0),
+        (["--trials", "3", "--help"], 0),
+        (["--trials", "three"], 0),  # the real parser reports it
+    ],
+)
+def test_workers_started_before_torch_is_imported(monkeypatch, argv, expected):
+    monkeypatch.setattr(prestart, "available_cores", lambda: 4)
+    assert early_workers(argv) == expected
+
+
+def test_a_prestarted_worker_that_is_not_needed_exits():
+    prestart.prestart(1)
+    (process, _), = prestart._waiting
+    prestart.release()
+    assert prestart._waiting == [] and not process.is_alive()

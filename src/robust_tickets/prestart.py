@@ -52,8 +52,9 @@ def release() -> None:
             conn.send(None)
         conn.close()
         process.join(timeout=5)
-        if process.is_alive():
+        if process.is_alive():  # still importing torch, say: no need to wait for it
             process.terminate()
+            process.join()
 
 
 def _wait_for_work(conn: Connection) -> None:
