@@ -102,3 +102,50 @@ def test_resume_equals_uninterrupted(tmp_path, reference, sig):
     assert resumed.returncode == 0, resumed.stderr
     assert _snapshot(out) == reference
     assert not list(out.rglob("*.tmp"))
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the parent pid
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_on_a_pooled_run_stops_every_worker_and_resumes(tmp_path, fashion):
+    flags = ["--trials", "2", "--jobs", "2", "--train-iters", "200", "--eval-every", "100"]
+    flags += ["--prune-iters", "1", "--adv-train", "--quiet", "-o", str(tmp_path)]
+    command = [sys.executable, "-m", "robust_tickets", "run", *flags]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    _wait_for(tmp_path, "*/trial_*/level_00/metrics.csv", proc, lines=3)
+    workers = _children(proc.pid)
+    assert workers, "the pooled run should have a worker process"
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130 and "run the same command again" in proc.stderr.read()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        alive = {pid for pid in workers if _running(pid)}
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, "a worker outlived the interrupted command"
+    assert not list(tmp_path.glob("*/trial_*/level_01/done.json")), "interrupted too late"
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list(tmp_path.glob("*/trial_*/level_*/done.json"))) == 4
+    assert not list(tmp_path.rglob("*.tmp"))
