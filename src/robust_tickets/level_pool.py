@@ -20,18 +20,16 @@ import sys
 import time
 import traceback
 from multiprocessing.connection import Connection, wait
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from robust_tickets import prestart
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
+from robust_tickets.experiment import RunOptions, TrialRunner, iterations_done, num_levels
 from robust_tickets.progress import Progress
 from robust_tickets.store import ExperimentDir, experiment_dir, remove_stale_temps
-
-if TYPE_CHECKING:
-    from robust_tickets.experiment import RunOptions
 
 POLL_SECONDS = 0.5
 
@@ -44,8 +42,6 @@ def _run_level(
     level: int,
     progress: Any,
 ) -> None:
-    from robust_tickets.experiment import TrialRunner
-
     TrialRunner(config, exp, trial, splits, torch.device("cpu"), progress).run_level(level)
 
 
@@ -96,11 +92,8 @@ class LevelPool:
         progress: Progress,
         workers: int,
     ) -> None:
-        from robust_tickets.experiment import iterations_done, num_levels
-
         self.config, self.exp, self.splits, self.todo = config, exp, splits, todo
         self.progress, self.levels = progress, num_levels(config)
-        self.iterations_done = iterations_done
         self.next_level = {t: self._first_undone(t) for t in todo}
         self.busy: set[int] = set()  # trials with a level running (here or in a child)
         self.running: dict[int, Connection] = {}  # ... of which those running in a child
@@ -178,7 +171,7 @@ class LevelPool:
     def poll(self, timeout: float = 0.0) -> None:
         self._collect(timeout)
         self._dispatch()
-        now = sum(self.iterations_done(self.exp, self.config, t) for t in self.todo)
+        now = sum(iterations_done(self.exp, self.config, t) for t in self.todo)
         self.progress.advance(now - self.shown)
         self.shown = now
         running = sorted(self.busy)

@@ -64,6 +64,16 @@ def labels_for_attack(config: AttackConfig, y: torch.Tensor, logits: torch.Tenso
     return y if config.attack_labels == "true" else logits.detach().argmax(1)
 
 
+def labels_for_model(
+    config: AttackConfig, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
+    """`labels_for_attack` where the model's logits at `x` are not at hand (runs it if needed)."""
+    if config.attack_labels == "true":
+        return y
+    with torch.no_grad():
+        return labels_for_attack(config, y, model(x))
+
+
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """d(sum of cross-entropy)/dx, without accumulating any parameter gradient."""
     x = x.detach().requires_grad_(True)

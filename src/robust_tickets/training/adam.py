@@ -6,8 +6,7 @@ in every worker process), and its `step()` wrapper costs about as much as the ke
 this model's size. `Adam` keeps the arithmetic (bit for bit: tests/test_fast_path.py), the
 `state_dict` layout (so checkpoints are interchangeable) and the usual ``zero_grad()`` /
 ``step()`` use, and adds ``step(grads)`` for gradients that were never stored in ``.grad``.
-Where the fused kernel is missing (an old or unusual build) `make_adam` returns
-`torch.optim.Adam`.
+The kernel runs on CPU from torch 2.4 (hence the package's lower bound) and on CUDA.
 """
 
 from __future__ import annotations
@@ -102,12 +101,3 @@ class Adam:
             self.exp_avg_sqs[i].copy_(slots["exp_avg_sq"].to(p.device))
         self.started = True
 
-
-Optimizer = Adam | torch.optim.Adam
-
-
-def make_adam(params: Iterable[torch.Tensor], lr: float) -> Optimizer:
-    """`Adam`, or `torch.optim.Adam` where this torch build has no fused Adam kernel."""
-    if hasattr(torch, "_fused_adam_"):
-        return Adam(params, lr)
-    return torch.optim.Adam(params, lr=lr)

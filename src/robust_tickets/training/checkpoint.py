@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from robust_tickets.store import load_tensor_metadata, load_tensors, save_tensors
-from robust_tickets.training.adam import Optimizer
+from robust_tickets.training.adam import Adam
 
 
 @dataclass
@@ -23,7 +23,7 @@ class LevelState:
 def save_checkpoint(
     path: Path,
     model: nn.Module,
-    optimizer: Optimizer,
+    optimizer: Adam,
     generator: torch.Generator,
     state: LevelState,
 ) -> None:
@@ -37,7 +37,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: Optimizer, generator: torch.Generator
+    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
 ) -> LevelState:
     tensors = load_tensors(path)
     meta = load_tensor_metadata(path)

@@ -7,7 +7,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, labels_for_attack
+from robust_tickets.attacks.base import (
+    INPUT_MAX,
+    INPUT_MIN,
+    fast_attack_of,
+    labels_for_attack,
+    labels_for_model,
+)
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split
 from robust_tickets.models.fast_mlp import MLP
@@ -56,10 +62,7 @@ def evaluate_split(
                     add("", natural.logits, y)
                     add("adv_", net.logits(x_adv.clamp_(INPUT_MIN, INPUT_MAX)), y)
                 continue
-            y_attack = y
-            if attack_config.attack_labels != "true":
-                with torch.no_grad():
-                    y_attack = labels_for_attack(attack_config, y, model(x))
+            y_attack = labels_for_model(attack_config, model, x, y)
             x_adv = attack(model, x, y_attack, attack_config, generator)
             with torch.inference_mode():
                 for prefix, inputs in (("", x), ("adv_", x_adv)):

@@ -25,7 +25,7 @@ from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, la
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.fast_mlp import MLP, Forward
 from robust_tickets.models.masked import apply_masks_, masked_layers
-from robust_tickets.training.adam import Adam, Optimizer
+from robust_tickets.training.adam import Adam
 
 _threshold_backward = torch.ops.aten.threshold_backward
 
@@ -39,21 +39,19 @@ class FastStepper:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: Optimizer,
+        optimizer: Adam,
         config: ExperimentConfig,
         attack: Attack,
-        batch_size: int,
     ) -> None:
         apply_masks_(model)  # from here on the stored weights are the effective weights
         layers = list(masked_layers(model).values())
-        self.params = [layer.weight for layer in layers]
-        weights = [p.detach() for p in self.params]
+        weights = [layer.weight.detach() for layer in layers]
         # a mask that prunes nothing needs no multiply
         self.masks = [None if bool(layer.mask.all()) else layer.mask for layer in layers]
         self.net = MLP(weights, [layer.mask for layer in layers])
         self.config, self.optimizer = config, optimizer
         self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
-        self.n = n = batch_size
+        self.n = n = config.train.batch_size
         rows = 2 * n if config.train.adv_train else n
         like = weights[0]
         widths = [w.shape[1] for w in weights] + [weights[-1].shape[0]]
@@ -75,7 +73,7 @@ class FastStepper:
     def create(
         cls,
         model: nn.Module,
-        optimizer: Optimizer,
+        optimizer: Adam,
         config: ExperimentConfig,
         attack: Attack,
     ) -> FastStepper | None:
@@ -83,7 +81,7 @@ class FastStepper:
             return None
         if config.train.adv_train and fast_attack_of(attack) is None:
             return None
-        return cls(model, optimizer, config, attack, config.train.batch_size)
+        return cls(model, optimizer, config, attack)
 
     def _forward(self, acts: list[torch.Tensor]) -> None:
         last = len(self.weights_t) - 1
@@ -131,9 +129,4 @@ class FastStepper:
                 g.mul_(m)
             if l1 > 0:
                 g.add_(w.sign(), alpha=l1)  # w is masked, so its sign is 0 where pruned
-        if isinstance(self.optimizer, Adam):
-            self.optimizer.step(self.grads)
-        else:  # torch.optim.Adam, where this torch has no fused kernel
-            for p, g in zip(self.params, self.grads, strict=True):
-                p.grad = g
-            self.optimizer.step()
+        self.optimizer.step(self.grads)

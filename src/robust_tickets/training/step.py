@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import labels_for_attack
+from robust_tickets.attacks.base import labels_for_model
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.masked import apply_masks_, masked_layers
-from robust_tickets.training.adam import Optimizer, make_adam
+from robust_tickets.training.adam import Adam
 
 
 def training_loss(
@@ -33,10 +33,7 @@ def training_loss(
 ) -> torch.Tensor:
     smoothing = config.data.label_smoothing
     if config.train.adv_train:
-        y_attack = y
-        if config.attack.attack_labels != "true":
-            with torch.no_grad():
-                y_attack = labels_for_attack(config.attack, y, model(x))
+        y_attack = labels_for_model(config.attack, model, x, y)
         x_adv = attack(model, x, y_attack, config.attack, generator)
         logits = model(torch.cat([x, x_adv]))
         n = x.shape[0]
@@ -53,7 +50,7 @@ def training_loss(
 
 def train_step(
     model: nn.Module,
-    optimizer: Optimizer,
+    optimizer: Adam,
     x: torch.Tensor,
     y: torch.Tensor,
     config: ExperimentConfig,
@@ -73,6 +70,6 @@ def train_step(
     return float(loss.detach())
 
 
-def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Optimizer:
+def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Adam:
     """A fresh Adam for each level (as in the reference), fused into one kernel per step."""
-    return make_adam(model.parameters(), config.train.learning_rate)
+    return Adam(model.parameters(), config.train.learning_rate)
