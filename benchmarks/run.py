@@ -10,7 +10,7 @@ wall time of each, their ratio, each child's peak RSS (from `os.wait4`), both im
 final-level test accuracies (natural and adversarial, per trial), the load average around each
 run (the machine may be shared), and the training phase's achieved GFLOP/s against the measured
 matrix-multiply peak. A Markdown table goes to stdout; the raw numbers to
-benchmarks/results/<date>-<host>.json.
+benchmarks/results/<date>-<host>[-N].json (a new file each run).
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch_default_threads": torch.get_num_threads(),
         "scale": args.scale,
     }
-    path = args.json or HERE / "results" / f"{meta['date']}-{platform.node()}.json"
+    path = args.json or _unused_path(HERE / "results", f"{meta['date']}-{platform.node()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict]] = {name: [] for name in args.workloads}
     report: dict = {"meta": meta, "runs": runs}
@@ -199,6 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(summary, throughput, meta))
     print(f"\nraw numbers: {path}", file=sys.stderr)
     return 0
+
+
+def _unused_path(folder: Path, stem: str) -> Path:
+    """folder/stem.json, or stem-2.json, -3, ...: an earlier run's numbers are never replaced."""
+    path, n = folder / f"{stem}.json", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.json"
+    return path
 
 
 def _cpu_name() -> str:
