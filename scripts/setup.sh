@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # torch first, pinned, so that pip takes the local CPU build instead of a multi-GB CUDA one.
   # Elsewhere any torch the package's range admits will do.
   if ! "$PY" -c "import torch" >/dev/null 2>&1; then
-    "$PY" -m pip install -q "torch==2.13.0" 2>/dev/null || "$PY" -m pip install -q "torch>=2.2,<3"
+    "$PY" -m pip install -q "torch==2.13.0" 2>/dev/null || "$PY" -m pip install -q "torch>=2.4,<3"
   fi
   "$PY" -m pip install -q -e ".[test]"
   # The strong attacks of `evaluate` (torchattacks) declare torchvision as a dependency but never
