@@ -15,7 +15,7 @@ evaluation call it directly so that it can reuse their forward pass at `x` (``st
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import torch
@@ -47,11 +47,12 @@ class FastAttack(Protocol):
         x: torch.Tensor,
         y: torch.Tensor,
         config: AttackConfig,
-        generator: torch.Generator | None,
+        generator: torch.Generator | Sequence[torch.Generator] | None,
         start: Forward | None,
     ) -> torch.Tensor:
         """x: flattened inputs [N, D]; start: `net.forward(x)` if the caller has it; returns the
-        unclipped adversarial inputs [N, D]."""
+        unclipped adversarial inputs [N, D]. For T stacked tickets (`MLP` with [T, out, in]
+        weights) x is [T, N, D], y [T, N], and `generator` may be one generator per ticket."""
         ...
 
 
@@ -61,7 +62,7 @@ ATTACKS: Registry[Attack] = Registry("attack")
 def labels_for_attack(config: AttackConfig, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """The labels an attack should move away from: the true ones, or the model's predictions
     (`attack_labels: predicted`, which keeps FGSM training from leaking the label)."""
-    return y if config.attack_labels == "true" else logits.detach().argmax(1)
+    return y if config.attack_labels == "true" else logits.detach().argmax(-1)
 
 
 def labels_for_model(
@@ -97,7 +98,7 @@ def mlp_input_gradient(
     fwd = start if start is not None else net.forward(x)
     if one_hot is None:
         return net.input_grad(fwd, ce_grad(fwd.logits, y))
-    return net.input_grad(fwd, torch.softmax(fwd.logits, 1).sub_(one_hot))
+    return net.input_grad(fwd, torch.softmax(fwd.logits, -1).sub_(one_hot))
 
 
 def fast_attack_of(fn: Attack) -> FastAttack | None:

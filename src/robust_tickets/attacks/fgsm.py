@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -32,7 +34,7 @@ def fgsm_mlp(
     x: torch.Tensor,
     y: torch.Tensor,
     config: AttackConfig,
-    generator: torch.Generator | None,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
     start: Forward | None,
 ) -> torch.Tensor:
     """FGSM on flattened `x`; its one gradient is taken on `start` (the caller's forward at x)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,18 +20,38 @@ from robust_tickets.config import AttackConfig
 from robust_tickets.models.fast_mlp import MLP, Forward
 
 
-def _start(x: torch.Tensor, config: AttackConfig, generator: torch.Generator | None):
-    """(lower bound, upper bound, first point) of the attack on `x`."""
+def _start(
+    x: torch.Tensor,
+    config: AttackConfig,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
+):
+    """(lower bound, upper bound, first point) of the attack on `x`.
+
+    With one generator per ticket (x: [T, N, D]) ticket t's noise is what `generator[t]` would
+    give an attack on that ticket alone."""
     eps = config.eps
     x = x.detach()
     lower = (x - eps).clamp_(min=INPUT_MIN)
     upper = (x + eps).clamp_(max=INPUT_MAX)
     if config.random_start:
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        noise = _uniform(x, generator)
         x_adv = torch.maximum(torch.minimum(x + eps * (2 * noise - 1), upper), lower)
     else:
         x_adv = x.clone()
     return lower, upper, x_adv
+
+
+def _uniform(
+    x: torch.Tensor, generator: torch.Generator | Sequence[torch.Generator] | None
+) -> torch.Tensor:
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    if len(generator) != x.shape[0]:
+        raise ValueError(f"{len(generator)} generators for {x.shape[0]} stacked tickets")
+    noise = torch.empty_like(x)
+    for row, g in zip(noise, generator, strict=True):
+        torch.rand(row.shape, generator=g, dtype=x.dtype, device=x.device, out=row)
+    return noise
 
 
 @attack("pgd")
@@ -58,13 +80,13 @@ def pgd_mlp(
     x: torch.Tensor,
     y: torch.Tensor,
     config: AttackConfig,
-    generator: torch.Generator | None,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
     start: Forward | None,
 ) -> torch.Tensor:
     """PGD on flattened `x`; without a random start the first gradient reuses `start`."""
     lower, upper, x_adv = _start(x, config, generator)
     first = None if config.random_start else start
-    one_hot = F.one_hot(y, net.weights[-1].shape[0]).to(x.dtype)
+    one_hot = F.one_hot(y, net.weights[-1].shape[-2]).to(x.dtype)
     for k in range(config.steps):
         grad = mlp_input_gradient(net, x_adv, y, first if k == 0 else None, one_hot)
         # lower <= upper, so clamp(min=lower, max=upper) == max(min(., upper), lower)

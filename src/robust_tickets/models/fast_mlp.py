@@ -9,6 +9,9 @@ does the same maths with plain matrix products on the *effective* weights ``weig
 - `input_grad` back-propagates to the input only (what attacks need: no weight gradients);
 - the training step's weight gradients are in `robust_tickets.training.fast_step`.
 
+The same passes serve several tickets at once (`robust_tickets.training.multi_step`): weights
+stacked as [T, out, in] and inputs as [T, N, D] make every product a batched one.
+
 `MLP.of(model)` returns None for any model it cannot represent exactly; callers then use
 autograd. tests/test_fast_path.py checks every function against autograd.
 """
@@ -35,7 +38,10 @@ class Forward:
 
 
 class MLP:
-    """Functional view of a `DenseNet`: effective weights and their masks, layer by layer."""
+    """Functional view of a `DenseNet`: effective weights and their masks, layer by layer.
+
+    Weights are [out, in] (inputs [N, D]) or, for T tickets at once, [T, out, in] (inputs
+    [T, N, D])."""
 
     def __init__(self, weights: list[torch.Tensor], masks: list[torch.Tensor]) -> None:
         self.weights, self.masks = weights, masks
@@ -56,11 +62,12 @@ class MLP:
             return cls([m.weight * m.mask for m in layers], [m.mask for m in layers])
 
     def forward(self, x: torch.Tensor) -> Forward:
-        h = x.reshape(x.shape[0], -1)
+        """The forward pass on flattened inputs x ([N, D], or [T, N, D] with stacked weights)."""
+        h = x
         inputs = [h]
         last = len(self.weights) - 1
         for i, w in enumerate(self.weights):
-            h = torch.mm(h, w.t())
+            h = torch.matmul(h, w.mT)
             if i < last:
                 h = h.relu_()
                 inputs.append(h)
@@ -74,7 +81,7 @@ class MLP:
         grads = [dlogits]
         d = dlogits
         for i in range(len(self.weights) - 1, down_to, -1):
-            d = torch.mm(d, self.weights[i])
+            d = torch.matmul(d, self.weights[i])
             d = _threshold_backward(d, fwd.inputs[i], 0.0)
             grads.append(d)
         grads.reverse()
@@ -83,16 +90,18 @@ class MLP:
     def input_grad(self, fwd: Forward, dlogits: torch.Tensor) -> torch.Tensor:
         """d(loss)/d(input) given d(loss)/d(logits), shaped like the flattened input."""
         d = self._back(fwd, dlogits, 0)[0]
-        return torch.mm(d, self.weights[0])
+        return torch.matmul(d, self.weights[0])
 
 
 def ce_grad(
     logits: torch.Tensor, y: torch.Tensor, *, label_smoothing: float = 0.0, scale: float = 1.0
 ) -> torch.Tensor:
-    """d/d(logits) of ``scale * sum_i CE(logits_i, y_i)`` (with label smoothing as in torch)."""
-    grad = torch.softmax(logits, 1)
-    k = logits.shape[1]
+    """d/d(logits) of ``scale * sum_i CE(logits_i, y_i)`` (with label smoothing as in torch);
+    logits [..., classes], y [...]."""
+    grad = torch.softmax(logits, -1)
+    k = logits.shape[-1]
     if label_smoothing:
         grad.sub_(label_smoothing / k)
-    grad[torch.arange(len(y), device=y.device), y] -= 1.0 - label_smoothing
+    index = y.unsqueeze(-1)
+    grad.scatter_(-1, index, grad.gather(-1, index).sub_(1.0 - label_smoothing))
     return grad.mul_(scale) if scale != 1.0 else grad

@@ -100,4 +100,3 @@ class Adam:
             self.exp_avgs[i].copy_(slots["exp_avg"].to(p.device))
             self.exp_avg_sqs[i].copy_(slots["exp_avg_sq"].to(p.device))
         self.started = True
-

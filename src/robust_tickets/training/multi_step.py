@@ -1,0 +1,140 @@
+"""Training steps for several tickets at once: one batched model instead of T small ones.
+
+T tickets of one architecture and config (trials, or one trial under several strategies) get
+their weights stacked as [T, out, in], so every product of a training step is one batched
+product over the tickets (`torch.matmul` on stacked tensors) and every elementwise operation
+one call: a step costs one set of operations instead of T. This is the lever where per-call
+overhead dominates, above all on a GPU, where a batch-60 step is kernel launches, not
+arithmetic. Each ticket keeps its own batch, masks, attack noise (its own generator) and Adam
+state: ticket t follows the trajectory `FastStepper` gives it alone, to float rounding
+(tests/test_multi_step.py).
+
+`write_back` copies the stacked weights and Adam state into each ticket's model and `Adam`;
+evaluation and checkpoints then work per ticket as before. `benchmarks/multi_ticket.py`
+measures its throughput against one ticket at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from robust_tickets.attacks import Attack
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, labels_for_attack
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.models.fast_mlp import MLP, ce_grad
+from robust_tickets.models.masked import apply_masks_, masked_layers
+from robust_tickets.training.adam import Adam
+
+_threshold_backward = torch.ops.aten.threshold_backward
+
+
+class MultiStepper:
+    """Training steps of T tickets (plain `DenseNet`s of one shape) and their `Adam`s, batched.
+
+    Build it after each ticket's weights, masks and optimizer state are loaded; all tickets
+    must be at the same Adam step (all fresh, or all resumed from the same iteration)."""
+
+    def __init__(
+        self,
+        models: Sequence[nn.Module],
+        optimizers: Sequence[Adam],
+        config: ExperimentConfig,
+        attack: Attack,
+    ) -> None:
+        if not models or len(models) != len(optimizers):
+            raise ValueError("MultiStepper needs one optimizer per model, and at least one model")
+        if not all(MLP.supports(m) for m in models):
+            raise ValueError("MultiStepper trains plain DenseNet models only")
+        self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
+        if config.train.adv_train and self.fast_attack is None:
+            raise ValueError(f"attack {attack.__name__} has no fast variant to batch")
+        per_model = [list(masked_layers(m).values()) for m in models]
+        shapes = {tuple(layer.weight.shape for layer in layers) for layers in per_model}
+        if len(shapes) != 1:
+            raise ValueError("MultiStepper needs tickets of one architecture")
+        for model in models:
+            apply_masks_(model)  # as in FastStepper: the stored weights are the effective ones
+        with torch.no_grad():
+            self.weights = [
+                torch.stack(ws)
+                for ws in zip(*[[la.weight for la in ls] for ls in per_model], strict=True)
+            ]
+            masks = [
+                torch.stack(ms)
+                for ms in zip(*[[la.mask for la in ls] for ls in per_model], strict=True)
+            ]
+        self.masks = [None if bool(m.all()) else m for m in masks]  # nothing pruned: no multiply
+        self.net = MLP(self.weights, masks)
+        self.config, self.tickets = config, len(models)
+        self.optimizer = Adam(self.weights, config.train.learning_rate)
+        self._stack_adam_state(optimizers)
+
+    def _stack_adam_state(self, optimizers: Sequence[Adam]) -> None:
+        started = {o.started for o in optimizers}
+        if started == {False}:
+            return
+        steps = {float(o.steps[0]) for o in optimizers}
+        if started != {True} or len(steps) != 1:
+            raise ValueError("MultiStepper needs every ticket's Adam at the same step")
+        mine = self.optimizer
+        for i in range(len(self.weights)):
+            mine.steps[i].copy_(optimizers[0].steps[i])
+            torch.stack([o.exp_avgs[i] for o in optimizers], out=mine.exp_avgs[i])
+            torch.stack([o.exp_avg_sqs[i] for o in optimizers], out=mine.exp_avg_sqs[i])
+        mine.started = True
+
+    @torch.no_grad()
+    def write_back(self, models: Sequence[nn.Module], optimizers: Sequence[Adam]) -> None:
+        """Copy each ticket's weights and Adam state into its own model and optimizer."""
+        for t, (model, opt) in enumerate(zip(models, optimizers, strict=True)):
+            for i, layer in enumerate(masked_layers(model).values()):
+                layer.weight.copy_(self.weights[i][t])
+                if self.optimizer.started:
+                    opt.steps[i].copy_(self.optimizer.steps[i])
+                    opt.exp_avgs[i].copy_(self.optimizer.exp_avgs[i][t])
+                    opt.exp_avg_sqs[i].copy_(self.optimizer.exp_avg_sqs[i][t])
+            opt.started = self.optimizer.started
+
+    @torch.no_grad()
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor, generators: Sequence[torch.Generator] | None
+    ) -> None:
+        """One update of every ticket: x [T, n, ...] images in [0, 1], y [T, n] labels, and one
+        attack generator per ticket (ticket t trains on x[t], y[t])."""
+        tickets, n = y.shape
+        if tickets != self.tickets:
+            raise ValueError(
+                f"MultiStepper holds {self.tickets} tickets, got a batch for {tickets}"
+            )
+        cfg = self.config
+        natural = self.net.forward(x.reshape(tickets, n, -1))
+        if self.fast_attack is not None:
+            y_attack = labels_for_attack(cfg.attack, y, natural.logits)
+            flat = natural.inputs[0]
+            x_adv = self.fast_attack(self.net, flat, y_attack, cfg.attack, generators, natural)
+            adversarial = self.net.forward(x_adv.clamp_(INPUT_MIN, INPUT_MAX))
+            pairs = zip(natural.inputs, adversarial.inputs, strict=True)
+            acts = [torch.cat(pair, dim=1) for pair in pairs]
+            logits = torch.cat([natural.logits, adversarial.logits], dim=1)
+            labels = torch.cat([y, y], dim=1)
+        else:
+            acts, logits, labels = natural.inputs, natural.logits, y
+        # d/d(logits) of each ticket's mean label-smoothed CE over its rows (as in FastStepper)
+        d = ce_grad(
+            logits, labels, label_smoothing=cfg.data.label_smoothing, scale=1.0 / logits.shape[1]
+        )
+        grads: list[torch.Tensor] = [d] * len(self.weights)
+        for i in range(len(self.weights) - 1, -1, -1):
+            grads[i] = torch.matmul(d.mT, acts[i])
+            if i > 0:
+                d = _threshold_backward(torch.matmul(d, self.weights[i]), acts[i], 0.0)
+        l1 = cfg.train.l1_reg
+        for g, w, m in zip(grads, self.weights, self.masks, strict=True):
+            if m is not None:
+                g.mul_(m)
+            if l1 > 0:
+                g.add_(w.sign(), alpha=l1)  # w is masked, so its sign is 0 where pruned
+        self.optimizer.step(grads)
