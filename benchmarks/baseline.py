@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robust_tickets.data import load_splits
+from robust_tickets.data import Split, Splits, load_splits
 
 
 class MaskedMLP(nn.Module):
@@ -116,7 +116,7 @@ def prune(model: MaskedMLP, rates: list[float]) -> None:
 
 def run_trial(splits, args, trial: int) -> list[dict]:
     torch.manual_seed(trial)
-    model = MaskedMLP()
+    model = MaskedMLP().to(args.device)
     init = {k: v.clone() for k, v in model.state_dict().items() if k.endswith("weight")}
     attack = make_attack(args.attack)
     train_x, train_y = splits.train.x, splits.train.y
@@ -143,7 +143,7 @@ def run_trial(splits, args, trial: int) -> list[dict]:
             if it == args.iters:
                 break
             if it % per_epoch == 0:
-                perm = torch.randperm(len(train_y))
+                perm = torch.randperm(len(train_y), device=train_y.device)
             index = perm[
                 (it % per_epoch) * args.batch_size : (it % per_epoch + 1) * args.batch_size
             ]
@@ -161,6 +161,12 @@ def run_trial(splits, args, trial: int) -> list[dict]:
     return history
 
 
+def on_device(splits: Splits, device: str) -> Splits:
+    """The whole dataset moved to `device` once, as a user with a GPU would."""
+    move = lambda s: Split(s.x.to(device), s.y.to(device))  # noqa: E731
+    return Splits(move(splits.train), move(splits.valid), move(splits.test), splits.num_classes)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attack", choices=("fgsm", "pgd"), default="fgsm")
@@ -171,11 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=60)
     parser.add_argument("--threads", type=int, default=None, help="default: torch's own choice")
     parser.add_argument("--json", default=None, help="write final-level accuracies here")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     began = time.perf_counter()
-    splits = load_splits("fashion_mnist")
+    splits = on_device(load_splits("fashion_mnist"), args.device)
     final = []
     for trial in range(args.trials):
         history = run_trial(splits, args, trial)

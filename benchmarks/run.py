@@ -38,20 +38,20 @@ WORKLOADS = {
 }
 
 
-def engine_command(w: dict, out: Path, threads: int | None) -> list[str]:
+def engine_command(w: dict, out: Path, threads: int | None, device: str) -> list[str]:
     cmd = [sys.executable, "-m", "robust_tickets", "run", "--dataset", "fashion_mnist"]
     cmd += ["--strategy", "reset", "--adv-train", "--attack", w["attack"]]
     cmd += ["--trials", str(w["trials"]), "--prune-iters", str(w["levels"] - 1)]
     cmd += ["--train-iters", str(w["iters"]), "--eval-every", str(w["eval_every"])]
-    cmd += ["--quiet", "-o", str(out)]
+    cmd += ["--quiet", "-o", str(out), "--device", device]
     return cmd + (["--threads", str(threads)] if threads else [])
 
 
-def baseline_command(w: dict, out: Path, threads: int | None) -> list[str]:
+def baseline_command(w: dict, out: Path, threads: int | None, device: str) -> list[str]:
     cmd = [sys.executable, str(HERE / "baseline.py"), "--attack", w["attack"]]
     cmd += ["--trials", str(w["trials"]), "--levels", str(w["levels"])]
     cmd += ["--iters", str(w["iters"]), "--eval-every", str(w["eval_every"])]
-    cmd += ["--json", str(out / "baseline.json")]
+    cmd += ["--json", str(out / "baseline.json"), "--device", device]
     return cmd + (["--threads", str(threads)] if threads else [])
 
 
@@ -100,10 +100,10 @@ def run_pair(name: str, rep: int, args) -> dict:
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-{who}-") as tmp:
             out = Path(tmp)
             if who == "engine":
-                r = timed(engine_command(w, out, args.engine_threads))
+                r = timed(engine_command(w, out, args.engine_threads, args.device))
                 r["final"] = engine_accuracies(out, w["levels"])
             else:
-                r = timed(baseline_command(w, out, args.baseline_threads))
+                r = timed(baseline_command(w, out, args.baseline_threads, args.device))
                 r["final"] = json.loads((out / "baseline.json").read_text())["final"]
         result[who] = r
         print(f"  {name} rep {rep} {who}: {r['seconds']:.1f} s", file=sys.stderr)
@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-threads", type=int, default=None, help="default: torch's")
     parser.add_argument("--no-flops", action="store_true", help="skip the GFLOP/s measurement")
     parser.add_argument("--json", type=Path, default=None, help="where to write the raw numbers")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N, for both")
     parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_threads": args.baseline_threads,
         "torch_default_threads": torch.get_num_threads(),
         "scale": args.scale,
+        "device": args.device,
     }
     path = args.json or _unused_path(HERE / "results", f"{meta['date']}-{platform.node()}")
     path.parent.mkdir(parents=True, exist_ok=True)

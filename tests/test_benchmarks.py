@@ -1,0 +1,45 @@
+"""The benchmark scripts: they run, and a run never replaces an earlier run's numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_benchmark_run_never_overwrites_an_earlier_results_file(tmp_path):
+    run = load("run")
+    first = run._unused_path(tmp_path, "2026-01-01-host")
+    first.write_text("{}")
+    second = run._unused_path(tmp_path, "2026-01-01-host")
+    second.write_text("{}")
+    third = run._unused_path(tmp_path, "2026-01-01-host")
+    assert len({first, second, third}) == 3 and not third.exists()
+    assert [p.name for p in (first, second, third)] == [
+        "2026-01-01-host.json",
+        "2026-01-01-host-2.json",
+        "2026-01-01-host-3.json",
+    ]
+
+
+def test_multi_ticket_benchmark_times_both_modes(tmp_path, capsys):
+    bench = load("multi_ticket")
+    out = tmp_path / "multi.json"
+    args = ["--tickets", "2", "--attacks", "pgd", "--steps", "1", "--windows", "2"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["tickets"] == 2 and len(row["windows"]["alone"]) == 2
+    assert row["alone_ms_per_step"] > 0 and row["batched_ms_per_step"] > 0
+    assert abs(row["ratio"] - row["batched_ms_per_step"] / row["alone_ms_per_step"]) < 1e-9
+    assert "| pgd | 2 |" in capsys.readouterr().out
