@@ -33,6 +33,9 @@ from robust_tickets.training.multi_step import MultiStepper
 from robust_tickets.training.step import make_optimizer
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from output import unused_path  # noqa: E402  (benchmarks/output.py, next to this file)
 
 
 def make_tickets(count: int, device: str) -> list[torch.nn.Module]:
@@ -131,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps_per_window": args.steps,
         "windows": args.windows,
     }
-    stem = f"{meta['date']}-{platform.node()}-multi-ticket"
-    path = args.json or HERE / "results" / f"{stem}.json"
-    n = 1
-    while args.json is None and path.exists():
-        n += 1
-        path = HERE / "results" / f"{stem}-{n}.json"
+    path = args.json or unused_path(f"{meta['date']}-{platform.node()}-multi-ticket")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(

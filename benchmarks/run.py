@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import flops  # noqa: E402  (benchmarks/flops.py, next to this file)
+from output import unused_path  # noqa: E402
 
 WORKLOADS = {
     "W1": {"attack": "fgsm", "trials": 3, "levels": 2, "iters": 2000, "eval_every": 1000},
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "device": args.device,
     }
-    path = args.json or _unused_path(HERE / "results", f"{meta['date']}-{platform.node()}")
+    path = args.json or unused_path(f"{meta['date']}-{platform.node()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict]] = {name: [] for name in args.workloads}
     report: dict = {"meta": meta, "runs": runs}
@@ -201,15 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(summary, throughput, meta))
     print(f"\nraw numbers: {path}", file=sys.stderr)
     return 0
-
-
-def _unused_path(folder: Path, stem: str) -> Path:
-    """folder/stem.json, or stem-2.json, -3, ...: an earlier run's numbers are never replaced."""
-    path, n = folder / f"{stem}.json", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.json"
-    return path
 
 
 def _cpu_name() -> str:

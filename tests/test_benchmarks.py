@@ -19,12 +19,12 @@ def load(name: str):
 
 
 def test_a_benchmark_run_never_overwrites_an_earlier_results_file(tmp_path):
-    run = load("run")
-    first = run._unused_path(tmp_path, "2026-01-01-host")
+    output = load("output")
+    first = output.unused_path("2026-01-01-host", tmp_path)
     first.write_text("{}")
-    second = run._unused_path(tmp_path, "2026-01-01-host")
+    second = output.unused_path("2026-01-01-host", tmp_path)
     second.write_text("{}")
-    third = run._unused_path(tmp_path, "2026-01-01-host")
+    third = output.unused_path("2026-01-01-host", tmp_path)
     assert len({first, second, third}) == 3 and not third.exists()
     assert [p.name for p in (first, second, third)] == [
         "2026-01-01-host.json",

@@ -35,9 +35,7 @@ def run_pool(tmp_path, monkeypatch, trials, levels, fail=None, done=()):
     return ran, pool.run()
 
 
-def test_levels_run_in_order_and_the_trial_with_most_levels_left_goes_first(
-    tmp_path, monkeypatch
-):
+def test_levels_run_in_order_and_the_trial_with_most_levels_left_goes_first(tmp_path, monkeypatch):
     ran, failed = run_pool(tmp_path, monkeypatch, trials=3, levels=2, done=[(0, 0)])
     assert failed == []
     # trial 0 already finished level 0, so trials 1 and 2 (two levels left) start first
@@ -77,6 +75,6 @@ def test_workers_started_before_torch_is_imported(monkeypatch, argv, expected):
 
 def test_a_prestarted_worker_that_is_not_needed_exits():
     prestart.prestart(1)
-    (process, _), = prestart._waiting
+    ((process, _),) = prestart._waiting
     prestart.release()
     assert prestart._waiting == [] and not process.is_alive()

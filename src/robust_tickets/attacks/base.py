@@ -29,6 +29,10 @@ from robust_tickets.registry import Registry
 INPUT_MIN, INPUT_MAX = 0.0, 1.0
 
 
+# an attack's random source: one generator, or one per stacked ticket (see FastAttack)
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
 class Attack(Protocol):
     def __call__(
         self,
@@ -47,7 +51,7 @@ class FastAttack(Protocol):
         x: torch.Tensor,
         y: torch.Tensor,
         config: AttackConfig,
-        generator: torch.Generator | Sequence[torch.Generator] | None,
+        generator: Generators,
         start: Forward | None,
     ) -> torch.Tensor:
         """x: flattened inputs [N, D]; start: `net.forward(x)` if the caller has it; returns the

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
-from robust_tickets.attacks.base import attack, fast_variant, input_gradient, mlp_input_gradient
+from robust_tickets.attacks.base import (
+    Generators,
+    attack,
+    fast_variant,
+    input_gradient,
+    mlp_input_gradient,
+)
 from robust_tickets.config import AttackConfig
 from robust_tickets.models.fast_mlp import MLP, Forward
 
@@ -34,7 +38,7 @@ def fgsm_mlp(
     x: torch.Tensor,
     y: torch.Tensor,
     config: AttackConfig,
-    generator: torch.Generator | Sequence[torch.Generator] | None,
+    generator: Generators,
     start: Forward | None,
 ) -> torch.Tensor:
     """FGSM on flattened `x`; its one gradient is taken on `start` (the caller's forward at x)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,6 +9,7 @@ from torch import nn
 from robust_tickets.attacks.base import (
     INPUT_MAX,
     INPUT_MIN,
+    Generators,
     attack,
     fast_variant,
     input_gradient,
@@ -23,7 +22,7 @@ from robust_tickets.models.fast_mlp import MLP, Forward
 def _start(
     x: torch.Tensor,
     config: AttackConfig,
-    generator: torch.Generator | Sequence[torch.Generator] | None,
+    generator: Generators,
 ):
     """(lower bound, upper bound, first point) of the attack on `x`.
 
@@ -41,9 +40,7 @@ def _start(
     return lower, upper, x_adv
 
 
-def _uniform(
-    x: torch.Tensor, generator: torch.Generator | Sequence[torch.Generator] | None
-) -> torch.Tensor:
+def _uniform(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     if generator is None or isinstance(generator, torch.Generator):
         return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     if len(generator) != x.shape[0]:
@@ -80,7 +77,7 @@ def pgd_mlp(
     x: torch.Tensor,
     y: torch.Tensor,
     config: AttackConfig,
-    generator: torch.Generator | Sequence[torch.Generator] | None,
+    generator: Generators,
     start: Forward | None,
 ) -> torch.Tensor:
     """PGD on flattened `x`; without a random start the first gradient reuses `start`."""

@@ -57,15 +57,10 @@ class MultiStepper:
             raise ValueError("MultiStepper needs tickets of one architecture")
         for model in models:
             apply_masks_(model)  # as in FastStepper: the stored weights are the effective ones
+        by_layer = list(zip(*per_model, strict=True))  # by_layer[l][t]: ticket t's layer l
         with torch.no_grad():
-            self.weights = [
-                torch.stack(ws)
-                for ws in zip(*[[la.weight for la in ls] for ls in per_model], strict=True)
-            ]
-            masks = [
-                torch.stack(ms)
-                for ms in zip(*[[la.mask for la in ls] for ls in per_model], strict=True)
-            ]
+            self.weights = [torch.stack([la.weight for la in layer]) for layer in by_layer]
+            masks = [torch.stack([la.mask for la in layer]) for layer in by_layer]
         self.masks = [None if bool(m.all()) else m for m in masks]  # nothing pruned: no multiply
         self.net = MLP(self.weights, masks)
         self.config, self.tickets = config, len(models)
