@@ -137,3 +137,38 @@ def test_results_json_and_csv(tmp_path, fashion):
     assert_one_line_error(cli("results", tmp_path / "nothing"), "does not exist")
     (tmp_path / "empty").mkdir()
     assert_one_line_error(cli("results", tmp_path / "empty"), "no results")
+
+
+def _tiny_trial_lock(out: Path, trial: int = 0) -> Path:
+    from robust_tickets.config import from_flat
+    from robust_tickets.sweep.jobs import Job, lock_path
+
+    config = from_flat({"train_iters": 4, "eval_every": 2, "prune_iters": 1})
+    return lock_path(out, Job(config, trial))
+
+
+def test_run_refuses_a_trial_another_live_process_is_running(tmp_path, fashion):
+    from robust_tickets.sweep import locks
+
+    out = tmp_path / "out"
+    claim = locks.try_claim(_tiny_trial_lock(out))  # held by this (live) test process
+    assert claim is not None
+    done = cli("run", *TINY, "-o", out)
+    assert_one_line_error(done, "trial 0", "being run by another process", f"pid {os.getpid()}")
+    assert not [p for p in out.iterdir() if not p.name.startswith(".")]  # no results written
+    locks.release(claim)
+    assert cli("run", *TINY, "-o", out).returncode == 0
+
+
+def test_run_breaks_a_dead_processs_claim_and_leaves_none(tmp_path, fashion):
+    import socket
+
+    out = tmp_path / "out"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = _tiny_trial_lock(out)
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "token": "x"}))
+    done = cli("run", *TINY, "--trials", "2", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert not list(lock.parent.iterdir())  # its own claims released, the stale one gone

@@ -87,6 +87,7 @@ def early_workers(argv: list[str]) -> int:
 
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets.experiment import RunOptions, run_experiment
+    from robust_tickets.sweep.jobs import claimed
 
     config, file_options = resolve_config(args)
 
@@ -121,7 +122,8 @@ def handle(args: argparse.Namespace) -> int:
         fetch=args.fetch,
         jobs=int(jobs),
     )
-    exp, ran = run_experiment(config, options)
+    with claimed(options.output, config, options.trial_ids()):  # not beside a sweep or run
+        exp, ran = run_experiment(config, options)
     if not ran:
         print(f"already complete, nothing to do: {exp.path} (use --force to redo)")
     else:
