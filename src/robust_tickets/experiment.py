@@ -6,6 +6,7 @@ previous level's saved files, and training state is checkpointed at each evaluat
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class RunOptions:
     threads: int | None = None
     fetch: bool = True  # fetch a missing dataset on first use (--no-fetch forbids it)
     jobs: int = 1  # worker processes sharing out the trials' levels (CPU only)
+    claim: bool = False  # take the trials' claim files (`run`; a sweep's driver holds its own)
     trial_list: tuple[int, ...] | None = field(default=None)
 
     def trial_ids(self) -> list[int]:
@@ -288,24 +290,35 @@ def run_experiment(
             f"batch_size {config.train.batch_size} is larger than the training set "
             f"({len(splits.train)} images): choose a smaller --batch-size"
         )
-    write_config(exp, config)
-    if options.force:  # only now that the inputs are known to be good
-        for trial in trial_ids:
-            exp.move_aside(trial)
-    total = len(trial_ids) * num_levels(config) * config.train.train_iters
-    progress = Progress(total, quiet=options.quiet, desc=config.name())
-    try:
-        progress.advance(
-            (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
-        )
-        if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
-            _run_in_pool(config, options, exp, splits, todo, progress)
-        else:
-            for trial in todo:
-                TrialRunner(config, exp, trial, splits, device, progress).run()
-    finally:
-        progress.close()
+    with _claims(options, config, trial_ids if options.force else todo):
+        write_config(exp, config)
+        if options.force:  # only now that the inputs are known to be good and no one else
+            for trial in trial_ids:  # is running these trials
+                exp.move_aside(trial)
+        total = len(trial_ids) * num_levels(config) * config.train.train_iters
+        progress = Progress(total, quiet=options.quiet, desc=config.name())
+        try:
+            progress.advance(
+                (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
+            )
+            if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
+                _run_in_pool(config, options, exp, splits, todo, progress)
+            else:
+                for trial in todo:
+                    TrialRunner(config, exp, trial, splits, device, progress).run()
+        finally:
+            progress.close()
     return exp, todo
+
+
+def _claims(
+    options: RunOptions, config: ExperimentConfig, trials: list[int]
+) -> contextlib.AbstractContextManager:
+    if not options.claim:
+        return contextlib.nullcontext()
+    from robust_tickets.sweep.jobs import claimed  # the sweep package imports this module
+
+    return claimed(options.output, config, trials)
 
 
 def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> int:

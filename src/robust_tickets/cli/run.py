@@ -87,7 +87,6 @@ def early_workers(argv: list[str]) -> int:
 
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets.experiment import RunOptions, run_experiment
-    from robust_tickets.sweep.jobs import claimed
 
     config, file_options = resolve_config(args)
 
@@ -121,9 +120,9 @@ def handle(args: argparse.Namespace) -> int:
         threads=int(threads) if threads is not None else None,
         fetch=args.fetch,
         jobs=int(jobs),
+        claim=True,  # never beside a sweep or another run on the same trial
     )
-    with claimed(options.output, config, options.trial_ids()):  # not beside a sweep or run
-        exp, ran = run_experiment(config, options)
+    exp, ran = run_experiment(config, options)
     if not ran:
         print(f"already complete, nothing to do: {exp.path} (use --force to redo)")
     else:

@@ -97,7 +97,7 @@ def claimed(output: Path, config: ExperimentConfig, trials: Iterable[int]) -> It
 
     `robust-tickets run` takes the same claim files as sweeps, so a `run` and a sweep (or two
     `run`s) never write one trial at once; the one that comes second gets a UserError naming
-    the holder. A sweep's own workers do not call this: their driver holds the claims."""
+    the holder (`RunOptions.claim`). A sweep's own workers do not: their driver holds them."""
     taken: list[locks.Claim] = []
     stop = threading.Event()
     beat = threading.Thread(target=_beat, args=(taken, stop), daemon=True)
