@@ -43,3 +43,19 @@ def test_multi_ticket_benchmark_times_both_modes(tmp_path, capsys):
     assert row["alone_ms_per_step"] > 0 and row["batched_ms_per_step"] > 0
     assert abs(row["ratio"] - row["batched_ms_per_step"] / row["alone_ms_per_step"]) < 1e-9
     assert "| pgd | 2 |" in capsys.readouterr().out
+
+
+def test_runner_summary_gives_median_ratio_and_each_pairs_ratio():
+    run = load("run")
+
+    def rep(engine_s: float, baseline_s: float) -> dict:
+        def side(seconds: float) -> dict:
+            final = [{"trial": 0, "test_acc": 0.8, "test_adv_acc": 0.5}]
+            return {"seconds": seconds, "peak_rss_mib": 1.0, "final": final, "load_before": 1.0}
+
+        return {"engine": side(engine_s), "baseline": side(baseline_s)}
+
+    (summary,) = run.summarise({"W": [rep(10, 40), rep(30, 60), rep(20, 100)]}).values()
+    assert summary["engine"]["median_s"] == 20 and summary["baseline"]["median_s"] == 60
+    assert summary["ratio"] == 20 / 60
+    assert summary["pair_ratios"] == [10 / 40, 30 / 60, 20 / 100]
