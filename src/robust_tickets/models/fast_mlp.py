@@ -7,7 +7,8 @@ does the same maths with plain matrix products on the *effective* weights ``weig
 
 - `forward` keeps the activations so one forward serves both the loss and the attack's gradient;
 - `input_grad` back-propagates to the input only (what attacks need: no weight gradients);
-- the training step's weight gradients are in `robust_tickets.training.fast_step`.
+- `weight_grads` gives a loss's weight gradients (the batched stepper's backward; the
+  single-ticket `robust_tickets.training.fast_step` writes them into preallocated buffers).
 
 The same passes serve several tickets at once (`robust_tickets.training.multi_step`): weights
 stacked as [T, out, in] and inputs as [T, N, D] make every product a batched one.
@@ -91,6 +92,11 @@ class MLP:
         """d(loss)/d(input) given d(loss)/d(logits), shaped like the flattened input."""
         d = self._back(fwd, dlogits, 0)[0]
         return torch.matmul(d, self.weights[0])
+
+    def weight_grads(self, fwd: Forward, dlogits: torch.Tensor) -> list[torch.Tensor]:
+        """d(loss)/d(weight) per layer, not masked (see `training.fast_step.finish_grads_`)."""
+        outs = self._back(fwd, dlogits, 0)
+        return [torch.matmul(d.mT, a) for d, a in zip(outs, fwd.inputs, strict=True)]
 
 
 def ce_grad(

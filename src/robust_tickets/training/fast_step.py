@@ -46,8 +46,7 @@ class FastStepper:
         apply_masks_(model)  # from here on the stored weights are the effective weights
         layers = list(masked_layers(model).values())
         weights = [layer.weight.detach() for layer in layers]
-        # a mask that prunes nothing needs no multiply
-        self.masks = [None if bool(layer.mask.all()) else layer.mask for layer in layers]
+        self.masks = masks_to_apply([layer.mask for layer in layers])
         self.net = MLP(weights, [layer.mask for layer in layers])
         self.config, self.optimizer = config, optimizer
         self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
@@ -123,10 +122,25 @@ class FastStepper:
             torch.mm(d.t(), acts[i], out=self.grads[i])
             if i > 0:
                 d = _threshold_backward(torch.mm(d, weights[i]), acts[i], 0.0)
-        l1 = cfg.train.l1_reg
-        for g, w, m in zip(self.grads, weights, self.masks, strict=True):
-            if m is not None:
-                g.mul_(m)
-            if l1 > 0:
-                g.add_(w.sign(), alpha=l1)  # w is masked, so its sign is 0 where pruned
+        finish_grads_(self.grads, weights, self.masks, cfg.train.l1_reg)
         self.optimizer.step(self.grads)
+
+
+def masks_to_apply(masks: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    """The masks a gradient must be multiplied by: None for a layer with nothing pruned."""
+    return [None if bool(m.all()) else m for m in masks]
+
+
+def finish_grads_(
+    grads: list[torch.Tensor],
+    weights: list[torch.Tensor],
+    masks: list[torch.Tensor | None],
+    l1: float,
+) -> None:
+    """In place: zero the gradients of pruned weights (so Adam never moves them) and add the
+    L1 term's. `weights` are masked, so their sign is already 0 where pruned."""
+    for g, w, m in zip(grads, weights, masks, strict=True):
+        if m is not None:
+            g.mul_(m)
+        if l1 > 0:
+            g.add_(w.sign(), alpha=l1)

@@ -24,11 +24,10 @@ from torch import nn
 from robust_tickets.attacks import Attack
 from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, labels_for_attack
 from robust_tickets.config import ExperimentConfig
-from robust_tickets.models.fast_mlp import MLP, ce_grad
+from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.models.masked import apply_masks_, masked_layers
 from robust_tickets.training.adam import Adam
-
-_threshold_backward = torch.ops.aten.threshold_backward
+from robust_tickets.training.fast_step import finish_grads_, masks_to_apply
 
 
 class MultiStepper:
@@ -61,7 +60,7 @@ class MultiStepper:
         with torch.no_grad():
             self.weights = [torch.stack([la.weight for la in layer]) for layer in by_layer]
             masks = [torch.stack([la.mask for la in layer]) for layer in by_layer]
-        self.masks = [None if bool(m.all()) else m for m in masks]  # nothing pruned: no multiply
+        self.masks = masks_to_apply(masks)
         self.net = MLP(self.weights, masks)
         self.config, self.tickets = config, len(models)
         self.optimizer = Adam(self.weights, config.train.learning_rate)
@@ -112,24 +111,17 @@ class MultiStepper:
             x_adv = self.fast_attack(self.net, flat, y_attack, cfg.attack, generators, natural)
             adversarial = self.net.forward(x_adv.clamp_(INPUT_MIN, INPUT_MAX))
             pairs = zip(natural.inputs, adversarial.inputs, strict=True)
-            acts = [torch.cat(pair, dim=1) for pair in pairs]
-            logits = torch.cat([natural.logits, adversarial.logits], dim=1)
+            both = Forward(
+                [torch.cat(pair, dim=1) for pair in pairs],
+                torch.cat([natural.logits, adversarial.logits], dim=1),
+            )
             labels = torch.cat([y, y], dim=1)
         else:
-            acts, logits, labels = natural.inputs, natural.logits, y
+            both, labels = natural, y
         # d/d(logits) of each ticket's mean label-smoothed CE over its rows (as in FastStepper)
-        d = ce_grad(
-            logits, labels, label_smoothing=cfg.data.label_smoothing, scale=1.0 / logits.shape[1]
-        )
-        grads: list[torch.Tensor] = [d] * len(self.weights)
-        for i in range(len(self.weights) - 1, -1, -1):
-            grads[i] = torch.matmul(d.mT, acts[i])
-            if i > 0:
-                d = _threshold_backward(torch.matmul(d, self.weights[i]), acts[i], 0.0)
-        l1 = cfg.train.l1_reg
-        for g, w, m in zip(grads, self.weights, self.masks, strict=True):
-            if m is not None:
-                g.mul_(m)
-            if l1 > 0:
-                g.add_(w.sign(), alpha=l1)  # w is masked, so its sign is 0 where pruned
+        rows = both.logits.shape[1]
+        smoothing = cfg.data.label_smoothing
+        d = ce_grad(both.logits, labels, label_smoothing=smoothing, scale=1.0 / rows)
+        grads = self.net.weight_grads(both, d)
+        finish_grads_(grads, self.weights, self.masks, cfg.train.l1_reg)
         self.optimizer.step(grads)
