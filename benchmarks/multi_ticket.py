@@ -27,7 +27,7 @@ import torch
 from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import from_flat
 from robust_tickets.models import create_model
-from robust_tickets.models.masked import masked_layers
+from robust_tickets.models.ticket import prunable
 from robust_tickets.training.fast_step import FastStepper
 from robust_tickets.training.multi_step import MultiStepper
 from robust_tickets.training.step import make_optimizer
@@ -38,17 +38,19 @@ sys.path.insert(0, str(HERE))
 from output import unused_path  # noqa: E402  (benchmarks/output.py, next to this file)
 
 
-def make_tickets(count: int, device: str) -> list[torch.nn.Module]:
-    models = []
+def make_tickets(count: int, device: str) -> tuple[list[torch.nn.Module], list[dict]]:
+    models, masks = [], []
     for t in range(count):
         model = create_model("dense-300-100", (1, 28, 28), 10, t).to(device)
         g = torch.Generator().manual_seed(1000 + t)
+        mask = {}
         with torch.no_grad():  # 80% of each layer kept: one pruning level, as in W1 and W2
-            for layer in masked_layers(model).values():
-                layer.mask.copy_((torch.rand(layer.mask.shape, generator=g) < 0.8).float())
-                layer.weight.mul_(layer.mask)
+            for name, weight in prunable(model).items():
+                mask[name] = (torch.rand(weight.shape, generator=g) < 0.8).float().to(device)
+                weight.mul_(mask[name])
         models.append(model)
-    return models
+        masks.append(mask)
+    return models, masks
 
 
 def sync(device: str) -> None:
@@ -60,11 +62,16 @@ def measure(attack: str, tickets: int, args) -> dict:
     config = from_flat({"adv_train": True, "attack": attack})
     attack_fn = ATTACKS.get(attack)
     dev = args.device
-    alone_models, batched_models = make_tickets(tickets, dev), make_tickets(tickets, dev)
-    alone = [FastStepper(m, make_optimizer(m, config), config, attack_fn) for m in alone_models]
-    multi = MultiStepper(
-        batched_models, [make_optimizer(m, config) for m in batched_models], config, attack_fn
+    (alone_models, masks), (batched_models, _) = (
+        make_tickets(tickets, dev),
+        make_tickets(tickets, dev),
     )
+    alone = [
+        FastStepper(m, k, make_optimizer(m, config), config, attack_fn)
+        for m, k in zip(alone_models, masks, strict=True)
+    ]
+    batched_opts = [make_optimizer(m, config) for m in batched_models]
+    multi = MultiStepper(batched_models, masks, batched_opts, config, attack_fn)
     g = torch.Generator(device=dev).manual_seed(0)
     x = torch.rand(tickets, 60, 1, 28, 28, generator=g, device=dev)
     y = torch.randint(0, 10, (tickets, 60), generator=g, device=dev)

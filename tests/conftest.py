@@ -49,3 +49,20 @@ def tiny() -> ExperimentConfig:
 
 
 __all__ = ["ExperimentConfig", "small_config"]
+
+
+@pytest.fixture(scope="session")
+def cifar_small() -> Splits:
+    """2,000 CIFAR-10 training images, 100-image validation and test sets: for engine tests of
+    the convolutional models, which only check properties, not accuracy."""
+    if not _have("cifar10"):
+        if os.environ.get("CI"):
+            pytest.fail("CIFAR-10 missing in CI: scripts/setup.sh should have fetched it")
+        pytest.skip("CIFAR-10 not present: run `robust-tickets data fetch cifar10`")
+    full = load_splits("cifar10", valid_size=100)
+    return Splits(
+        train=Split(full.train.x[:2000], full.train.y[:2000]),
+        valid=full.valid,
+        test=Split(full.test.x[:100], full.test.y[:100]),
+        num_classes=full.num_classes,
+    )

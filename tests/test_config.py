@@ -14,8 +14,15 @@ def test_defaults_are_the_papers():
     assert c.attack.attack_labels == "predicted"  # CleverHans' generate(x) without labels
 
 
-def test_hash_covers_every_field_including_defaults():
-    base = from_flat({})
+@pytest.mark.parametrize(
+    ("base_values", "unread"),
+    [
+        ({"attack": "pgd", "strategy": "rewind", "rewind_iter": 5}, {"prune_rate_conv"}),
+        ({"dataset": "cifar10", "model": "conv2", "attack": "pgd", "strategy": "rewind"}, set()),
+    ],
+)
+def test_hash_covers_every_field_a_component_reads(base_values, unread):
+    base = from_flat(base_values)
     seen = {base.hash()}
     for name, value in base.flat().items():
         if isinstance(value, bool):
@@ -23,15 +30,47 @@ def test_hash_covers_every_field_including_defaults():
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             changed = value + (1 if isinstance(value, int) else 0.01)
             if name in ("rewind_iter",):
-                changed = 1
+                changed = base.prune.rewind_iter + 1
         else:
             continue
         try:
             other = base.replace(**{name: changed})
         except UserError:
             continue
+        if name in unread:
+            assert other.hash() == base.hash(), f"{name} is read by no component"
+            continue
         assert other.hash() not in seen, f"changing {name} did not change the hash"
         seen.add(other.hash())
+
+
+@pytest.mark.parametrize(
+    ("base", "ignored"),
+    [
+        ({"attack": "fgsm"}, {"steps": 3, "step_size": 0.1, "random_start": False}),
+        ({"strategy": "reset"}, {"rewind_iter": 7}),
+        ({"strategy": "dense"}, {"prune_rate": 0.5, "prune_method": "global", "prune_iters": 4}),
+        ({"prune_method": "global"}, {"prune_rate_output": 0.3, "prune_rate_conv": 0.3}),
+        ({"model": "dense-300-100"}, {"prune_rate_conv": 0.3}),
+    ],
+)
+def test_settings_no_component_reads_do_not_split_runs(base, ignored):
+    assert from_flat({**base, **ignored}).name() == from_flat(base).name()
+
+
+def test_current_run_directories_keep_their_names():
+    from robust_tickets.config import PRESETS
+
+    quick = from_flat(PRESETS["quick"])
+    assert quick.name() == "fashion_mnist-dense-300-100-fgsm-adv-reset-b5fb551c27"
+    assert from_flat({**PRESETS["quick"], "steps": 20}).name() == quick.name()
+
+
+def test_cifar10_defaults_to_its_standard_threat_model():
+    c = from_flat({"dataset": "cifar10", "model": "conv2", "attack": "pgd"})
+    assert (c.attack.eps, c.attack.step_size, c.attack.steps) == (8 / 255, 2 / 255, 10)
+    assert c.attack.random_start
+    assert from_flat({"dataset": "cifar10", "eps": 0.1}).attack.eps == 0.1
 
 
 def test_dense_ignores_prune_iters_so_it_has_one_directory():
@@ -66,6 +105,9 @@ def test_aliases_are_canonicalised_so_they_share_a_directory():
         {"batch_size": 0},
         {"not_a_field": 1},
         {"train_iters": "ten"},
+        {"prune_rate_conv": 1.0},
+        {"criterion": "nope"},
+        {"model": "conv6", "dataset": "cifar10", "test_size": -1},
     ],
 )
 def test_bad_values_are_user_errors(bad):

@@ -1,7 +1,8 @@
-"""The hand-written fast path (models/fast_mlp.py and the attacks' fast variants) against autograd.
+"""The MLP's backend (models/fast_mlp.py) and stepper (training/fast_step.py) against autograd.
 
-`Reference` is a `DenseNet` subclass: the fast path only accepts the exact `DenseNet` class, so a
-subclass with the same weights runs every computation through autograd and `torch.nn.functional`.
+`Reference` is a `DenseNet` subclass: only the exact `DenseNet` class provides the hand-written
+backend, so a subclass with the same weights runs every attack, evaluation and training step
+through `AutogradBackend` / `AutogradStepper`, the code path of every other model.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split
 from robust_tickets.models import create_model
+from robust_tickets.models.backend import AutogradBackend, backend_of, ce_grad
 from robust_tickets.models.dense import DenseNet
-from robust_tickets.models.fast_mlp import MLP, ce_grad
-from robust_tickets.models.masked import masked_layers
+from robust_tickets.models.fast_mlp import MLP
+from robust_tickets.models.ticket import prunable
 from robust_tickets.training.adam import Adam
 from robust_tickets.training.evaluate import evaluate_split
 from robust_tickets.training.fast_step import FastStepper
-from robust_tickets.training.step import make_optimizer, train_step
+from robust_tickets.training.step import AutogradStepper, make_optimizer, make_stepper
 
 ATOL = 1e-5
 
@@ -32,15 +34,16 @@ class Reference(DenseNet):
     """Same network, but not the exact class the fast path accepts: autograd all the way."""
 
 
-def pruned_model(seed: int = 0, keep: float = 0.6) -> DenseNet:
+def pruned_model(seed: int = 0, keep: float = 0.6) -> tuple[DenseNet, dict[str, torch.Tensor]]:
     """A dense-300-100 with a random mask per layer and its pruned weights zeroed."""
     model = create_model("dense-300-100", (1, 28, 28), 10, seed)
     g = torch.Generator().manual_seed(seed + 100)
+    masks = {}
     with torch.no_grad():
-        for layer in masked_layers(model).values():
-            layer.mask.copy_((torch.rand(layer.mask.shape, generator=g) < keep).float())
-            layer.weight.mul_(layer.mask)
-    return model
+        for name, weight in prunable(model).items():
+            masks[name] = (torch.rand(weight.shape, generator=g) < keep).float()
+            weight.mul_(masks[name])
+    return model, masks
 
 
 def as_reference(model: DenseNet) -> Reference:
@@ -54,16 +57,20 @@ def batch(n: int = 60, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
-def test_fast_path_accepts_only_the_exact_densenet():
-    model = pruned_model()
-    assert MLP.of(model) is not None
-    assert MLP.of(as_reference(model)) is None
-    assert MLP.of(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))) is None
+def test_only_the_exact_densenet_provides_the_hand_written_backend():
+    model, _ = pruned_model()
+    assert isinstance(backend_of(model), MLP)
+    assert isinstance(backend_of(as_reference(model)), AutogradBackend)
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    assert isinstance(backend_of(plain), AutogradBackend)
+    for name in ("lenet5", "conv2"):
+        shape = (1, 28, 28) if name == "lenet5" else (3, 32, 32)
+        assert isinstance(backend_of(create_model(name, shape, 10, 0)), AutogradBackend)
 
 
 def test_forward_input_and_weight_gradients_match_autograd():
-    model, (x, y) = pruned_model(), batch()
-    net = MLP.of(model)
+    (model, _), (x, y) = pruned_model(), batch()
+    net = backend_of(model)
     fwd = net.forward(x.flatten(1))
     torch.testing.assert_close(fwd.logits, model(x), rtol=0, atol=ATOL)
 
@@ -81,7 +88,7 @@ def test_forward_input_and_weight_gradients_match_autograd():
 @pytest.mark.parametrize("name", ["fgsm", "pgd"])
 @pytest.mark.parametrize("random_start", [True, False])
 def test_fast_attacks_match_the_autograd_attacks(name, random_start):
-    model, (x, y) = pruned_model(1), batch(64, 1)
+    (model, _), (x, y) = pruned_model(1), batch(64, 1)
     cfg = AttackConfig(attack=name, eps=0.3, step_size=0.05, steps=4, random_start=random_start)
     fast = ATTACKS.get(name)(model, x, y, cfg, torch.Generator().manual_seed(7))
     slow = ATTACKS.get(name)(as_reference(model), x, y, cfg, torch.Generator().manual_seed(7))
@@ -106,33 +113,34 @@ def test_fast_attacks_match_the_autograd_attacks(name, random_start):
 def test_fast_steps_match_autograd_steps_and_keep_pruned_weights_zero(overrides, dense_first_layer):
     config = small_config(**overrides)
     attack = ATTACKS.get(config.attack.attack)
-    fast_model = pruned_model(2)
+    fast_model, masks = pruned_model(2)
     if dense_first_layer:  # a layer with nothing pruned skips the gradient mask
-        fast_model.layers[0].mask.fill_(1.0)
+        masks["layers.0.weight"].fill_(1.0)
     slow_model = as_reference(fast_model)
     fast_opt, slow_opt = make_optimizer(fast_model, config), make_optimizer(slow_model, config)
-    stepper = FastStepper.create(fast_model, fast_opt, config, attack)
-    assert stepper is not None and FastStepper.create(slow_model, slow_opt, config, attack) is None
+    stepper = make_stepper(fast_model, masks, fast_opt, config, attack)
+    assert isinstance(stepper, FastStepper)
+    slow = make_stepper(slow_model, masks, slow_opt, config, attack)
+    assert isinstance(slow, AutogradStepper)
     assert (stepper.masks[0] is None) == dense_first_layer
     g_fast, g_slow = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     for step in range(5):
         x, y = batch(60, 10 + step)
         if step % 2:  # the caller may gather the batch straight into the stepper's buffer
-            stepper.step(stepper.images.copy_(x.flatten(1)), y, g_fast)
+            stepper.step(stepper.images.copy_(x.flatten(1)).view(x.shape), y, g_fast)
         else:
             stepper.step(x, y, g_fast)
-        train_step(slow_model, slow_opt, x, y, config, attack, g_slow)
-    for fast, slow in zip(
-        masked_layers(fast_model).values(), masked_layers(slow_model).values(), strict=True
-    ):
+        slow.step(x, y, g_slow)
+    for name, fast in prunable(fast_model).items():
+        slow_weight = prunable(slow_model)[name]
         # Adam moves every weight by ~lr per step, so compare against that scale
-        torch.testing.assert_close(fast.weight, slow.weight, rtol=0, atol=1e-4)
-        assert (fast.weight[fast.mask == 0] == 0).all()
-        assert (fast.weight[fast.mask == 1] != 0).float().mean() > 0.95  # the rest do train
+        torch.testing.assert_close(fast, slow_weight, rtol=0, atol=1e-4)
+        assert (fast[masks[name] == 0] == 0).all() and (slow_weight[masks[name] == 0] == 0).all()
+        assert (fast[masks[name] == 1] != 0).float().mean() > 0.95  # the rest do train
 
 
 def test_adam_is_bitwise_torch_fused_adam_and_shares_its_checkpoint_layout():
-    model = pruned_model(5)
+    model, _ = pruned_model(5)
     twin = copy.deepcopy(model)
     ours = Adam(model.parameters(), lr=1.2e-3)
     theirs = torch.optim.Adam(twin.parameters(), lr=1.2e-3, fused=True)
@@ -178,22 +186,9 @@ def test_building_an_adam_does_not_import_dynamo():
     assert out.stdout.strip() == "False"  # ~2 s of start-up saved in every worker process
 
 
-def test_fast_stepper_is_not_used_where_it_does_not_apply():
-    config = small_config(adv_train=True, attack="fgsm")
-    model = pruned_model(6)
-
-    def no_fast_variant(model, x, y, config, generator=None):
-        return x
-
-    opt = make_optimizer(model, config)
-    assert FastStepper.create(model, opt, config, no_fast_variant) is None
-    plain = small_config(adv_train=False)
-    assert FastStepper.create(model, opt, plain, no_fast_variant) is not None
-
-
 def test_fused_adam_matches_plain_adam():
     config = small_config()
-    model = pruned_model(3)
+    model, _ = pruned_model(3)
     twin = copy.deepcopy(model)
     fused, plain = make_optimizer(model, config), torch.optim.Adam(twin.parameters(), lr=1.2e-3)
     g = torch.Generator().manual_seed(0)
@@ -209,7 +204,7 @@ def test_fused_adam_matches_plain_adam():
 
 @pytest.mark.parametrize("name", ["fgsm", "pgd"])
 def test_fast_evaluation_matches_autograd_evaluation(name):
-    model = pruned_model(4)
+    model, _ = pruned_model(4)
     x, y = batch(500, 4)
     split = Split(x, y)
     cfg = AttackConfig(attack=name, eps=0.1, step_size=0.02, steps=3)

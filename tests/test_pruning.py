@@ -1,29 +1,55 @@
+"""Allocation (exact counts per layer or in total), the magnitude criterion and per-kind rates,
+for every registered model."""
+
 import pytest
 import torch
 
-from robust_tickets.models import create_model
-from robust_tickets.models.masked import masks, weights
-from robust_tickets.pruning import PRUNE_METHODS, keep_counts, layer_rates
+from robust_tickets.config import from_flat
+from robust_tickets.experiment import pruning_rates
+from robust_tickets.models import MODELS, create_model
+from robust_tickets.models.ticket import full_masks, layer_kinds, prunable, state
+from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, PruneContext, keep_counts, layer_rates
 
 PAPER_SCHEDULE = {3: 51.3, 8: 16.9, 11: 8.7, 15: 3.6, 18: 1.8}
+SHAPES = {"dense-300-100": (1, 28, 28), "lenet5": (1, 28, 28)}
 
 
-def _prune_levels(method, levels, hidden=0.2, output=0.1):
-    model = create_model("dense-300-100", (1, 28, 28), 10, 0)
-    w, m = weights(model), masks(model)
+def _model(name: str, seed: int = 0):
+    return create_model(name, SHAPES.get(name, (3, 32, 32)), 10, seed)
+
+
+def _context(model, trained, masks, keep, method, criterion_seed=0):
+    return PruneContext(
+        tensors=trained,
+        masks=masks,
+        keep=keep,
+        allocation=method,
+        generator=torch.Generator().manual_seed(criterion_seed),
+        model=model,
+        batches=lambda n: iter(()),
+        loss=lambda x, y: torch.zeros(()),
+        config=from_flat({}),
+    )
+
+
+def _prune_levels(method, levels, model_name="dense-300-100", rates_by_kind=None):
+    model = _model(model_name)
+    m = full_masks(model)
     names = list(m)
     sizes = {n: m[n].numel() for n in names}
+    by_kind = rates_by_kind or {"conv": 0.1, "fc": 0.2, "output": 0.1}
     rates = (
-        layer_rates(names, hidden, output)
+        layer_rates(layer_kinds(model), by_kind)
         if method == "layerwise"
-        else dict.fromkeys(names, hidden)
+        else dict.fromkeys(names, by_kind["fc"])
     )
     history = {0: m}
     g = torch.Generator().manual_seed(0)
     for level in range(1, levels + 1):
         # fresh "trained" weights each level, so pruning must respect the old mask
-        trained = {n: torch.randn(w[n].shape, generator=g) * m[n] for n in names}
-        m = PRUNE_METHODS.get(method)(trained, m, keep_counts(sizes, rates, level))
+        trained = {n: torch.randn(m[n].shape, generator=g) * m[n] for n in names}
+        keep = keep_counts(sizes, rates, level)
+        m = CRITERIA.get("magnitude")(_context(model, trained, m, keep, method))
         history[level] = m
     return history, sizes, rates
 
@@ -39,33 +65,68 @@ def test_layerwise_follows_the_papers_schedule():
         assert abs(100 * sum(kept.values()) / total - percent) < 0.06
 
 
-def test_exact_per_layer_fraction_each_level():
-    history, sizes, _ = _prune_levels("layerwise", 3)
+@pytest.mark.parametrize("model_name", MODELS.names())
+def test_exact_per_layer_counts_by_kind_each_level(model_name):
+    by_kind = {"conv": 0.15, "fc": 0.2, "output": 0.1}
+    history, sizes, _ = _prune_levels("layerwise", 3, model_name, by_kind)
+    kinds = layer_kinds(_model(model_name))
     for level in (1, 2, 3):
         for n, mask in history[level].items():
-            survivors_before = int(history[level - 1][n].sum())
-            pruned = survivors_before - int(mask.sum())
-            rate = 0.1 if n == list(sizes)[-1] else 0.2
-            assert abs(pruned - rate * survivors_before) <= 1
+            assert int(mask.sum()) == round(sizes[n] * (1 - by_kind[kinds[n]]) ** level)
 
 
+@pytest.mark.parametrize("model_name", MODELS.names())
 @pytest.mark.parametrize("method", PRUNE_METHODS.names())
-def test_pruned_weights_never_come_back(method):
-    history, _, _ = _prune_levels(method, 5)
-    for level in range(1, 6):
+def test_pruned_weights_never_come_back(method, model_name):
+    history, _, _ = _prune_levels(method, 4, model_name)
+    for level in range(1, 5):
         for n in history[level]:
             assert torch.all(history[level][n] <= history[level - 1][n])
+
+
+@pytest.mark.parametrize("model_name", MODELS.names())
+def test_models_declare_prunable_weights_and_output(model_name):
+    model = _model(model_name)
+    kinds = layer_kinds(model)
+    names = list(prunable(model))
+    assert list(kinds.values()).count("output") == 1 and kinds[names[-1]] == "output"
+    for name, param in prunable(model).items():
+        assert name.endswith("weight") and param.dim() in (2, 4)
+        assert kinds[name] == (
+            "output" if name == names[-1] else "conv" if param.dim() == 4 else "fc"
+        )
+    assert ("conv" in kinds.values()) == ("conv" in MODELS.get(model_name).kinds)
+    # a ticket's state is every parameter and buffer, biases included
+    assert set(state(model)) == set(model.state_dict())
+
+
+def test_conv_model_rates_by_kind_from_the_config():
+    config = from_flat({"dataset": "cifar10", "model": "conv4", "prune_rate_conv": 0.15})
+    model = _model("conv4")
+    rates = pruning_rates(config, model)
+    assert [rates[n] for n in rates] == [0.15] * 4 + [0.2, 0.2, 0.1]
+    global_rates = pruning_rates(config.replace(prune_method="global"), model)
+    assert set(global_rates.values()) == {0.2}
 
 
 def test_layerwise_keeps_the_largest_magnitudes():
     w = {"a": torch.tensor([[0.1, -5.0, 0.3, 2.0, -0.2]])}
     m = {"a": torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])}
-    new = PRUNE_METHODS.get("layerwise")(w, m, {"a": 2})
+    new = CRITERIA.get("magnitude")(_context(None, w, m, {"a": 2}, "layerwise"))
     assert new["a"].tolist() == [[0.0, 1.0, 0.0, 1.0, 0.0]]
 
 
 def test_global_prunes_across_layers():
     w = {"a": torch.tensor([[1.0, 2.0]]), "b": torch.tensor([[10.0, 20.0]])}
     m = {k: torch.ones_like(v) for k, v in w.items()}
-    new = PRUNE_METHODS.get("global")(w, m, {"a": 1, "b": 1})
+    new = PRUNE_METHODS.get("global").keep_top(
+        {k: v.abs() for k, v in w.items()}, m, {"a": 1, "b": 1}
+    )
     assert new["a"].sum() == 0 and new["b"].sum() == 2
+
+
+def test_negative_scores_still_keep_exact_counts():
+    scores = {"a": torch.tensor([[-3.0, -1.0, -2.0, -0.5]])}
+    m = {"a": torch.tensor([[1.0, 1.0, 1.0, 0.0]])}
+    new = PRUNE_METHODS.get("layerwise").keep_top(scores, m, {"a": 2})
+    assert new["a"].tolist() == [[0.0, 1.0, 1.0, 0.0]]

@@ -19,12 +19,27 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
 from robust_tickets.data.fetch import ensure_dataset
+from robust_tickets.data.load import Split
 from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.models import create_model, reinitialise
-from robust_tickets.models.masked import load_masks, load_weights, weights
+from robust_tickets.models.ticket import (
+    apply_masks_,
+    full_masks,
+    layer_kinds,
+    load_state,
+    remaining_percent,
+)
+from robust_tickets.models.ticket import state as model_state
 from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress
-from robust_tickets.pruning import PRUNE_METHODS, STRATEGIES, LevelStart, keep_counts, layer_rates
+from robust_tickets.pruning import (
+    CRITERIA,
+    STRATEGIES,
+    LevelStart,
+    PruneContext,
+    keep_counts,
+    layer_rates,
+)
 from robust_tickets.seeds import derive
 from robust_tickets.store import (
     ExperimentDir,
@@ -38,11 +53,9 @@ from robust_tickets.store import (
     write_json,
     write_metrics,
 )
+from robust_tickets.training import AutogradStepper, evaluate_split, make_optimizer, make_stepper
 from robust_tickets.training.batches import EpochBatches
 from robust_tickets.training.checkpoint import LevelState, load_checkpoint, save_checkpoint
-from robust_tickets.training.evaluate import evaluate_split
-from robust_tickets.training.fast_step import FastStepper
-from robust_tickets.training.step import make_optimizer, train_step
 
 
 @dataclass(frozen=True)
@@ -90,9 +103,24 @@ def is_complete(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> boo
     return all(trial_dir.level(k).is_done() for k in range(num_levels(config)))
 
 
-def remaining_percent(mask_dict: dict[str, torch.Tensor]) -> float:
-    total = sum(m.numel() for m in mask_dict.values())
-    return 100.0 * sum(float(m.sum()) for m in mask_dict.values()) / total
+def pruning_rates(config: ExperimentConfig, model: nn.Module) -> dict[str, float]:
+    """Each prunable parameter's rate per level: by kind of layer (layerwise), or one rate for
+    all (global)."""
+    p = config.prune
+    kinds = layer_kinds(model)
+    if p.prune_method == "global":
+        return dict.fromkeys(kinds, p.prune_rate)
+    by_kind = {"conv": p.prune_rate_conv, "fc": p.prune_rate, "output": p.prune_rate_output}
+    return layer_rates(kinds, by_kind)
+
+
+def with_test_size(splits: Splits, config: ExperimentConfig) -> Splits:
+    """The splits a run evaluates on: the first `test_size` test images (0: all)."""
+    n = config.data.test_size
+    if not n or n >= len(splits.test):
+        return splits
+    test = Split(splits.test.x[:n], splits.test.y[:n])
+    return dataclasses.replace(splits, test=test)
 
 
 class TrialRunner:
@@ -109,7 +137,7 @@ class TrialRunner:
     ) -> None:
         self.config, self.exp, self.trial = config, exp, trial
         self.dir: TrialDir = exp.trial(trial)
-        self.splits, self.device, self.progress = splits, device, progress
+        self.splits, self.device, self.progress = with_test_size(splits, config), device, progress
         self.seed = derive(config.seed, "trial", trial)
         self.attack = ATTACKS.get(config.attack.attack)
         self.strategy = STRATEGIES.get(config.prune.strategy)
@@ -121,24 +149,53 @@ class TrialRunner:
     # ---- level start ------------------------------------------------------------------
     def _fresh(self, level: int) -> dict[str, torch.Tensor]:
         reinitialise(self.config.model.model, self.model, derive(self.seed, "random", level))
-        return weights(self.model)
+        return model_state(self.model)
+
+    def _batches(self, level: int):
+        """Training batches for data-driven criteria, seeded per level."""
+        x, y = self.splits.train.x, self.splits.train.y
+        size = self.config.train.batch_size
+
+        def draw(count: int):
+            g = torch.Generator().manual_seed(derive(self.seed, "prune-data", level))
+            for _ in range(count):
+                index = torch.randint(0, len(y), (size,), generator=g)
+                yield x[index].to(self.device), y[index].to(self.device)
+
+        return draw
+
+    def _loss(self, level: int, new_masks_for: dict[str, torch.Tensor]):
+        """The training loss of the model on a batch, with this level's own attack noise."""
+        stepper = AutogradStepper(self.model, new_masks_for, None, self.config, self.attack)
+        generator = torch.Generator(self.device).manual_seed(
+            derive(self.seed, "prune-attack", level)
+        )
+        return lambda x, y: stepper.loss(x, y, generator)
 
     def start_state(self, level: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """(weights, masks) the level starts from."""
+        """(whole state, masks) the level starts from."""
         if level == 0:
-            start = weights(self.model)  # the model was just built from the trial's init seed
-            return start, {k: torch.ones_like(v) for k, v in start.items()}
+            return model_state(self.model), full_masks(self.model)  # the trial's init, just built
         previous = self.dir.level(level - 1)
         trained = load_tensors(previous.final)
         old_masks = load_tensors(previous.masks)
+        load_state(self.model, trained)
+        self.model.eval()
+        sizes = {n: m.numel() for n, m in old_masks.items()}
         p = self.config.prune
-        names = list(old_masks)
-        if p.prune_method == "global":
-            rates = dict.fromkeys(names, p.prune_rate)
-        else:
-            rates = layer_rates(names, p.prune_rate, p.prune_rate_output)
-        keep = keep_counts({n: old_masks[n].numel() for n in names}, rates, level)
-        new_masks = PRUNE_METHODS.get(p.prune_method)(trained, old_masks, keep)
+        new_masks = CRITERIA.get(p.criterion)(
+            PruneContext(
+                tensors=trained,
+                masks=old_masks,
+                keep=keep_counts(sizes, pruning_rates(self.config, self.model), level),
+                allocation=p.prune_method,
+                generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
+                model=self.model,
+                batches=self._batches(level),
+                loss=self._loss(level, new_masks_for=old_masks),
+                config=self.config,
+            )
+        )
         rewind = load_tensors(self.dir.rewind) if self.strategy.needs_rewind else None
         chosen = self.strategy.choose(
             LevelStart(
@@ -148,7 +205,8 @@ class TrialRunner:
                 fresh=lambda: self._fresh(level),
             )
         )
-        return {n: chosen[n] * new_masks[n] for n in names}, new_masks
+        start = {k: v * new_masks[k] if k in new_masks else v for k, v in chosen.items()}
+        return start, new_masks
 
     # ---- one level ----------------------------------------------------------------------
     def evaluate(self, level: int, iteration: int) -> list[dict]:
@@ -176,13 +234,16 @@ class TrialRunner:
         config, level_dir = self.config, self.dir.level(level)
         if level_dir.path.is_dir():
             remove_stale_temps(level_dir.path)
-        start_weights, start_masks = self.start_state(level)
-        load_weights(self.model, start_weights)
-        load_masks(self.model, start_masks)
-        remaining = remaining_percent(start_masks)
+        if level_dir.info.exists():  # started before: its start is on disk (criteria may be
+            start, masks = load_tensors(level_dir.init), load_tensors(level_dir.masks)  # costly)
+        else:
+            start, masks = self.start_state(level)
+        load_state(self.model, start)
+        apply_masks_(self.model, masks)
+        remaining = remaining_percent(masks)
         if not level_dir.info.exists():
-            save_tensors(level_dir.masks, start_masks)
-            save_tensors(level_dir.init, start_weights)
+            save_tensors(level_dir.masks, masks)
+            save_tensors(level_dir.init, start)
             write_json(level_dir.info, {"level": level, "remaining": remaining})
         optimizer = make_optimizer(self.model, config)
         generator = torch.Generator(self.device).manual_seed(derive(self.seed, "attack", level))
@@ -202,19 +263,16 @@ class TrialRunner:
         image_shape = train_x.shape[1:]
         flat_x = train_x.reshape(len(train_x), -1)  # index_select on rows: the cheapest gather
         t = config.train
-        fast = FastStepper.create(self.model, optimizer, config, self.attack)
+        stepper = make_stepper(self.model, masks, optimizer, config, self.attack)
+        # a stepper may offer its own input buffer: the batch is then gathered straight into it
+        buffer = getattr(stepper, "images", None)
+        if buffer is None or buffer.device != flat_x.device:
+            buffer = flat_x.new_empty(t.batch_size, flat_x.shape[1])
         while state.iteration < t.train_iters:
             index = batches.indices(state.iteration)
             y = torch.index_select(train_y, 0, index).to(self.device, non_blocking=True)
-            if fast is not None and fast.images.device == flat_x.device:
-                x = torch.index_select(flat_x, 0, index, out=fast.images)  # no extra copy
-            else:
-                x = torch.index_select(flat_x, 0, index).view(-1, *image_shape)
-                x = x.to(self.device, non_blocking=True)
-            if fast is not None:
-                fast.step(x, y, generator)
-            else:
-                train_step(self.model, optimizer, x, y, config, self.attack, generator)
+            x = torch.index_select(flat_x, 0, index, out=buffer).view(-1, *image_shape)
+            stepper.step(x.to(self.device, non_blocking=True), y, generator)
             state.iteration += 1
             self.progress.advance()
             self._maybe_save_rewind(level, state.iteration)
@@ -222,7 +280,7 @@ class TrialRunner:
                 state.rows += self.evaluate(level, state.iteration)
                 self._after_eval(level_dir, optimizer, generator, state, remaining)
 
-        save_tensors(level_dir.final, weights(self.model))
+        save_tensors(level_dir.final, model_state(self.model))
         write_json(
             level_dir.done,
             {
@@ -257,7 +315,7 @@ class TrialRunner:
             and iteration == self.config.prune.rewind_iter
             and not self.dir.rewind.exists()
         ):
-            save_tensors(self.dir.rewind, weights(self.model))
+            save_tensors(self.dir.rewind, model_state(self.model))
 
     def run(self) -> None:
         if self.dir.path.is_dir():

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from robust_tickets.attacks.base import (
-    INPUT_MAX,
-    INPUT_MIN,
-    Generators,
-    attack,
-    fast_variant,
-    input_gradient,
-    mlp_input_gradient,
-)
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, Generators, attack, loss_input_grad
 from robust_tickets.config import AttackConfig
-from robust_tickets.models.fast_mlp import MLP, Forward
+from robust_tickets.models.backend import Backend, Forward
 
 
 def _start(
@@ -51,41 +42,33 @@ def _uniform(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     return noise
 
 
-@attack("pgd")
+@attack(
+    "pgd",
+    uses=("eps", "step_size", "steps", "random_start", "attack_labels"),
+    reuses_start=lambda config: not config.random_start,
+)
 def pgd(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    config: AttackConfig,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """`steps` signed-gradient steps of `step_size`, each projected onto the eps-ball and [0, 1].
-
-    With `random_start` the first point is uniform in the eps-ball (drawn from `generator`).
-    Example: ``pgd(model, x, y, AttackConfig(eps=0.3, step_size=0.05, steps=10))``.
-    """
-    lower, upper, x_adv = _start(x, config, generator)
-    for _ in range(config.steps):
-        step = config.step_size * input_gradient(model, x_adv, y).sign()
-        x_adv = torch.maximum(torch.minimum(x_adv + step, upper), lower)
-    return x_adv
-
-
-@fast_variant(pgd)
-def pgd_mlp(
-    net: MLP,
+    backend: Backend,
     x: torch.Tensor,
     y: torch.Tensor,
     config: AttackConfig,
     generator: Generators,
     start: Forward | None,
 ) -> torch.Tensor:
-    """PGD on flattened `x`; without a random start the first gradient reuses `start`."""
+    """`steps` signed-gradient steps of `step_size`, each projected onto the eps-ball and [0, 1].
+
+    With `random_start` the first point is uniform in the eps-ball (drawn from `generator`);
+    without, the first gradient reuses `start`. Example:
+    ``ATTACKS.get("pgd")(model, x, y, AttackConfig(eps=0.3, step_size=0.05, steps=10))``.
+    """
     lower, upper, x_adv = _start(x, config, generator)
     first = None if config.random_start else start
-    one_hot = F.one_hot(y, net.weights[-1].shape[-2]).to(x.dtype)
+    one_hot = None
     for k in range(config.steps):
-        grad = mlp_input_gradient(net, x_adv, y, first if k == 0 else None, one_hot)
+        fwd = first if k == 0 and first is not None else backend.forward(x_adv)
+        if one_hot is None:
+            one_hot = F.one_hot(y, fwd.logits.shape[-1]).to(fwd.logits.dtype)
+        grad = loss_input_grad(backend, x_adv, y, fwd, one_hot)
         # lower <= upper, so clamp(min=lower, max=upper) == max(min(., upper), lower)
-        x_adv = x_adv.add_(grad.sign_(), alpha=config.step_size).clamp_(lower, upper)
+        x_adv = x_adv.detach().add_(grad.sign_(), alpha=config.step_size).clamp_(lower, upper)
     return x_adv

@@ -36,6 +36,11 @@ class DatasetSpec:
     extra: dict[str, str] = field(default_factory=dict)
     sources: tuple[Source, ...] = ()  # tried in order by `robust-tickets data fetch`
 
+    def input_shape(self) -> tuple[int, ...]:
+        """One image's shape as models see it: (channels, height, width)."""
+        shape = self.files["train_images"].shape[1:]
+        return shape if len(shape) == 3 else (1, *shape)
+
     def counts(self) -> tuple[int, int]:
         """(training, test) sample counts."""
         return self.files["train_labels"].shape[0], self.files["test_labels"].shape[0]

@@ -25,7 +25,7 @@ from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
 from robust_tickets.evaluation.store import Entry, RobustnessDir, entry_key
 from robust_tickets.models import create_model
-from robust_tickets.models.masked import load_masks, load_weights
+from robust_tickets.models.ticket import apply_masks_, load_state
 from robust_tickets.progress import Progress
 from robust_tickets.seeds import derive
 from robust_tickets.store import ExperimentDir, LevelDir, load_tensors, read_json
@@ -67,11 +67,11 @@ class LevelPlan:
 
 
 def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -> nn.Module:
-    """The network of one finished level: its final weights under its masks, in eval mode."""
+    """The network of one finished level: its final state under its masks, in eval mode."""
     shape = tuple(splits.test.x.shape[1:])
     model = create_model(config.model.model, shape, splits.num_classes, seed=0)
-    load_weights(model, load_tensors(level_dir.final))
-    load_masks(model, load_tensors(level_dir.masks))
+    load_state(model, load_tensors(level_dir.final))
+    apply_masks_(model, load_tensors(level_dir.masks))
     return model.eval()
 
 

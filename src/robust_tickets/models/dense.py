@@ -7,16 +7,19 @@ import itertools
 import torch
 from torch import nn
 
-from robust_tickets.models.masked import MaskedLinear
+from robust_tickets.models.fast_mlp import MLP
 from robust_tickets.models.registry import MODELS, ModelSpec
+from robust_tickets.models.ticket import TicketModel
 
 
-class DenseNet(nn.Module):
-    """Flatten, then MaskedLinear+ReLU per hidden layer, then a MaskedLinear output (logits)."""
+class DenseNet(TicketModel):
+    """Flatten, then Linear+ReLU per hidden layer, then a Linear output (logits); no biases."""
 
     def __init__(self, sizes: list[int]) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(MaskedLinear(a, b) for a, b in itertools.pairwise(sizes))
+        self.layers = nn.ModuleList(
+            nn.Linear(a, b, bias=False) for a, b in itertools.pairwise(sizes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
@@ -24,12 +27,20 @@ class DenseNet(nn.Module):
             x = torch.relu(layer(x))
         return self.layers[-1](x)
 
+    def backend(self) -> MLP | None:
+        """Hand-written passes (models/fast_mlp.py); a subclass may change `forward`, so only
+        the exact class gets them."""
+        return MLP.of_linears(list(self.layers)) if type(self) is DenseNet else None
+
 
 def glorot_uniform_(model: nn.Module, generator: torch.Generator) -> None:
+    """Glorot-uniform weights for every linear and convolutional layer, zero biases."""
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, MaskedLinear):
+            if isinstance(module, nn.Linear | nn.Conv2d):
                 nn.init.xavier_uniform_(module.weight, generator=generator)
+                if module.bias is not None:
+                    module.bias.zero_()
 
 
 def _dense(hidden: list[int]):

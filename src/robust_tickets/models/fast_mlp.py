@@ -1,9 +1,9 @@
-"""Hand-written forward and backward passes of a bias-free masked ReLU MLP (`DenseNet`).
+"""Hand-written forward and backward passes of a bias-free ReLU MLP: the paper's `DenseNet`'s
+backend (see `robust_tickets.models.backend`).
 
-The training loop's matrices are small (batch 60), so autograd's bookkeeping, the mask multiply
-in every forward and a second forward for the attack cost as much as the arithmetic. This module
-does the same maths with plain matrix products on the *effective* weights ``weight * mask``
-(computed once per step, not once per forward):
+The training loop's matrices are small (batch 60), so autograd's bookkeeping and a second
+forward for the attack cost as much as the arithmetic. This backend does the same maths with
+plain matrix products on the stored weights (kept masked, so they are the effective weights):
 
 - `forward` keeps the activations so one forward serves both the loss and the attack's gradient;
 - `input_grad` back-propagates to the input only (what attacks need: no weight gradients);
@@ -12,58 +12,43 @@ does the same maths with plain matrix products on the *effective* weights ``weig
 
 The same passes serve several tickets at once (`robust_tickets.training.multi_step`): weights
 stacked as [T, out, in] and inputs as [T, N, D] make every product a batched one.
-
-`MLP.of(model)` returns None for any model it cannot represent exactly; callers then use
-autograd. tests/test_fast_path.py checks every function against autograd.
+tests/test_fast_path.py checks every function against autograd.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from robust_tickets.models.dense import DenseNet
-from robust_tickets.models.masked import MaskedLinear
+from robust_tickets.models.backend import Forward, ce_grad
+
+__all__ = ["MLP", "Forward", "ce_grad"]
 
 _threshold_backward = torch.ops.aten.threshold_backward
 
 
-@dataclass
-class Forward:
-    """Activations of one forward pass: ``inputs[l]`` is layer l's input (``inputs[0]`` = x)."""
-
-    inputs: list[torch.Tensor]
-    logits: torch.Tensor
-
-
 class MLP:
-    """Functional view of a `DenseNet`: effective weights and their masks, layer by layer.
+    """The backend of a bias-free ReLU MLP: its stored (masked) weights, layer by layer.
 
     Weights are [out, in] (inputs [N, D]) or, for T tickets at once, [T, out, in] (inputs
-    [T, N, D])."""
+    [T, N, D]). They are the model's own tensors (no copy), so the backend follows training."""
 
-    def __init__(self, weights: list[torch.Tensor], masks: list[torch.Tensor]) -> None:
-        self.weights, self.masks = weights, masks
-
-    @staticmethod
-    def supports(model: nn.Module) -> bool:
-        return type(model) is DenseNet and all(
-            type(m) is MaskedLinear and m.bias is None for m in model.layers
-        )
+    def __init__(self, weights: list[torch.Tensor]) -> None:
+        self.weights = weights
 
     @classmethod
-    def of(cls, model: nn.Module) -> MLP | None:
-        """The model's current effective weights, or None if it is not a plain `DenseNet`."""
-        if not cls.supports(model):
+    def of_linears(cls, layers: list[nn.Module]) -> MLP | None:
+        """The backend of bias-free `nn.Linear` layers with ReLU between them, or None."""
+        if not all(type(m) is nn.Linear and m.bias is None for m in layers):
             return None
-        with torch.no_grad():
-            layers: list[MaskedLinear] = list(model.layers)  # type: ignore[arg-type]
-            return cls([m.weight * m.mask for m in layers], [m.mask for m in layers])
+        return cls([m.weight.detach() for m in layers])
 
-    def forward(self, x: torch.Tensor) -> Forward:
-        """The forward pass on flattened inputs x ([N, D], or [T, N, D] with stacked weights)."""
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(*x.shape[:-3], -1) if x.dim() >= 4 else x
+
+    def forward(self, x: torch.Tensor, need_grad: bool = True) -> Forward:
+        """The forward pass on flattened inputs x ([N, D], or [T, N, D] with stacked weights);
+        it always keeps what `input_grad` needs."""
         h = x
         inputs = [h]
         last = len(self.weights) - 1
@@ -97,17 +82,3 @@ class MLP:
         """d(loss)/d(weight) per layer, not masked (see `training.fast_step.finish_grads_`)."""
         outs = self._back(fwd, dlogits, 0)
         return [torch.matmul(d.mT, a) for d, a in zip(outs, fwd.inputs, strict=True)]
-
-
-def ce_grad(
-    logits: torch.Tensor, y: torch.Tensor, *, label_smoothing: float = 0.0, scale: float = 1.0
-) -> torch.Tensor:
-    """d/d(logits) of ``scale * sum_i CE(logits_i, y_i)`` (with label smoothing as in torch);
-    logits [..., classes], y [...]."""
-    grad = torch.softmax(logits, -1)
-    k = logits.shape[-1]
-    if label_smoothing:
-        grad.sub_(label_smoothing / k)
-    index = y.unsqueeze(-1)
-    grad.scatter_(-1, index, grad.gather(-1, index).sub_(1.0 - label_smoothing))
-    return grad.mul_(scale) if scale != 1.0 else grad

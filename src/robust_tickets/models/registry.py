@@ -11,10 +11,17 @@ from torch import nn
 from robust_tickets.registry import Registry
 
 
+def _any_shape(shape: tuple[int, ...]) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     build: Callable[[tuple[int, ...], int], nn.Module]  # (input shape C,H,W; classes) -> model
     init: Callable[[nn.Module, torch.Generator], None]  # in-place init from a seeded generator
+    # None if the model takes images of this (C, H, W) shape, else why not
+    fits: Callable[[tuple[int, ...]], str | None] = _any_shape
+    kinds: tuple[str, ...] = ("fc", "output")  # the kinds of prunable layer it has
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -29,5 +36,5 @@ def create_model(name: str, input_shape: tuple[int, ...], num_classes: int, seed
 
 
 def reinitialise(name: str, model: nn.Module, seed: int) -> None:
-    """Fresh initial values for every weight of `model` (masks untouched)."""
+    """Fresh initial values for every parameter of `model`, as `create_model` gives them."""
     MODELS.get(name).init(model, torch.Generator().manual_seed(seed))

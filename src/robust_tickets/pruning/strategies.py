@@ -1,7 +1,8 @@
 """What happens to the surviving weights after each pruning step.
 
-A strategy returns the weights a new level starts from, given the trained weights of the
-previous level and the weights it may rewind to. Masks are applied afterwards by the runner.
+A strategy returns the state (every parameter and buffer) a new level starts from, given the
+trained state of the previous level and the states it may go back to. Masks are applied to the
+prunable weights afterwards by the runner.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from robust_tickets.registry import Registry
 class LevelStart:
     """What a strategy may look at when choosing a new level's starting weights."""
 
-    trained: dict[str, torch.Tensor]  # weights at the end of the previous level
+    trained: dict[str, torch.Tensor]  # the state at the end of the previous level
     original: dict[str, torch.Tensor]  # the initialisation of level 0
-    rewind: dict[str, torch.Tensor] | None  # level-0 weights at iteration `rewind_iter`
+    rewind: dict[str, torch.Tensor] | None  # level-0 state at iteration `rewind_iter`
     fresh: Callable[[], dict[str, torch.Tensor]]  # a new random init (seeded per level)
 
 
@@ -29,6 +30,7 @@ class Strategy:
     choose: Callable[[LevelStart], dict[str, torch.Tensor]]
     prunes: bool = True  # False: the dense baseline, a single level
     needs_rewind: bool = False
+    uses: tuple[str, ...] = ()  # config fields of its own (`rewind_iter`)
 
 
 STRATEGIES: Registry[Strategy] = Registry("strategy")
@@ -37,6 +39,6 @@ STRATEGIES.register("reset", aliases=("reinit_orig",))(Strategy(lambda s: s.orig
 STRATEGIES.register("random", aliases=("reinit_rand",))(Strategy(lambda s: s.fresh()))
 STRATEGIES.register("continue", aliases=("reinit_none",))(Strategy(lambda s: s.trained))
 STRATEGIES.register("rewind", aliases=("late_reset",))(
-    Strategy(lambda s: s.rewind, needs_rewind=True)  # type: ignore[arg-type, return-value]
+    Strategy(lambda s: s.rewind, needs_rewind=True, uses=("rewind_iter",))  # type: ignore[arg-type, return-value]
 )
 STRATEGIES.register("dense", aliases=("no_pruning",))(Strategy(lambda s: s.trained, prunes=False))

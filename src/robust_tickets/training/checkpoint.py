@@ -42,13 +42,12 @@ def load_checkpoint(
     tensors = load_tensors(path)
     meta = load_tensor_metadata(path)
     device = next(model.parameters()).device
-    model.load_state_dict(
-        {
-            k.removeprefix("model/"): v.to(device)
-            for k, v in tensors.items()
-            if k.startswith("model/")
-        }
-    )
+    own = model.state_dict()
+    saved = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
+    # Checkpoints from before masks lived beside the model hold them as `<layer>.mask`
+    # buffers; the level's masks are in its masks.safetensors.
+    saved = {k: v for k, v in saved.items() if k in own or not k.endswith(".mask")}
+    model.load_state_dict({k: v.to(device) for k, v in saved.items()})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optim/"):

@@ -7,16 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import (
-    INPUT_MAX,
-    INPUT_MIN,
-    fast_attack_of,
-    labels_for_attack,
-    labels_for_model,
-)
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split
-from robust_tickets.models.fast_mlp import MLP
+from robust_tickets.models.backend import backend_of
 
 EVAL_BATCH = 1_000  # fastest measured on CPU: rows enough for the matmuls, small enough for cache
 
@@ -35,12 +29,12 @@ def evaluate_split(
     """Mean loss and accuracy on natural and attacked inputs over the whole split.
 
     `label_smoothing` applies to the reported losses only (validation targets are smoothed in
-    the paper, test targets are not); accuracies always use the true class.
+    the paper, test targets are not); accuracies always use the true class. The natural forward
+    pass gives the attack its labels and, where the attack starts at x, its first gradient.
     """
-    fast = fast_attack_of(attack)
-    net = MLP.of(model) if fast is not None else None
     totals = {"loss": 0.0, "acc": 0.0, "adv_loss": 0.0, "adv_acc": 0.0}
     n = len(split)
+    reuse = attack.reuses_start(attack_config)
 
     def add(prefix: str, logits: torch.Tensor, y: torch.Tensor) -> None:
         loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing, reduction="sum")
@@ -50,23 +44,22 @@ def evaluate_split(
     was_training = model.training
     model.eval()
     try:
+        backend = backend_of(model)
         for start in range(0, n, batch_size):
             x = split.x[start : start + batch_size].to(device, non_blocking=True)
             y = split.y[start : start + batch_size].to(device, non_blocking=True)
-            if net is not None and fast is not None:  # one forward at x for loss and attack
-                with torch.no_grad():
-                    flat = x.reshape(x.shape[0], -1)
-                    natural = net.forward(flat)
-                    y_attack = labels_for_attack(attack_config, y, natural.logits)
-                    x_adv = fast(net, flat, y_attack, attack_config, generator, natural)
-                    add("", natural.logits, y)
-                    add("adv_", net.logits(x_adv.clamp_(INPUT_MIN, INPUT_MAX)), y)
-                continue
-            y_attack = labels_for_model(attack_config, model, x, y)
-            x_adv = attack(model, x, y_attack, attack_config, generator)
-            with torch.inference_mode():
-                for prefix, inputs in (("", x), ("adv_", x_adv)):
-                    add(prefix, model(inputs), y)
+            inputs = backend.prepare(x)
+            natural = backend.forward(inputs, need_grad=reuse)
+            logits = natural.logits.detach()
+            y_attack = labels_for_attack(attack_config, y, logits)
+            x_adv = attack.core(
+                backend, inputs, y_attack, attack_config, generator, natural if reuse else None
+            )
+            del natural
+            with torch.no_grad():
+                add("", logits, y)
+                adv = backend.forward(x_adv.detach().clamp_(INPUT_MIN, INPUT_MAX), need_grad=False)
+                add("adv_", adv.logits, y)
     finally:
         model.train(was_training)
     return {k: v / n for k, v in totals.items()}

@@ -1,6 +1,6 @@
-"""The training loop's fast path: one level's steps on a plain `DenseNet`, with no autograd.
+"""The paper's MLP's own stepper: one level's steps on its hand-written passes, no autograd.
 
-`FastStepper` does what `train_step` does (the same maths, to float tolerance:
+`FastStepper` does what `AutogradStepper` does (the same maths, to float tolerance:
 tests/test_fast_path.py), with the per-step overhead taken out, because at batch 60 that
 overhead costs as much as the matrix products:
 
@@ -21,35 +21,40 @@ import torch
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, labels_for_attack
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
 from robust_tickets.config import ExperimentConfig
+from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward
-from robust_tickets.models.masked import apply_masks_, masked_layers
+from robust_tickets.models.ticket import apply_masks_, prunable
 from robust_tickets.training.adam import Adam
+from robust_tickets.training.step import FAST_STEPPERS
 
 _threshold_backward = torch.ops.aten.threshold_backward
 
 
 class FastStepper:
-    """Training steps of one level for `model` (a plain `DenseNet`) and its `optimizer`.
+    """Training steps of one level for a model whose backend is an `MLP`, and its `optimizer`
+    (over the model's parameters, which are the MLP's weights, in order).
 
-    Build it after the level's weights, masks and any checkpointed optimizer state are loaded;
-    `create` returns None where the fast path does not apply (then use `train_step`)."""
+    Build it after the level's weights, masks and any checkpointed optimizer state are loaded."""
 
     def __init__(
         self,
         model: nn.Module,
+        masks: dict[str, torch.Tensor],
         optimizer: Adam,
         config: ExperimentConfig,
         attack: Attack,
     ) -> None:
-        apply_masks_(model)  # from here on the stored weights are the effective weights
-        layers = list(masked_layers(model).values())
-        weights = [layer.weight.detach() for layer in layers]
-        self.masks = masks_to_apply([layer.mask for layer in layers])
-        self.net = MLP(weights, [layer.mask for layer in layers])
-        self.config, self.optimizer = config, optimizer
-        self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
+        net = backend_of(model)
+        if not isinstance(net, MLP):
+            raise ValueError("FastStepper needs a model whose backend is an MLP")
+        apply_masks_(model, masks)  # from here on the stored weights are the effective weights
+        weights = net.weights
+        self.masks = masks_to_apply([masks[name] for name in prunable(model)])
+        self.net = net
+        self.config, self.optimizer, self.attack = config, optimizer, attack
+        self.adversarial_training = config.train.adv_train
         self.n = n = config.train.batch_size
         rows = 2 * n if config.train.adv_train else n
         like = weights[0]
@@ -68,20 +73,6 @@ class FastStepper:
         self.label_halves = [self.labels[start : start + n, 0] for start in range(0, rows, n)]
         self.grads = [torch.empty_like(w) for w in weights]
 
-    @classmethod
-    def create(
-        cls,
-        model: nn.Module,
-        optimizer: Adam,
-        config: ExperimentConfig,
-        attack: Attack,
-    ) -> FastStepper | None:
-        if not MLP.supports(model):
-            return None
-        if config.train.adv_train and fast_attack_of(attack) is None:
-            return None
-        return cls(model, optimizer, config, attack)
-
     def _forward(self, acts: list[torch.Tensor]) -> None:
         last = len(self.weights_t) - 1
         for i, w_t in enumerate(self.weights_t):
@@ -97,14 +88,14 @@ class FastStepper:
         n, cfg = x.shape[0], self.config
         if n != self.n:
             raise ValueError(f"FastStepper was built for batches of {self.n}, got {n}")
-        if x is not self.images:
+        if x.data_ptr() != self.images.data_ptr():
             self.images.copy_(x.reshape(n, -1))
         self._forward(self.natural)
         acts = self.acts
-        if self.fast_attack is not None:
+        if self.adversarial_training:
             fwd = self.natural_forward
             y_attack = labels_for_attack(cfg.attack, y, fwd.logits)
-            x_adv = self.fast_attack(self.net, self.images, y_attack, cfg.attack, generator, fwd)
+            x_adv = self.attack.core(self.net, self.images, y_attack, cfg.attack, generator, fwd)
             self.adversarial[0].copy_(x_adv).clamp_(INPUT_MIN, INPUT_MAX)
             self._forward(self.adversarial)
         else:
@@ -144,3 +135,6 @@ def finish_grads_(
             g.mul_(m)
         if l1 > 0:
             g.add_(w.sign(), alpha=l1)
+
+
+FAST_STEPPERS[MLP] = FastStepper

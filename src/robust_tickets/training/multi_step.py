@@ -22,16 +22,18 @@ import torch
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, fast_attack_of, labels_for_attack
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
 from robust_tickets.config import ExperimentConfig
+from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
-from robust_tickets.models.masked import apply_masks_, masked_layers
+from robust_tickets.models.ticket import apply_masks_, prunable
 from robust_tickets.training.adam import Adam
 from robust_tickets.training.fast_step import finish_grads_, masks_to_apply
 
 
 class MultiStepper:
-    """Training steps of T tickets (plain `DenseNet`s of one shape) and their `Adam`s, batched.
+    """Training steps of T tickets (models of one shape whose backend is an `MLP`) and their
+    `Adam`s, batched.
 
     Build it after each ticket's weights, masks and optimizer state are loaded; all tickets
     must be at the same Adam step (all fresh, or all resumed from the same iteration)."""
@@ -39,29 +41,29 @@ class MultiStepper:
     def __init__(
         self,
         models: Sequence[nn.Module],
+        masks: Sequence[dict[str, torch.Tensor]],
         optimizers: Sequence[Adam],
         config: ExperimentConfig,
         attack: Attack,
     ) -> None:
-        if not models or len(models) != len(optimizers):
-            raise ValueError("MultiStepper needs one optimizer per model, and at least one model")
-        if not all(MLP.supports(m) for m in models):
-            raise ValueError("MultiStepper trains plain DenseNet models only")
-        self.fast_attack = fast_attack_of(attack) if config.train.adv_train else None
-        if config.train.adv_train and self.fast_attack is None:
-            raise ValueError(f"attack {attack.__name__} has no fast variant to batch")
-        per_model = [list(masked_layers(m).values()) for m in models]
-        shapes = {tuple(layer.weight.shape for layer in layers) for layers in per_model}
+        if not models or not len(models) == len(optimizers) == len(masks):
+            raise ValueError("MultiStepper needs one optimizer and one mask set per model")
+        if not all(isinstance(backend_of(m), MLP) for m in models):
+            raise ValueError("MultiStepper trains models whose backend is an MLP only")
+        self.attack = attack if config.train.adv_train else None
+        per_model = [list(prunable(m).values()) for m in models]
+        shapes = {tuple(w.shape for w in weights) for weights in per_model}
         if len(shapes) != 1:
             raise ValueError("MultiStepper needs tickets of one architecture")
-        for model in models:
-            apply_masks_(model)  # as in FastStepper: the stored weights are the effective ones
+        for model, model_masks in zip(models, masks, strict=True):
+            apply_masks_(model, model_masks)  # as in FastStepper: stored weights are effective
+        names = list(prunable(models[0]))
         by_layer = list(zip(*per_model, strict=True))  # by_layer[l][t]: ticket t's layer l
         with torch.no_grad():
-            self.weights = [torch.stack([la.weight for la in layer]) for layer in by_layer]
-            masks = [torch.stack([la.mask for la in layer]) for layer in by_layer]
-        self.masks = masks_to_apply(masks)
-        self.net = MLP(self.weights, masks)
+            self.weights = [torch.stack([w.detach() for w in layer]) for layer in by_layer]
+            stacked = [torch.stack([m[name] for m in masks]) for name in names]
+        self.masks = masks_to_apply(stacked)
+        self.net = MLP(self.weights)
         self.config, self.tickets = config, len(models)
         self.optimizer = Adam(self.weights, config.train.learning_rate)
         self._stack_adam_state(optimizers)
@@ -84,8 +86,8 @@ class MultiStepper:
     def write_back(self, models: Sequence[nn.Module], optimizers: Sequence[Adam]) -> None:
         """Copy each ticket's weights and Adam state into its own model and optimizer."""
         for t, (model, opt) in enumerate(zip(models, optimizers, strict=True)):
-            for i, layer in enumerate(masked_layers(model).values()):
-                layer.weight.copy_(self.weights[i][t])
+            for i, weight in enumerate(prunable(model).values()):
+                weight.copy_(self.weights[i][t])
                 if self.optimizer.started:
                     opt.steps[i].copy_(self.optimizer.steps[i])
                     opt.exp_avgs[i].copy_(self.optimizer.exp_avgs[i][t])
@@ -105,10 +107,10 @@ class MultiStepper:
             )
         cfg = self.config
         natural = self.net.forward(x.reshape(tickets, n, -1))
-        if self.fast_attack is not None:
+        if self.attack is not None:
             y_attack = labels_for_attack(cfg.attack, y, natural.logits)
             flat = natural.inputs[0]
-            x_adv = self.fast_attack(self.net, flat, y_attack, cfg.attack, generators, natural)
+            x_adv = self.attack.core(self.net, flat, y_attack, cfg.attack, generators, natural)
             adversarial = self.net.forward(x_adv.clamp_(INPUT_MIN, INPUT_MAX))
             pairs = zip(natural.inputs, adversarial.inputs, strict=True)
             both = Forward(

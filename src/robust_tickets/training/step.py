@@ -1,55 +1,123 @@
 """One training step: a function of (model weights and masks, optimizer state, batch).
 
 Natural training minimises CE on the natural batch. Adversarial training crafts the adversarial
-batch against the current weights and minimises 0.5 * CE(natural) + 0.5 * CE(adversarial); both
-halves go through the network in one forward pass. Training targets are label-smoothed.
+batch against the current weights and minimises 0.5 * CE(natural) + 0.5 * CE(adversarial).
+Training targets are label-smoothed. Pruned weights are stored as exact zeros and their
+gradients are zeroed before every update, so Adam never moves them.
 
-`train_step` is the autograd definition of a step, for any model and attack. For the paper's
-`DenseNet` with an attack that has a fast variant, the experiment loop takes the same step with
-`robust_tickets.training.fast_step.FastStepper` (hand-written passes, no autograd); both agree to
-float tolerance (tests/test_fast_path.py).
+`AutogradStepper` takes the step for any model through autograd, with the natural half's forward
+computed once: the attack's labels come from it and, for an attack whose first gradient is at x
+(FGSM, PGD without random start) on a model whose train and eval modes agree, so does that
+gradient. A model whose backend has a stepper of its own (the paper's MLP:
+`robust_tickets.training.fast_step`) gets it from `make_stepper`; both agree to float tolerance
+(tests/test_fast_path.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import labels_for_model
+from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
 from robust_tickets.config import ExperimentConfig
-from robust_tickets.models.masked import apply_masks_, masked_layers
+from robust_tickets.models.backend import AutogradBackend, Forward, backend_of, mode_free
+from robust_tickets.models.ticket import mask_grads_, prunable
 from robust_tickets.training.adam import Adam
 
 
-def training_loss(
+class Stepper(Protocol):
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
+        """One update on the batch (x: [n, C, H, W] images in [0, 1], y: [n] labels)."""
+        ...
+
+
+# backend type -> its own stepper (model, masks, optimizer, config, attack) -> Stepper | None
+FAST_STEPPERS: dict[type, Callable[..., Stepper | None]] = {}
+
+
+class AutogradStepper:
+    """Training steps of one level for any model, through autograd (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        masks: dict[str, torch.Tensor],
+        optimizer: Adam | None,  # None: only `loss` is used (pruning criteria)
+        config: ExperimentConfig,
+        attack: Attack,
+    ) -> None:
+        self.model, self.masks, self.optimizer = model, masks, optimizer
+        self.config, self.attack = config, attack
+        self.backend = AutogradBackend(model)
+        self.share_forward = mode_free(model) and attack.reuses_start(config.attack)
+        self.weights = list(prunable(model).values())
+
+    def loss(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        model, cfg = self.model, self.config
+        smoothing = cfg.data.label_smoothing
+        model.train()
+        if not cfg.train.adv_train:
+            loss = F.cross_entropy(model(x), y, label_smoothing=smoothing)
+        else:
+            leaf = x.detach().requires_grad_(self.share_forward)
+            logits = model(leaf)
+            y_attack = labels_for_attack(cfg.attack, y, logits)
+            if self.share_forward:
+                start = Forward([leaf], logits)
+                x_adv = self.attack.core(self.backend, x, y_attack, cfg.attack, generator, start)
+            else:
+                model.eval()
+                try:
+                    x_adv = self.attack.core(self.backend, x, y_attack, cfg.attack, generator, None)
+                finally:
+                    model.train()
+            adv_logits = model(x_adv.detach().clamp_(INPUT_MIN, INPUT_MAX))
+            loss = 0.5 * F.cross_entropy(logits, y, label_smoothing=smoothing) + 0.5 * (
+                F.cross_entropy(adv_logits, y, label_smoothing=smoothing)
+            )
+        if cfg.train.l1_reg > 0:  # pruned weights are zero, so they add nothing
+            loss = loss + cfg.train.l1_reg * sum(w.abs().sum() for w in self.weights)
+        return loss
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> float:
+        """One update; returns the loss before it."""
+        if self.optimizer is None:
+            raise ValueError("this stepper was built without an optimizer")
+        loss = self.loss(x, y, generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        mask_grads_(self.model, self.masks)
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+def make_stepper(
     model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    masks: dict[str, torch.Tensor],
+    optimizer: Adam,
     config: ExperimentConfig,
     attack: Attack,
-    generator: torch.Generator | None,
-) -> torch.Tensor:
-    smoothing = config.data.label_smoothing
-    if config.train.adv_train:
-        y_attack = labels_for_model(config.attack, model, x, y)
-        x_adv = attack(model, x, y_attack, config.attack, generator)
-        logits = model(torch.cat([x, x_adv]))
-        n = x.shape[0]
-        loss = 0.5 * F.cross_entropy(logits[:n], y, label_smoothing=smoothing) + 0.5 * (
-            F.cross_entropy(logits[n:], y, label_smoothing=smoothing)
-        )
-    else:
-        loss = F.cross_entropy(model(x), y, label_smoothing=smoothing)
-    if config.train.l1_reg > 0:
-        penalty = sum((m.weight * m.mask).abs().sum() for m in masked_layers(model).values())
-        loss = loss + config.train.l1_reg * penalty
-    return loss
+) -> Stepper:
+    """The stepper of the model's backend if it has one for this config, else autograd's.
+
+    Build it after the level's weights, masks and any checkpointed optimizer state are loaded."""
+    own = FAST_STEPPERS.get(type(backend_of(model)))
+    stepper = own(model, masks, optimizer, config, attack) if own is not None else None
+    return (
+        stepper if stepper is not None else AutogradStepper(model, masks, optimizer, config, attack)
+    )
 
 
 def train_step(
     model: nn.Module,
+    masks: dict[str, torch.Tensor],
     optimizer: Adam,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -57,17 +125,8 @@ def train_step(
     attack: Attack,
     generator: torch.Generator | None,
 ) -> float:
-    """Update `model` in place on one batch by autograd; returns the loss before the update.
-
-    Any model, any attack. The experiment loop uses `FastStepper` instead wherever it applies
-    (the paper's `DenseNet`), which takes the same step without autograd."""
-    model.train()
-    loss = training_loss(model, x, y, config, attack, generator)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    apply_masks_(model)  # pruned weights stay exactly zero whatever the optimizer does
-    return float(loss.detach())
+    """One autograd update of `model` in place (any model, any attack); returns the loss."""
+    return AutogradStepper(model, masks, optimizer, config, attack).step(x, y, generator)
 
 
 def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Adam:
