@@ -148,7 +148,7 @@ def _tiny_trial_lock(out: Path, trial: int = 0) -> Path:
 
 
 def test_run_refuses_a_trial_another_live_process_is_running(tmp_path, fashion):
-    from robust_tickets.sweep import locks
+    from robust_tickets import claims as locks
 
     out = tmp_path / "out"
     claim = locks.try_claim(_tiny_trial_lock(out))  # held by this (live) test process

@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import small_config
 
 from robust_tickets import level_pool, prestart
+from robust_tickets.cli.main import LEVEL_WORKER
 from robust_tickets.cli.run import early_workers
 from robust_tickets.experiment import RunOptions
 from robust_tickets.progress import Progress
@@ -74,7 +75,7 @@ def test_workers_started_before_torch_is_imported(monkeypatch, argv, expected):
 
 
 def test_a_prestarted_worker_that_is_not_needed_exits():
-    prestart.prestart(1)
+    prestart.prestart(1, LEVEL_WORKER)
     ((process, _),) = prestart._waiting
     prestart.release()
     assert prestart._waiting == [] and not process.is_alive()

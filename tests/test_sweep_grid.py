@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from robust_tickets import claims as locks
 from robust_tickets.cli.main import main
 from robust_tickets.config import from_flat
 from robust_tickets.errors import UserError
 from robust_tickets.pruning import STRATEGIES
-from robust_tickets.sweep import expand, load_grid, locks
+from robust_tickets.sweep import expand, load_grid
 from robust_tickets.sweep.jobs import Job, lock_path
 
 ROOT = Path(__file__).resolve().parents[1]

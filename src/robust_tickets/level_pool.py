@@ -27,9 +27,9 @@ import torch
 from robust_tickets import prestart
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
-from robust_tickets.experiment import RunOptions, TrialRunner, iterations_done, num_levels
 from robust_tickets.progress import Progress
 from robust_tickets.store import ExperimentDir, experiment_dir, remove_stale_temps
+from robust_tickets.trial import RunOptions, TrialRunner, iterations_done, num_levels
 
 POLL_SECONDS = 0.5
 

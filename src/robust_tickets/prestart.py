@@ -2,7 +2,8 @@
 
 Importing torch takes a few seconds of CPU. A `run` command that will train on several workers
 starts them first thing (`prestart`), so that their start-up overlaps with the parent's own
-instead of following it; `robust_tickets.level_pool` then hands them their work. A worker that
+instead of following it; the caller names what they run (`robust_tickets.level_pool.worker`) and
+hands them their work. A worker that
 is not needed (one trial, nothing left to do, an error) is told to leave by `release`, or goes
 when its parent does. This module must not import torch: that is its point.
 """
@@ -10,6 +11,7 @@ when its parent does. This module must not import torch: that is its point.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import signal
@@ -26,12 +28,16 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def prestart(count: int) -> None:
-    """Start `count` idle workers now (spawned, never forked: the parent will run torch)."""
+def prestart(count: int, target: str) -> None:
+    """Start `count` idle workers now (spawned, never forked: the parent will run torch).
+
+    `target` ("module:function") is what each will run, ``function(*first_message, conn)``;
+    the worker imports its module (torch with it) while it waits for that first message. It is
+    named rather than imported so that this low module depends on nothing above it."""
     context = multiprocessing.get_context("spawn")
     for _ in range(count):
         parent_end, child_end = context.Pipe()
-        process = context.Process(target=_wait_for_work, args=(child_end,), daemon=True)
+        process = context.Process(target=_wait_for_work, args=(child_end, target), daemon=True)
         process.start()
         child_end.close()
         _waiting.append((process, parent_end))
@@ -57,13 +63,13 @@ def release() -> None:
             process.join()
 
 
-def _wait_for_work(conn: Connection) -> None:
+def _wait_for_work(conn: Connection, target: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from robust_tickets import level_pool  # imports torch: the slow part, done while waiting
-
+    module, function = target.split(":")
+    work = getattr(importlib.import_module(module), function)  # torch: the slow part, now
     try:
         first = conn.recv()  # (config, options), or None: not needed after all
     except EOFError:
         return
     if first is not None:
-        level_pool.worker(*first, conn)
+        work(*first, conn)

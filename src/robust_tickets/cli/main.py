@@ -51,13 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LEVEL_WORKER = "robust_tickets.level_pool:worker"  # what `run --jobs` workers run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:  # start its worker processes before this one imports torch
         from robust_tickets import prestart
         from robust_tickets.cli.run import early_workers
 
-        prestart.prestart(early_workers(argv[1:]))
+        prestart.prestart(early_workers(argv[1:]), LEVEL_WORKER)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -6,22 +6,19 @@ logs, a store identity) under ``OUTPUT/.sweep/``, which `results` and `report` s
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robust_tickets.claims import STORE_AREA, trial_claim_path
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
-from robust_tickets.sweep import locks
 
-SWEEP_DIR = ".sweep"
+SWEEP_DIR = STORE_AREA
 
 
 @dataclass(frozen=True)
@@ -88,45 +85,7 @@ def eval_images(config: ExperimentConfig) -> int:
 
 # ---- the sweep's own area in the store --------------------------------------------------
 def lock_path(output: Path, job: Job) -> Path:
-    return output / SWEEP_DIR / "locks" / f"{job.file_stem()}.lock"
-
-
-@contextlib.contextmanager
-def claimed(output: Path, config: ExperimentConfig, trials: Iterable[int]) -> Iterator[None]:
-    """Hold the claims of these trials' jobs, with a heartbeat, while the body runs.
-
-    `robust-tickets run` takes the same claim files as sweeps, so a `run` and a sweep (or two
-    `run`s) never write one trial at once; the one that comes second gets a UserError naming
-    the holder (`RunOptions.claim`). A sweep's own workers do not: their driver holds them."""
-    taken: list[locks.Claim] = []
-    stop = threading.Event()
-    beat = threading.Thread(target=_beat, args=(taken, stop), daemon=True)
-    try:
-        for trial in trials:
-            path = lock_path(output, Job(config, trial))
-            claim = locks.try_claim(path)
-            if claim is None:
-                info = locks.read_claim(path) or {}
-                raise UserError(
-                    f"trial {trial} of {config.name()} is being run by another process (pid "
-                    f"{info.get('pid', '?')} on {info.get('host', '?')}): wait for it to finish "
-                    f"or run other trials (--first-trial); if no such process exists, delete {path}"
-                )
-            taken.append(claim)
-        beat.start()
-        yield
-    finally:
-        stop.set()
-        if beat.is_alive():
-            beat.join()
-        for claim in taken:
-            locks.release(claim)
-
-
-def _beat(claims: list[locks.Claim], stop: threading.Event) -> None:
-    while not stop.wait(locks.HEARTBEAT):
-        for claim in claims:
-            locks.heartbeat(claim)
+    return trial_claim_path(output, job.config.name(), job.trial)
 
 
 def log_path(output: Path, job: Job, attempt: int) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robust_tickets.sweep import locks
+from robust_tickets import claims as locks
 from robust_tickets.sweep.estimate import Estimator
 from robust_tickets.sweep.jobs import Job, lock_path
 from robust_tickets.sweep.progress import duration

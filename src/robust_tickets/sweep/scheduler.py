@@ -12,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robust_tickets import claims as locks
 from robust_tickets.store import atomic_write_text
-from robust_tickets.sweep import locks
 from robust_tickets.sweep.executors.base import Executor, Outcome
 from robust_tickets.sweep.jobs import Job, JobSpec, lock_path, log_path, store_identity
 from robust_tickets.sweep.progress import View

@@ -1,4 +1,5 @@
-"""Claim files: at most one sweep works on a job at a time, across processes and hosts.
+"""Claim files: at most one process (a sweep, or `run`) works on a trial at a time, across
+processes and hosts.
 
 A claim is created atomically (``O_CREAT | O_EXCL``) and holds the owner's host, pid, start time
 and a random token. The owner refreshes its modification time (a heartbeat); a claim is stale
@@ -14,11 +15,15 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from robust_tickets.errors import UserError
 
 STALE_AFTER = 180.0  # seconds without a heartbeat before another host's claim is broken
 HEARTBEAT = 20.0  # seconds between heartbeats (well under STALE_AFTER)
@@ -132,3 +137,49 @@ def release(claim: Claim) -> None:
     info = read_claim(claim.path)
     if info and info.get("token") == claim.token:
         claim.path.unlink(missing_ok=True)
+
+
+# ---- claims of an experiment's trials ----------------------------------------------------
+STORE_AREA = ".sweep"  # the store's own area for claims and sweep logs
+
+
+def trial_claim_path(output: Path, experiment_name: str, trial: int) -> Path:
+    return output / STORE_AREA / "locks" / f"{experiment_name}.trial_{trial}.lock"
+
+
+@contextlib.contextmanager
+def claimed(output: Path, experiment_name: str, trials: Iterable[int]) -> Iterator[None]:
+    """Hold the claims of these trials, with a heartbeat, while the body runs.
+
+    `robust-tickets run` takes the same claim files as sweeps, so a `run` and a sweep (or two
+    `run`s) never write one trial at once; the one that comes second gets a UserError naming
+    the holder. A sweep's own workers do not: their driver holds them."""
+    taken: list[Claim] = []
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(taken, stop), daemon=True)
+    try:
+        for trial in trials:
+            path = trial_claim_path(output, experiment_name, trial)
+            claim = try_claim(path)
+            if claim is None:
+                info = read_claim(path) or {}
+                raise UserError(
+                    f"trial {trial} of {experiment_name} is being run by another process (pid "
+                    f"{info.get('pid', '?')} on {info.get('host', '?')}): wait for it to finish "
+                    f"or run other trials (--first-trial); if no such process exists, delete {path}"
+                )
+            taken.append(claim)
+        beat.start()
+        yield
+    finally:
+        stop.set()
+        if beat.is_alive():
+            beat.join()
+        for claim in taken:
+            release(claim)
+
+
+def _beat(claims: list[Claim], stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT):
+        for claim in claims:
+            heartbeat(claim)
