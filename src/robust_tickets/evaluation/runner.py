@@ -19,7 +19,7 @@ from torch import nn
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.errors import UserError
-from robust_tickets.evaluation import library
+from robust_tickets.evaluation import autoattack, library
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
 from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
@@ -31,6 +31,7 @@ from robust_tickets.seeds import derive
 from robust_tickets.store import ExperimentDir, LevelDir, load_tensors, read_json
 
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
+REPLACED = "replaced"  # role of a curve entry that a newer version of its attack superseded
 DEFAULT_EPS = tuple(round(0.05 * k, 10) for k in range(9))  # 0, 0.05, ..., 0.4
 
 
@@ -80,8 +81,10 @@ def _canonical(options: EvalOptions) -> EvalOptions:
         if not 0 <= eps <= 1:
             raise UserError(f"eps {eps:g} is outside [0, 1]: images are in [0, 1]")
     names = tuple(dict.fromkeys(EVAL_ATTACKS.canonical(a) for a in options.attacks))
-    if options.checks or any(EVAL_ATTACKS.get(a).library for a in names):
+    if any(EVAL_ATTACKS.get(a).library for a in names):
         library.torchattacks()  # fail before anything is written if it is missing
+    if options.checks or set(names) & {"autoattack", *autoattack.SINGLE}:
+        autoattack.module()
     if options.n_examples is not None and options.n_examples < 1:
         raise UserError("--n-examples must be at least 1")
     return EvalOptions(**{**options.__dict__, "attacks": names})
@@ -177,6 +180,9 @@ def evaluate_model(
         key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
         if progress is not None:
             progress.show(attack=spec.name, eps=task.eps)
+        superseded = task.role == "curve" and _supersede(entries, key, spec.name, task.eps, n)
+        if superseded and saved is not None:
+            saved(entries)
         if key in entries:
             old = entries[key]
             if task.role == "curve" and old.role != "curve":  # asked for now: part of the curve
@@ -204,6 +210,18 @@ def evaluate_model(
         if saved is not None:
             saved(entries)  # after every attack, so that an interruption loses one at most
     return entries
+
+
+def _supersede(entries: dict[str, Entry], key: str, attack: str, eps: float, n: int) -> bool:
+    """The curve holds one version of each attack: a curve entry of the same attack, eps and n
+    with other parameters (other strength, another implementation) becomes role `replaced`,
+    kept in the store and table but out of the worst case. Returns whether any changed."""
+    changed = False
+    for other, e in list(entries.items()):
+        if other != key and e.role == "curve" and (e.attack, e.eps, e.n) == (attack, eps, n):
+            entries[other] = Entry(**{**e.meta(), "role": REPLACED}, robust=e.robust)
+            changed = True
+    return changed
 
 
 def model_checks(
