@@ -34,6 +34,7 @@ from robust_tickets.store import (
     load_tensors,
     remove_stale_temps,
     save_tensors,
+    verify_trial,
     write_config,
     write_json,
     write_metrics,
@@ -292,6 +293,8 @@ def run_experiment(
         )
     with _claims(options, config, trial_ids if options.force else todo):
         write_config(exp, config)
+        for trial in [] if options.force else todo:  # damage is named before any work starts
+            verify_trial(exp.trial(trial))
         if options.force:  # only now that the inputs are known to be good and no one else
             for trial in trial_ids:  # is running these trials
                 exp.move_aside(trial)

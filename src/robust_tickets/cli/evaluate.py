@@ -83,6 +83,7 @@ def handle(args: argparse.Namespace) -> int:
         EvalOptions,
         evaluate_experiment,
         find_experiment_dirs,
+        verify_experiment,
     )
 
     if args.list_attacks:
@@ -120,6 +121,8 @@ def handle(args: argparse.Namespace) -> int:
     for name in options.attacks:
         EVAL_ATTACKS.canonical(name)
     experiments = find_experiment_dirs(args.dirs)
+    for exp in experiments:  # damage anywhere stops the command before it writes anything
+        verify_experiment(exp, options)
     for exp in experiments:
         plans = evaluate_experiment(exp, options)
         done = ", ".join(f"{p.trial}/{p.level:02d}" for p in plans) or "none finished"

@@ -28,7 +28,7 @@ from robust_tickets.models import create_model
 from robust_tickets.models.masked import load_masks, load_weights
 from robust_tickets.progress import Progress
 from robust_tickets.seeds import derive
-from robust_tickets.store import ExperimentDir, LevelDir, load_tensors, read_json
+from robust_tickets.store import ExperimentDir, LevelDir, damaged, load_tensors, read_json
 
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
 REPLACED = "replaced"  # role of a curve entry that a newer version of its attack superseded
@@ -71,8 +71,11 @@ def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -
     """The network of one finished level: its final weights under its masks, in eval mode."""
     shape = tuple(splits.test.x.shape[1:])
     model = create_model(config.model.model, shape, splits.num_classes, seed=0)
-    load_weights(model, load_tensors(level_dir.final))
-    load_masks(model, load_tensors(level_dir.masks))
+    for path, load in ((level_dir.final, load_weights), (level_dir.masks, load_masks)):
+        try:
+            load(model, load_tensors(path))
+        except (KeyError, RuntimeError, ValueError) as error:  # missing names, wrong shapes
+            raise damaged(path, f"does not fit the model: {error}") from None
     return model.eval()
 
 
@@ -115,6 +118,20 @@ def plan_experiment(
             if options.checks:
                 tasks += [Task(a, e, "check") for a, e in needed(check_eps, surrogate is not None)]
             plans.append(LevelPlan(trial, level, level_dir, tasks, surrogate))
+    return plans
+
+
+def verify_experiment(exp: ExperimentDir, options: EvalOptions) -> list[LevelPlan]:
+    """Read back every file the evaluation of `exp` will read (config, the tickets and what
+    their robustness/ holds), so that damage is named before anything is written anywhere."""
+    config = exp.config()
+    plans = plan_experiment(exp, config, _canonical(options), 0)
+    for plan in plans:
+        for level_dir in (plan.level_dir, plan.surrogate):
+            if level_dir is not None:
+                load_tensors(level_dir.final)
+                load_tensors(level_dir.masks)
+        RobustnessDir.of(plan.level_dir).load()
     return plans
 
 
