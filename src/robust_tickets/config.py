@@ -200,8 +200,10 @@ def flatten_mapping(raw: dict[str, Any], source: str) -> dict[str, Any]:
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; any problem becomes a one-line UserError."""
     path = Path(path)
+    from robust_tickets import yaml_strict
+
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml_strict.load(path.read_text())
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist: check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -209,6 +211,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
+        if isinstance(exc, yaml_strict.DuplicateKey):
+            raise UserError(f"config file {path}{line}: {exc.problem}: keep one") from None
         raise UserError(f"config file {path} is not valid YAML{line}: fix its syntax") from None
     if raw is None:
         return {}

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from robust_tickets import limits
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.errors import UserError
@@ -80,9 +81,12 @@ def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -
 
 
 def _canonical(options: EvalOptions) -> EvalOptions:
+    if not options.eps:
+        raise UserError("--eps is empty: give at least one radius, e.g. --eps 0.1")
     for eps in options.eps:
-        if not 0 <= eps <= 1:
-            raise UserError(f"eps {eps:g} is outside [0, 1]: images are in [0, 1]")
+        limits.in_unit("--eps", eps)
+    if options.check_eps is not None:
+        limits.in_unit("--check-eps", options.check_eps)
     names = tuple(dict.fromkeys(EVAL_ATTACKS.canonical(a) for a in options.attacks))
     if any(EVAL_ATTACKS.get(a).library for a in names):
         library.torchattacks()  # fail before anything is written if it is missing
@@ -119,6 +123,39 @@ def plan_experiment(
                 tasks += [Task(a, e, "check") for a, e in needed(check_eps, surrogate is not None)]
             plans.append(LevelPlan(trial, level, level_dir, tasks, surrogate))
     return plans
+
+
+def check_selection(experiments: list[ExperimentDir], options: EvalOptions) -> None:
+    """--trials and --levels must each name something that exists (a typo would otherwise
+    evaluate nothing and exit 0); the error says what there is."""
+    for flag, chosen in (("--trials", options.trials), ("--levels", options.levels)):
+        if chosen is not None and not chosen:
+            raise UserError(f"{flag} is empty: name at least one, or leave it out for all")
+    trials = {t: d for exp in experiments for t, d in exp.trials()}
+    if options.trials is not None:
+        missing = sorted(set(options.trials) - set(trials))
+        if missing:
+            found = ", ".join(map(str, sorted(trials))) or "none"
+            asked = ", ".join(map(str, missing))
+            raise UserError(f"--trials {asked}: no such trial (trials found: {found})")
+    if options.levels is not None:
+        chosen = trials if options.trials is None else {t: trials[t] for t in options.trials}
+        finished = {
+            level
+            for exp in experiments
+            for t, trial in exp.trials()
+            if t in chosen
+            for level, level_dir in trial.levels()
+            if level_dir.is_done()
+        }
+        missing = sorted(set(options.levels) - finished)
+        if missing:
+            found = ", ".join(map(str, sorted(finished))) or "none"
+            asked = ", ".join(map(str, missing))
+            raise UserError(
+                f"--levels {asked}: no such finished level in the chosen trials "
+                f"(finished levels: {found})"
+            )
 
 
 def verify_experiment(exp: ExperimentDir, options: EvalOptions) -> list[LevelPlan]:

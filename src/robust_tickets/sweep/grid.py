@@ -44,7 +44,10 @@ TRIAL = "trial"
 
 def load_grid(path: str | Path) -> list[Job]:
     """Read and expand a grid file (see the module docstring)."""
-    return expand(load_yaml(path), source=str(path))
+    raw = load_yaml(path)
+    if raw == {}:  # else it would be one job at the paper's full defaults
+        raise UserError(f"grid file {path} is empty: give at least `base` or `axes`")
+    return expand(raw, source=str(path))
 
 
 def expand(raw: dict[str, Any], source: str = "grid") -> list[Job]:
