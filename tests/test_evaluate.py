@@ -157,6 +157,9 @@ def test_masking_checks_flag_a_quantised_model_and_pass_a_normal_one(fashion, tr
     test = _test(fashion, 200)
     report, flags = _checks(model, surrogate, test)
     assert report["flag"] == "pass", report["checks"]
+    from robust_tickets.evaluation import library
+
+    assert flags.pop("library") == ("pass" if library.available() else "skip")
     assert set(flags.values()) == {"pass"}
     masked_report, masked = _checks(Quantised(model), surrogate, test)
     assert masked_report["flag"] == "warn"
