@@ -137,6 +137,10 @@ def test_the_report_never_lists_every_possible_evaluation():
         ("sweep", "base: {}\nbase: {eps: 0.1}\n", "'base' is given twice"),
         ("sweep", "# only a comment\n", "is empty"),
         ("sweep", "", "is empty"),
+        ("sweep", "base: {trials: 1000000000}\n", "base.trials must be at most"),
+        ("sweep", "axes: {trial: [99999999999]}\n", "trial must be at most"),
+        ("sweep", "base: {eps: .inf}\n", "eps must be a finite number"),
+        ("run", "trials: 1000000000\n", "--trials must be at most"),
     ],
 )
 def test_config_files_refuse_what_they_would_ignore(tmp_path, capsys, command, text, needle):
