@@ -299,3 +299,29 @@ def test_evaluate_autoattack_and_checks_work_without_torchattacks(tmp_path, fash
     assert checks["library"] == "skip" and checks["black-box"] in ("pass", "warn")
     assert {e.attack for e in store.load().values()} >= {"autoattack", "square"}
     assert main([*argv[:3], "ta-autoattack", *argv[4:]]) == 2  # needs the optional library
+
+
+def test_results_of_another_implementation_leave_the_curve(fashion, trained):
+    """An `autoattack` stored by the torchattacks-built version (params without impl=) is
+    kept, but out of the worst case, even when autoattack is not asked for again."""
+    from robust_tickets.evaluation.store import Entry
+
+    model, _ = trained
+    test = _test(fashion, 40)
+    ctx = AttackContext(10, settings=EvalSettings(pgd_steps=2, pgd_restarts=1))
+    old_params = "apgd_steps=100,fab_steps=100,queries=5000"
+    fooled = torch.zeros(40, dtype=torch.bool)
+    old = Entry("autoattack", old_params, 0.1, 40, "curve", 1.0, fooled)
+    saves = []
+    entries = evaluate_model(
+        model,
+        test,
+        [Task("fgsm", 0.1, "curve")],
+        ctx,
+        lambda g, e, s: s,
+        entries={old.key: old},
+        saved=lambda found: saves.append(dict(found)),
+    )
+    assert entries[old.key].role == "replaced" and saves[0][old.key].role == "replaced"
+    worst = next(r for r in table_rows(entries) if r["attack"] == "worst-case")
+    assert worst["params"] == "fgsm" and worst["correct"] > 0  # not the old all-fooled entry

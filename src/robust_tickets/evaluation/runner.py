@@ -228,6 +228,8 @@ def evaluate_model(
     Returns the updated entries, keyed by `store.entry_key`.
     """
     entries = dict(entries or {})
+    if _retire_other_implementations(entries, ctx) and saved is not None:
+        saved(entries)
     n = len(test)
     for task in tasks:
         spec = EVAL_ATTACKS.get(task.attack)
@@ -264,6 +266,21 @@ def evaluate_model(
         if saved is not None:
             saved(entries)  # after every attack, so that an interruption loses one at most
     return entries
+
+
+def _retire_other_implementations(entries: dict[str, Entry], ctx: AttackContext) -> bool:
+    """Curve entries of an attack made by another implementation than today's (e.g. the
+    torchattacks-built `autoattack`, stored without `impl=`) become role `replaced`, so that a
+    curve never mixes implementations even when that attack is not asked for again."""
+    changed = False
+    for key, e in list(entries.items()):
+        if e.role != "curve" or e.attack not in EVAL_ATTACKS:
+            continue
+        impl = EVAL_ATTACKS.get(e.attack).params(ctx).get("impl")
+        if impl is not None and f"impl={impl}" not in e.params.split(","):
+            entries[key] = Entry(**{**e.meta(), "role": REPLACED}, robust=e.robust)
+            changed = True
+    return changed
 
 
 def _supersede(entries: dict[str, Entry], key: str, attack: str, eps: float, n: int) -> bool:
