@@ -255,8 +255,11 @@ def test_autoattack_is_the_per_example_worst_case_of_its_first_attack(fashion, t
     assert not (aa & ~ce).any()  # APGD-CE runs first, same seed: AutoAttack only adds to it
     assert torch.equal(aa, _run(model, "autoattack", 0.1, test, ctx))  # seeded: reproducible
     state = torch.random.get_rng_state()
-    _run(model, "square", 0.1, test, ctx)
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    _run(model, "apgd-t", 0.1, test, ctx)
     assert torch.equal(state, torch.random.get_rng_state())  # the caller's generator untouched
+    for p, before in zip(model.parameters(), grads, strict=True):  # weights untouched too
+        assert p.requires_grad and (p.grad is None if before is None else p.grad.equal(before))
 
 
 def test_a_curve_attack_rerun_with_other_parameters_replaces_the_old_entry(fashion, trained):

@@ -109,6 +109,20 @@ def run(aa: Any, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
     for part in (aa.apgd, aa.apgd_targeted, aa.fab, aa.square):
         part.device = x.device
     aa.device = x.device
-    with isolated_rng(seed, x.device), _quiet():
+    with isolated_rng(seed, x.device), _quiet(), _frozen(aa.model):
         x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=len(x))
     return x_adv.detach()
+
+
+@contextlib.contextmanager
+def _frozen(model: nn.Module) -> Iterator[None]:
+    """No parameter gradients while attacking: AutoAttack's backward passes would otherwise
+    fill (and pay for) every weight's .grad; only the input's gradient is needed."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
