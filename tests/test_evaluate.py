@@ -75,6 +75,7 @@ def _run(model, name, eps, test, ctx, seed=7):
 
 @pytest.mark.parametrize("eps", [0.1])
 def test_project_attacks_match_torchattacks_on_same_random_start(fashion, trained, eps):
+    pytest.importorskip("torchattacks", reason="torchattacks is an optional cross-check")
     model, _ = trained
     test = _test(fashion, 1000)
     ctx = AttackContext(10, settings=SETTINGS)
@@ -88,6 +89,8 @@ def test_project_attacks_match_torchattacks_on_same_random_start(fashion, traine
 
 @pytest.mark.parametrize("name", EVAL_ATTACKS.names())
 def test_every_registered_attack_fools_a_natural_model_within_the_ball(fashion, trained, name):
+    if EVAL_ATTACKS.get(name).library:
+        pytest.importorskip("torchattacks", reason="torchattacks is an optional cross-check")
     model, surrogate = trained
     test = _test(fashion, 64)
     quick = EvalSettings(pgd_steps=10, pgd_restarts=1, apgd_steps=5, fab_steps=5, square_queries=50)
@@ -154,6 +157,9 @@ def test_masking_checks_flag_a_quantised_model_and_pass_a_normal_one(fashion, tr
     test = _test(fashion, 200)
     report, flags = _checks(model, surrogate, test)
     assert report["flag"] == "pass", report["checks"]
+    from robust_tickets.evaluation import library
+
+    assert flags.pop("library") == ("pass" if library.available() else "skip")
     assert set(flags.values()) == {"pass"}
     masked_report, masked = _checks(Quantised(model), surrogate, test)
     assert masked_report["flag"] == "warn"
@@ -219,3 +225,106 @@ def test_evaluate_writes_beside_the_run_resumes_and_shows_in_results(tmp_path, f
     assert 'id="robustness"' in page and "Gradient-masking checks" in page
     assert (tmp_path / "report" / "figures" / "fig6_robustness_curves.png").stat().st_size > 0
     assert (tmp_path / "report" / "tables" / "masking_checks.csv").read_text().count("\n") == 3
+
+
+# ---- AutoAttack from its canonical implementation (pyautoattack) ----------------------------
+def test_autoattack_is_pyautoattacks_standard_version_and_named_by_it():
+    from robust_tickets.evaluation import autoattack
+
+    model = create_model("dense-300-100", (1, 28, 28), 10, seed=0)
+    aa = autoattack.standard(model, 0.1, num_classes=10)
+    assert type(aa).__module__.startswith("pyautoattack")
+    assert aa.attacks_to_run == ["apgd-ce", "apgd-t", "fab-t", "square"]
+    assert (aa.apgd.n_iter, aa.apgd.n_restarts, aa.apgd_targeted.n_target_classes) == (100, 1, 9)
+    assert (aa.fab.n_target_classes, aa.square.n_queries) == (9, 5000)
+    lighter = autoattack.standard(model, 0.1, num_classes=4, apgd_steps=7)
+    assert lighter.apgd_targeted.n_iter == 7 and lighter.apgd_targeted.n_iter_2 == 1
+    assert lighter.fab.n_target_classes == 3  # every other class when there are fewer than 10
+    for name in ("autoattack", "apgd-ce", "apgd-t", "fab-t", "square"):
+        params = EVAL_ATTACKS.get(name).param_string(AttackContext(10))
+        assert f"impl={autoattack.implementation()}" in params, name
+    assert autoattack.implementation().startswith("pyautoattack-0.")
+
+
+def test_autoattack_is_the_per_example_worst_case_of_its_first_attack(fashion, trained):
+    model, _ = trained
+    test = _test(fashion, 100)
+    quick = EvalSettings(apgd_steps=10, fab_steps=5, square_queries=40)
+    ctx = AttackContext(10, settings=quick)
+    aa, ce = _run(model, "autoattack", 0.1, test, ctx), _run(model, "apgd-ce", 0.1, test, ctx)
+    assert not (aa & ~ce).any()  # APGD-CE runs first, same seed: AutoAttack only adds to it
+    assert torch.equal(aa, _run(model, "autoattack", 0.1, test, ctx))  # seeded: reproducible
+    state = torch.random.get_rng_state()
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    _run(model, "apgd-t", 0.1, test, ctx)
+    assert torch.equal(state, torch.random.get_rng_state())  # the caller's generator untouched
+    for p, before in zip(model.parameters(), grads, strict=True):  # weights untouched too
+        assert p.requires_grad and (p.grad is None if before is None else p.grad.equal(before))
+
+
+def test_a_curve_attack_rerun_with_other_parameters_replaces_the_old_entry(fashion, trained):
+    model, _ = trained
+    test = _test(fashion, 50)
+    tasks = [Task("pgd-restarts", 0.1, "curve"), Task("fgsm", 0.1, "curve")]
+    seed = lambda g, e, s: 3 + s  # noqa: E731
+    weak = AttackContext(10, settings=EvalSettings(pgd_steps=1, pgd_restarts=1))
+    entries = evaluate_model(model, test, tasks, weak, seed)
+    strong = AttackContext(10, settings=EvalSettings(pgd_steps=10, pgd_restarts=1))
+    entries = evaluate_model(model, test, tasks[:1], strong, seed, entries=entries)
+    roles = sorted((e.attack, e.params, e.role) for e in entries.values())
+    assert roles == [
+        ("fgsm", "", "curve"),
+        ("pgd-restarts", "restarts=1,steps=1", "replaced"),
+        ("pgd-restarts", "restarts=1,steps=10", "curve"),
+    ]
+    worst = next(r for r in table_rows(entries) if r["attack"] == "worst-case")
+    assert worst["params"] == "fgsm+pgd-restarts"
+    by = {(e.params, e.role): e.robust for e in entries.values()}
+    current = by[("restarts=1,steps=10", "curve")] & by[("", "curve")]
+    assert worst["correct"] == int(current.sum())  # the replaced entry is out of the worst case
+
+
+def test_evaluate_autoattack_and_checks_work_without_torchattacks(tmp_path, fashion, monkeypatch):
+    import sys
+
+    from robust_tickets.evaluation import library
+
+    monkeypatch.setitem(sys.modules, "torchattacks", None)  # import fails, as when not installed
+    monkeypatch.setattr(library, "available", lambda: False)
+    config = small_config(train_iters=20, eval_every=20, prune_iters=0)
+    exp, _ = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion)
+    argv = ["evaluate", str(tmp_path), "--attacks", "autoattack", "--eps", "0.3", "-q"]
+    argv += ["--n-examples", "40", "--apgd-steps", "3", "--fab-steps", "3"]
+    argv += ["--square-queries", "20", "--pgd-steps", "3", "--pgd-restarts", "1"]
+    assert main(argv) == 0
+    store = RobustnessDir.of(exp.trial(0).level(0))
+    checks = {c["check"]: c["flag"] for c in store.read_checks()["checks"]}
+    assert checks["library"] == "skip" and checks["black-box"] in ("pass", "warn")
+    assert {e.attack for e in store.load().values()} >= {"autoattack", "square"}
+    assert main([*argv[:3], "ta-autoattack", *argv[4:]]) == 2  # needs the optional library
+
+
+def test_results_of_another_implementation_leave_the_curve(fashion, trained):
+    """An `autoattack` stored by the torchattacks-built version (params without impl=) is
+    kept, but out of the worst case, even when autoattack is not asked for again."""
+    from robust_tickets.evaluation.store import Entry
+
+    model, _ = trained
+    test = _test(fashion, 40)
+    ctx = AttackContext(10, settings=EvalSettings(pgd_steps=2, pgd_restarts=1))
+    old_params = "apgd_steps=100,fab_steps=100,queries=5000"
+    fooled = torch.zeros(40, dtype=torch.bool)
+    old = Entry("autoattack", old_params, 0.1, 40, "curve", 1.0, fooled)
+    saves = []
+    entries = evaluate_model(
+        model,
+        test,
+        [Task("fgsm", 0.1, "curve")],
+        ctx,
+        lambda g, e, s: s,
+        entries={old.key: old},
+        saved=lambda found: saves.append(dict(found)),
+    )
+    assert entries[old.key].role == "replaced" and saves[0][old.key].role == "replaced"
+    worst = next(r for r in table_rows(entries) if r["attack"] == "worst-case")
+    assert worst["params"] == "fgsm" and worst["correct"] > 0  # not the old all-fooled entry

@@ -79,3 +79,54 @@ def test_a_prestarted_worker_that_is_not_needed_exits():
     ((process, _),) = prestart._waiting
     prestart.release()
     assert prestart._waiting == [] and not process.is_alive()
+
+
+WORKER_SCRIPT = """
+import multiprocessing, sys, time
+from robust_tickets import prestart
+
+def busy():
+    prestart.die_with_parent()
+    time.sleep(120)  # a level being trained
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=busy, daemon=True)
+    child.start()
+    print(child.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as handle:  # a zombie nobody reaped is gone too
+            return any(line.split()[:2] == ["State:", "Z"] for line in handle)
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("settle", [0.0, 3.0])  # killed while the worker starts, or once busy
+def test_a_worker_dies_with_its_killed_parent(tmp_path, settle):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(WORKER_SCRIPT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        pid = int(parent.stdout.readline())
+        time.sleep(settle)
+        parent.kill()  # kill -9: no chance to stop its workers itself
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while not _gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(pid), "the worker outlived its parent"
+    finally:
+        parent.kill()
+        if not _gone(pid):
+            os.kill(pid, 9)

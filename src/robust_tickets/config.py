@@ -227,8 +227,10 @@ def flatten_mapping(raw: dict[str, Any], source: str) -> dict[str, Any]:
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; any problem becomes a one-line UserError."""
     path = Path(path)
+    from robust_tickets import yaml_strict
+
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml_strict.load(path.read_text())
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist: check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -236,6 +238,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
+        if isinstance(exc, yaml_strict.DuplicateKey):
+            raise UserError(f"config file {path}{line}: {exc.problem}: keep one") from None
         raise UserError(f"config file {path} is not valid YAML{line}: fix its syntax") from None
     if raw is None:
         return {}
@@ -294,19 +298,34 @@ PRESET_RUN_OPTIONS: dict[str, dict[str, Any]] = {
 def validate(config: ExperimentConfig) -> ExperimentConfig:
     """Check ranges and canonicalise registry names; returns the (possibly renamed) config."""
     # Imported here: the registries import config for their own types.
+    from robust_tickets import limits
     from robust_tickets.attacks import ATTACKS
     from robust_tickets.data import DATASETS
     from robust_tickets.models import MODELS
     from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES
 
+    hint = ": fix the flag or config file"
+    for name, value in config.flat().items():
+        if FIELD_TYPES[name] is float:
+            limits.finite(name, value, hint)
     d, a, t, p = config.data, config.attack, config.train, config.prune
+    bounded = [
+        ("train_iters", t.train_iters, limits.MAX_TRAIN_ITERS),
+        ("batch_size", t.batch_size, limits.MAX_BATCH),
+        ("steps", a.steps, limits.MAX_STEPS),
+        ("prune_iters", p.prune_iters, limits.MAX_PRUNE_ITERS),
+        ("valid_size", d.valid_size, limits.MAX_EXAMPLES),
+    ]
+    for name, value, high in bounded:
+        if value > high:
+            limits.count(name, value, 0, high, hint)
     checks = [
         (t.train_iters >= 1, "train_iters must be at least 1"),
         (t.eval_every >= 1, "eval_every must be at least 1"),
         (t.batch_size >= 1, "batch_size must be at least 1"),
         (t.learning_rate > 0, "learning_rate must be positive"),
         (t.l1_reg >= 0, "l1_reg must be >= 0"),
-        (a.eps >= 0, "eps must be >= 0"),
+        (0 <= a.eps <= 1, "eps must be in [0, 1] (images are in [0, 1])"),
         (a.step_size >= 0, "step_size must be >= 0"),
         (a.steps >= 1, "steps must be at least 1"),
         (d.valid_size >= 0, "valid_size must be >= 0"),

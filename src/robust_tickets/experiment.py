@@ -20,7 +20,7 @@ from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.level_pool import LevelPool
 from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress
-from robust_tickets.store import ExperimentDir, experiment_dir, write_config
+from robust_tickets.store import ExperimentDir, experiment_dir, verify_trial, write_config
 from robust_tickets.trial import (
     RunOptions,
     TrialRunner,
@@ -65,6 +65,8 @@ def run_experiment(
         )
     with _claims(options, config, trial_ids if options.force else todo):
         write_config(exp, config)
+        for trial in [] if options.force else todo:  # damage is named before any work starts
+            verify_trial(exp.trial(trial))
         if options.force:  # only now that the inputs are known to be good and no one else
             for trial in trial_ids:  # is running these trials
                 exp.move_aside(trial)

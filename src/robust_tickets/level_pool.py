@@ -47,6 +47,7 @@ def _run_level(
 
 def worker(config: ExperimentConfig, options: RunOptions, conn: Connection) -> None:
     """A worker process: runs the (trial, level) pairs it is sent until it is sent None."""
+    prestart.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(options.threads or 1)
     exp = experiment_dir(options.output, config)

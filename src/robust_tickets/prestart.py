@@ -11,10 +11,14 @@ when its parent does. This module must not import torch: that is its point.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -63,7 +67,34 @@ def release() -> None:
             process.join()
 
 
+def die_with_parent() -> None:
+    """End this worker the moment its parent dies (even by kill -9): an orphan would go on
+    writing its trial while a rerun takes over the trial's claim. Linux: the kernel sends
+    SIGKILL (prctl PR_SET_PDEATHSIG; writes are atomic, so nothing is left half-written);
+    elsewhere a thread checks the parent every 0.2 s."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent.pid:
+            time.sleep(0.2)
+        os._exit(1)
+
+    if os.getppid() != parent.pid:  # it died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
 def _wait_for_work(conn: Connection, target: str) -> None:
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     module, function = target.split(":")
     work = getattr(importlib.import_module(module), function)  # torch: the slow part, now

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from robust_tickets.config import ExperimentConfig
-from robust_tickets.store import find_experiments, read_json, read_metrics
+from robust_tickets.store import find_experiments, read_level_info, read_metrics
 
 ROW_FIELDS = (
     "experiment",
@@ -62,7 +62,7 @@ def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[
             for level, level_dir in trial_dir.levels():
                 if not (level_dir.metrics.is_file() and level_dir.info.is_file()):
                     continue
-                info = read_json(level_dir.info)
+                info = read_level_info(level_dir.info)
                 where = {
                     **base,
                     "trial": trial,
@@ -113,7 +113,7 @@ def iter_eval_rows(root: str | Path) -> Iterator[dict[str, Any]]:
                     **base,
                     "trial": trial,
                     "level": level,
-                    "remaining": read_json(level_dir.info)["remaining"],
+                    "remaining": read_level_info(level_dir.info)["remaining"],
                     "complete": level_dir.is_done(),
                     "iteration": config.train.train_iters,
                 }

@@ -40,19 +40,49 @@ METRIC_FIELDS = ("iteration", "split", "loss", "acc", "adv_loss", "adv_acc")
 CONFIG_FILE = "config.yaml"
 
 
+# ---- damaged files: named, with what to do, never a traceback -----------------------------
+class DamagedFile(UserError):
+    """A file of the store that cannot be read back (truncated, corrupt, edited by hand)."""
+
+
+_REDO = "redo the trial with `--force` (the damaged one is moved to .replaced/, not deleted)"
+_RECOMPUTE = "remove it and rerun `robust-tickets evaluate`, which recomputes what it held"
+ADVICE = {
+    "checkpoint.safetensors": "remove it and rerun: the level restarts from its beginning",
+    CONFIG_FILE: "restore it, or move the experiment directory away and rerun",
+    "examples.safetensors": _RECOMPUTE,
+    "robustness.csv": _RECOMPUTE.replace("recomputes what it held", "rewrites it"),
+    "checks.json": _RECOMPUTE.replace("recomputes what it held", "rewrites it"),
+}
+
+
+def damaged(path: Path, error: BaseException | str) -> DamagedFile:
+    """The one-line error for a damaged store file: which file, why, and what to do."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, FileNotFoundError):
+        reason = "missing"
+    return DamagedFile(f"{path} is damaged ({reason[:120]}): {ADVICE.get(path.name, _REDO)}")
+
+
 # ---- atomic primitives ------------------------------------------------------------------
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temp file in the same directory, fsync, then rename over `path`. A failure
+    (full disk, read-only) leaves `path` as it was and no temp file; its OSError names `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(error.filename or path)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 
@@ -75,14 +105,20 @@ def save_tensors(
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except Exception as error:  # safetensors raises its own error type, or OSError
+        raise damaged(path, error) from None
 
 
 def load_tensor_metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        return dict(handle.metadata() or {})
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except Exception as error:
+        raise damaged(path, error) from None
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -90,7 +126,20 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
+        raise damaged(path, error) from None
+
+
+def read_level_info(path: Path) -> dict[str, Any]:
+    """level.json: its `remaining` must be a number."""
+    info = read_json(path)
+    try:
+        float(info["remaining"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise damaged(path, f"no number `remaining`: {error}") from None
+    return info
 
 
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -103,17 +152,23 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    out = []
-    for row in rows:
-        out.append(
-            {
-                "iteration": int(row["iteration"]),
-                "split": row["split"],
-                **{k: float(row[k]) for k in ("loss", "acc", "adv_loss", "adv_acc")},
-            }
-        )
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        out = []
+        for number, row in enumerate(rows, start=2):
+            try:
+                out.append(
+                    {
+                        "iteration": int(row["iteration"]),
+                        "split": str(row["split"]),
+                        **{k: float(row[k]) for k in ("loss", "acc", "adv_loss", "adv_acc")},
+                    }
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"line {number}: {error}") from None
+    except (OSError, ValueError, csv.Error) as error:  # UnicodeDecodeError is a ValueError
+        raise damaged(path, error) from None
     return out
 
 
@@ -174,8 +229,13 @@ class ExperimentDir:
         return sorted(found)
 
     def config(self) -> ExperimentConfig:
-        raw = yaml.safe_load(self.config_file.read_text())
-        return config_from_dict(raw["config"])
+        try:
+            raw = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
+            return config_from_dict(raw["config"])
+        except UserError as error:  # a stored value the validation refuses
+            raise damaged(self.config_file, error) from None
+        except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+            raise damaged(self.config_file, error) from None
 
     def move_aside(self, trial: int) -> Path | None:
         """Move a trial's results under `.replaced/<time>/` (used by --force; nothing deleted)."""
@@ -209,6 +269,25 @@ def write_config(exp: ExperimentDir, config: ExperimentConfig) -> None:
         "config": config.to_dict(),
     }
     atomic_write_text(exp.config_file, yaml.safe_dump(doc, sort_keys=False))
+
+
+def verify_trial(trial: TrialDir) -> None:
+    """Read back every file of a trial that resuming it would read (tensors, metrics, markers);
+    raises DamagedFile naming the first that cannot be, before any work starts."""
+    if trial.rewind.exists():
+        load_tensors(trial.rewind)
+    for _, level in trial.levels():
+        for path in (level.masks, level.init, level.final, level.checkpoint):
+            if path.exists():
+                load_tensors(path)
+        if level.checkpoint.exists():
+            load_tensor_metadata(level.checkpoint)
+        if level.info.exists():
+            read_level_info(level.info)
+        if level.done.exists():
+            read_json(level.done)
+        if level.metrics.exists():
+            read_metrics(level.metrics)
 
 
 def find_experiments(root: str | Path) -> Iterator[ExperimentDir]:

@@ -77,12 +77,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from robust_tickets import limits
     from robust_tickets.evaluation.attacks import EVAL_ATTACKS, EvalSettings
     from robust_tickets.evaluation.runner import (
         DEFAULT_EPS,
         EvalOptions,
+        check_selection,
         evaluate_experiment,
         find_experiment_dirs,
+        verify_experiment,
     )
 
     if args.list_attacks:
@@ -93,12 +96,13 @@ def handle(args: argparse.Namespace) -> int:
     if not args.dirs:
         raise UserError("give at least one results directory (DIR)")
     strength = {k: getattr(args, k) for k in EvalSettings.__dataclass_fields__}
+    highest = {"batch_size": limits.MAX_BATCH, "square_queries": limits.MAX_QUERIES}
     for name, value in strength.items():
-        if value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+        limits.count(f"--{name.replace('_', '-')}", value, 1, highest.get(name, limits.MAX_STEPS))
+    if args.n_examples is not None:
+        limits.count("--n-examples", args.n_examples, 1, limits.MAX_EXAMPLES)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UserError("--threads must be at least 1")
+        limits.count("--threads", args.threads, 1, limits.MAX_PROCESSES)
         import torch
 
         torch.set_num_threads(args.threads)
@@ -120,6 +124,9 @@ def handle(args: argparse.Namespace) -> int:
     for name in options.attacks:
         EVAL_ATTACKS.canonical(name)
     experiments = find_experiment_dirs(args.dirs)
+    check_selection(experiments, options)
+    for exp in experiments:  # damage anywhere stops the command before it writes anything
+        verify_experiment(exp, options)
     for exp in experiments:
         plans = evaluate_experiment(exp, options)
         done = ", ".join(f"{p.trial}/{p.level:02d}" for p in plans) or "none finished"

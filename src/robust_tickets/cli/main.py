@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a job failed (sweeps), 2 bad input (one line on stderr,
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,33 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# What to do about a filesystem error, by errno; anything else is not the user's to fix.
+_FS_HINTS = {
+    errno.ENOSPC: "free some space or choose another location",
+    errno.EDQUOT: "free some space or choose another location",
+    errno.EACCES: "choose a location you can write to",
+    errno.EPERM: "choose a location you can write to",
+    errno.EROFS: "the filesystem is read-only: choose another location",
+    errno.ENOTDIR: "part of the path is a file: choose another location",
+    errno.EISDIR: "it is a directory: choose another location",
+    errno.EEXIST: "a file is in the way: choose another location",
+    errno.ENOENT: "check the path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.ELOOP: "the path has a symbolic-link loop: check it",
+    errno.EIO: "the disk reported an I/O error: check it, or choose another location",
+}
+
+
+def filesystem_error(exc: OSError) -> str | None:
+    """One line for a filesystem error on a path (full disk, read-only, a file in the way),
+    or None when the error is not one (then it is a bug and keeps its traceback)."""
+    hint = _FS_HINTS.get(exc.errno or -1)
+    if hint is None:
+        return None
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"cannot use{where} ({exc.strerror or exc}): {hint}"
 
 
 def subcommand_modules() -> list:
@@ -76,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `results --json | head`
         return 0
+    except OSError as exc:
+        message = filesystem_error(exc)
+        if message is None:  # not about a path the user chose: a bug, keep its traceback
+            raise
+        print(f"robust-tickets {args.command}: error: {message}", file=sys.stderr)
+        return 2
     finally:
         from robust_tickets import prestart
 

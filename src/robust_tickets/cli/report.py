@@ -38,8 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from robust_tickets.cli.paths import check_parents
     from robust_tickets.report import DEFAULT_AT, build_report
 
     at = DEFAULT_AT if args.at_iteration is None else args.at_iteration
+    if args.out is not None:
+        check_parents(args.out, "--out")
     print(build_report(args.dirs, args.out, at))
     return 0

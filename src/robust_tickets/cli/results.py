@@ -29,6 +29,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
+def check_target(target: Path, dirs: list[Path]) -> None:
+    """`--csv FILE` must be a new or plain file outside every results store: written inside
+    one it could replace a run's own files (metrics.csv, config.yaml) or be read as results."""
+    from robust_tickets.cli.paths import check_parents
+    from robust_tickets.store import CONFIG_FILE
+
+    if target.is_dir():
+        raise UserError(f"--csv {target} is a directory: give a file name")
+    check_parents(target, "--csv")
+    resolved = target.resolve()
+    for directory in dirs:
+        root = directory.resolve()
+        if resolved.is_relative_to(root):
+            raise UserError(
+                f"--csv {target} is inside the results directory {directory}: write the table "
+                "outside any results store"
+            )
+    for parent in resolved.parents:
+        if (parent / CONFIG_FILE).is_file() or (parent / ".sweep").is_dir():
+            raise UserError(
+                f"--csv {target} is inside the results store {parent}: write the table "
+                "outside any results store"
+            )
+
+
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets.results import EVAL_ROW_FIELDS, ROW_FIELDS, iter_rows
     from robust_tickets.store import atomic_write_text
@@ -36,6 +61,8 @@ def handle(args: argparse.Namespace) -> int:
     for directory in args.dirs:
         if not directory.exists():
             raise UserError(f"{directory} does not exist: give a results directory")
+    if args.csv not in (None, "-"):
+        check_target(Path(args.csv), args.dirs)
     rows = [row for directory in args.dirs for row in iter_rows(directory, include_eval=args.eval)]
     if not rows:
         raise UserError(
@@ -57,6 +84,6 @@ def handle(args: argparse.Namespace) -> int:
     if args.csv == "-":
         sys.stdout.write(buffer.getvalue())
     else:
-        atomic_write_text(Path(args.csv), buffer.getvalue())
+        atomic_write_text(Path(args.csv), buffer.getvalue())  # checked before reading
         print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
     return 0

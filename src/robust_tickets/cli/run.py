@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from robust_tickets.cli.options import add_config_flags, resolve_config
-from robust_tickets.errors import UserError
 
 ORDER = 10
 
@@ -86,6 +85,8 @@ def early_workers(argv: list[str]) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from robust_tickets import limits
+    from robust_tickets.cli.paths import check_output_dir
     from robust_tickets.experiment import RunOptions, run_experiment
 
     config, file_options = resolve_config(args)
@@ -96,15 +97,13 @@ def handle(args: argparse.Namespace) -> int:
 
     trials = int(pick("trials", 1))
     threads = pick("threads", None)
-    if trials < 1:
-        raise UserError("--trials must be at least 1")
-    if args.first_trial < 0:
-        raise UserError("--first-trial must be >= 0")
-    if threads is not None and int(threads) < 1:
-        raise UserError("--threads must be at least 1")
+    limits.count("--trials", trials, 1, limits.MAX_TRIALS)
+    limits.count("--first-trial", args.first_trial, 0, limits.MAX_TRIALS)
+    if threads is not None:
+        limits.count("--threads", int(threads), 1, limits.MAX_PROCESSES)
     jobs = pick("jobs", None)
-    if jobs is not None and int(jobs) < 1:
-        raise UserError("--jobs must be at least 1")
+    if jobs is not None:
+        limits.count("--jobs", int(jobs), 1, limits.MAX_PROCESSES)
     if jobs is None:
         from robust_tickets.prestart import available_cores
 
@@ -122,6 +121,7 @@ def handle(args: argparse.Namespace) -> int:
         jobs=int(jobs),
         claim=True,  # never beside a sweep or another run on the same trial
     )
+    check_output_dir(options.output, "--output")
     exp, ran = run_experiment(config, options)
     if not ran:
         print(f"already complete, nothing to do: {exp.path} (use --force to redo)")

@@ -92,13 +92,22 @@ def _executor_options(args: argparse.Namespace) -> dict:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from robust_tickets import limits
+    from robust_tickets.cli.paths import check_output_dir
     from robust_tickets.sweep.executors import EXECUTORS
     from robust_tickets.sweep.grid import load_grid
 
-    if args.retries < 0:
-        raise UserError("--retries must be >= 0")
+    limits.count("--retries", args.retries, 0, 100)
+    for flag in ("jobs", "threads"):
+        if getattr(args, flag) is not None:
+            limits.count(f"--{flag}", getattr(args, flag), 1, limits.MAX_PROCESSES)
+    for flag in ("cpus_per_job", "gpus_per_job"):
+        value = limits.finite(f"--{flag.replace('_', '-')}", getattr(args, flag))
+        if value < 0:
+            raise UserError(f"--{flag.replace('_', '-')} must be >= 0, got {value:g}")
     options = _executor_options(args)
     jobs = load_grid(args.grid)
+    check_output_dir(args.output, "--output")
     if args.dry_run:
         return _dry_run(args, jobs)
 

@@ -10,6 +10,7 @@ interrupted fetch leaves nothing under a final name.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -59,14 +60,20 @@ def fetch_spec(
     *,
     quiet: bool = False,
     log: Callable[[str], None] | None = _stderr,
+    place: bool = False,
 ) -> Fetched:
-    """Make `spec` available and verified; a UserError naming every source tried if impossible."""
+    """Make `spec` available and verified; a UserError naming every source tried if impossible.
+    With `place` and a `data_dir`, a copy found elsewhere (user cache, system directory) is
+    copied into ``DATA_DIR/<name>`` and verified there (`data fetch --data-dir`: the README's
+    shared data directory for Ray workers)."""
     say = log or (lambda _message: None)
     found = locate(spec, data_dir)
+    target = target_dir(spec, data_dir)
     if found is not None:
         read_dir(spec, found)  # a damaged copy is an error, never silently used or replaced
-        return Fetched(found, ALREADY_PRESENT)
-    target = target_dir(spec, data_dir)
+        if not place or data_dir is None or _inside(found, Path(data_dir)):
+            return Fetched(found, ALREADY_PRESENT)
+        return Fetched(_copy(spec, found, target), f"copied from {found}")
     target.parent.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     for source in spec.sources:
@@ -91,11 +98,32 @@ def fetch_spec(
     )
 
 
+def _inside(found: Path, data_dir: Path) -> bool:
+    found, data_dir = found.resolve(), data_dir.resolve()
+    return found == data_dir or found.is_relative_to(data_dir)
+
+
+def _copy(spec: DatasetSpec, found: Path, target: Path) -> Path:
+    """Copy the verified files of `spec` from `found` into `target`, through a staging
+    directory beside it, verified again before they take their final names."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{spec.name}-partial-", dir=target.parent) as tmp:
+        staging = Path(tmp)
+        for file in spec.files.values():
+            source = find_file(found, file.name)
+            assert source is not None  # read_dir found every file just before
+            shutil.copyfile(source, staging / source.name)
+        read_dir(spec, staging)
+        _install(spec, staging, target)
+    return target
+
+
 def fetch(
     name: str, data_dir: str | Path | None = None, *, quiet: bool = False
 ) -> tuple[Path, str]:
-    """Make dataset `name` available; returns (directory, source used or 'already present')."""
-    done = fetch_spec(DATASETS.get(name), data_dir, quiet=quiet)
+    """Make dataset `name` available, in ``DATA_DIR/<name>`` when `data_dir` is given (copied
+    there if it is elsewhere); returns (directory, source used or 'already present')."""
+    done = fetch_spec(DATASETS.get(name), data_dir, quiet=quiet, place=True)
     return done.directory, done.source
 
 

@@ -2,9 +2,10 @@
 
 Training uses one cheap attack; evaluation must use strong ones. Each entry builds, for one
 model and one eps, a function ``(x, y, seed) -> x_adv``. The project's FGSM/PGD come from
-`robust_tickets.attacks`; APGD, APGD-T, FAB-T, Square and AutoAttack come from torchattacks,
-constructed with the parameters of the published AutoAttack "standard" version (100 iterations,
-9 target classes, 5000 queries) rather than torchattacks' lighter defaults.
+`robust_tickets.attacks`; AutoAttack and its parts (APGD, APGD-T, FAB-T, Square) come from its
+canonical implementation, `pyautoattack` (fra31/auto-attack; see `evaluation.autoattack`), with
+the "standard" version's parameters. torchattacks is optional: its FGSM/PGD cross-check ours and
+`ta-autoattack` is the previous, torchattacks-built AutoAttack, kept for comparison.
 
 Add an attack with::
 
@@ -24,7 +25,7 @@ from torch import nn
 
 from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import AttackConfig
-from robust_tickets.evaluation import library
+from robust_tickets.evaluation import autoattack, library
 from robust_tickets.registry import Registry
 
 AttackFn = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -185,7 +186,7 @@ def _transfer(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     return restarted_pgd(ctx.surrogate, eps, s.pgd_steps, s.pgd_restarts)
 
 
-# ---- torchattacks ---------------------------------------------------------------------------
+# ---- torchattacks (optional: cross-checks of the project's attacks) --------------------------
 def _library_attack(make: Callable[[Any, int], object]) -> AttackFn:
     """Wrap ``make(torchattacks, seed) -> attack object`` as ``(x, y, seed) -> x_adv``."""
     ta = library.torchattacks()
@@ -213,76 +214,88 @@ def _ta_pgd(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     )
 
 
-def _apgd(loss: str) -> Callable[[nn.Module, float, AttackContext], AttackFn]:
-    def build(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-        steps = ctx.settings.apgd_steps
-        return _library_attack(
-            lambda ta, seed: ta.APGD(model, norm="Linf", eps=eps, steps=steps, seed=seed, loss=loss)
+# ---- AutoAttack and its parts: the canonical implementation (pyautoattack) ------------------
+def _aa_params(*keys: str) -> Callable[[AttackContext], dict[str, Any]]:
+    """The strength settings an AutoAttack part uses, plus the implementation and its version."""
+    names = {"apgd_steps": "apgd_steps", "fab_steps": "fab_steps", "square_queries": "queries"}
+
+    def params(ctx: AttackContext) -> dict[str, Any]:
+        found = {names[k]: getattr(ctx.settings, k) for k in keys}
+        return {**found, "impl": autoattack.implementation()}
+
+    return params
+
+
+def _aa_attack(
+    model: nn.Module, eps: float, ctx: AttackContext, attacks: tuple[str, ...]
+) -> AttackFn:
+    autoattack.module()  # fail early, with the install hint, if it is missing
+    s = ctx.settings
+
+    def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+        aa = autoattack.standard(
+            model,
+            eps,
+            num_classes=ctx.num_classes,
+            attacks=attacks,
+            apgd_steps=s.apgd_steps,
+            fab_steps=s.fab_steps,
+            square_queries=s.square_queries,
+            seed=seed,
+            device=x.device,
         )
+        return autoattack.run(aa, x, y, seed)
 
-    build.__doc__ = f"torchattacks' APGD with the {loss.upper()} loss (Croce & Hein, 2020)."
-    return build
-
-
-_apgd_params = lambda ctx: {"steps": ctx.settings.apgd_steps}  # noqa: E731
-eval_attack("apgd-ce", kind="white-box", library=True, params=_apgd_params)(_apgd("ce"))
-eval_attack("apgd-dlr", kind="white-box", library=True, params=_apgd_params)(_apgd("dlr"))
+    return run
 
 
-def _apgd_t(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
-    return ta.APGDT(
-        model,
-        norm="Linf",
-        eps=eps,
-        steps=ctx.settings.apgd_steps,
-        seed=seed,
-        n_classes=ctx.num_classes,
-    )
+def _aa_single(name: str, keys: tuple[str, ...], kind: str, doc: str) -> None:
+    def build(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+        return _aa_attack(model, eps, ctx, (name,))
+
+    build.__doc__ = doc
+    eval_attack(name, kind=kind, params=_aa_params(*keys))(build)
 
 
-def _fab_t(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
-    return ta.FAB(
-        model,
-        norm="Linf",
-        eps=eps,
-        steps=ctx.settings.fab_steps,
-        seed=seed,
-        multi_targeted=True,
-        n_classes=ctx.num_classes,
-    )
-
-
-def _square(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
-    return ta.Square(model, norm="Linf", eps=eps, n_queries=ctx.settings.square_queries, seed=seed)
-
-
-@eval_attack("apgd-t", kind="white-box", library=True, params=_apgd_params)
-def _apgd_t_attack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-    """torchattacks' targeted APGD with the DLR loss, every other class as target."""
-    return _library_attack(lambda ta, seed: _apgd_t(ta, model, eps, ctx, seed))
-
-
-@eval_attack(
-    "fab-t", kind="white-box", library=True, params=lambda ctx: {"steps": ctx.settings.fab_steps}
+_aa_single("apgd-ce", ("apgd_steps",), "white-box", "AutoAttack's APGD, cross-entropy loss.")
+_aa_single("apgd-dlr", ("apgd_steps",), "white-box", "AutoAttack's APGD, DLR loss.")
+_aa_single("apgd-t", ("apgd_steps",), "white-box", "AutoAttack's targeted APGD-DLR, 9 targets.")
+_aa_single("fab-t", ("fab_steps",), "white-box", "AutoAttack's targeted FAB, 9 targets.")
+_aa_single(
+    "square", ("square_queries",), "black-box", "AutoAttack's Square: score-based, no gradients."
 )
-def _fab_t_attack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-    """torchattacks' targeted FAB, every other class as target."""
-    return _library_attack(lambda ta, seed: _fab_t(ta, model, eps, ctx, seed))
-
-
-@eval_attack(
-    "square",
-    kind="black-box",
-    library=True,
-    params=lambda ctx: {"queries": ctx.settings.square_queries},
-)
-def _square_attack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-    """torchattacks' Square attack: score-based, black-box (no gradients)."""
-    return _library_attack(lambda ta, seed: _square(ta, model, eps, ctx, seed))
 
 
 @eval_attack(
     "autoattack",
+    kind="ensemble",
+    params=_aa_params("apgd_steps", "fab_steps", "square_queries"),
+    aliases=("aa",),
+)
+def _autoattack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """AutoAttack standard (fra31/auto-attack): APGD-CE, APGD-T, FAB-T, Square, per example."""
+    return _aa_attack(model, eps, ctx, autoattack.STANDARD)
+
+
+# ---- the previous AutoAttack, from torchattacks (optional; cross-checks) --------------------
+def _ta_apgd_t(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
+    steps, n = ctx.settings.apgd_steps, ctx.num_classes
+    return ta.APGDT(model, norm="Linf", eps=eps, steps=steps, seed=seed, n_classes=n)
+
+
+def _ta_fab_t(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
+    steps, n = ctx.settings.fab_steps, ctx.num_classes
+    return ta.FAB(
+        model, norm="Linf", eps=eps, steps=steps, seed=seed, multi_targeted=True, n_classes=n
+    )
+
+
+def _ta_square(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
+    return ta.Square(model, norm="Linf", eps=eps, n_queries=ctx.settings.square_queries, seed=seed)
+
+
+@eval_attack(
+    "ta-autoattack",
     kind="ensemble",
     library=True,
     params=lambda ctx: {
@@ -290,16 +303,15 @@ def _square_attack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn
         "fab_steps": ctx.settings.fab_steps,
         "queries": ctx.settings.square_queries,
     },
-    aliases=("aa",),
 )
-def _autoattack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-    """AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square, each on what the others left."""
+def _ta_autoattack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """The previous AutoAttack: torchattacks' APGD-CE, APGD-T, FAB-T, Square (MultiAttack)."""
 
     def make(ta: Any, seed: int) -> object:
         apgd_ce = ta.APGD(
             model, norm="Linf", eps=eps, steps=ctx.settings.apgd_steps, seed=seed, loss="ce"
         )
-        parts = [_apgd_t, _fab_t, _square]
+        parts = [_ta_apgd_t, _ta_fab_t, _ta_square]
         return ta.MultiAttack([apgd_ce, *(part(ta, model, eps, ctx, seed) for part in parts)])
 
     return _library_attack(make)

@@ -9,7 +9,8 @@ symptoms checked here, all on the same test examples:
 - ``black-box``: Square (no gradients) is not stronger than the white-box attacks together;
 - ``transfer``: examples crafted on the dense network are weaker than white-box ones;
 - ``library``: the project's FGSM/PGD and torchattacks' agree (same inputs, same random start)
-  to within one example per thousand (an implementation check rather than a masking one).
+  to within one example per thousand (an implementation check rather than a masking one; it is
+  skipped where the optional torchattacks is not installed).
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ class Thresholds:
 
 def needed(check_eps: float, with_surrogate: bool) -> list[tuple[str, float]]:
     """The (attack, eps) evaluations the checks read."""
-    at = ["fgsm", "ta-fgsm", "pgd", "ta-pgd", "pgd-restarts", "square"]
+    from robust_tickets.evaluation import library
+
+    cross = ["ta-fgsm", "ta-pgd"] if library.available() else []  # optional library
+    at = ["fgsm", "pgd", *cross, "pgd-restarts", "square"]
     at += ["transfer"] if with_surrogate else []
     return [(a, check_eps) for a in at] + [("pgd-restarts", UNBOUNDED_EPS)]
 
@@ -165,7 +169,9 @@ def _library(lookup: Lookup, eps: float, n: int, t: Thresholds) -> dict[str, Any
         if a is not None and b is not None:
             diffs[ours] = int(a.robust.sum()) - int(b.robust.sum())
     if not diffs:
-        return _result("library", SKIP, "no project/torchattacks pair evaluated")
+        return _result(
+            "library", SKIP, "no project/torchattacks pair evaluated (torchattacks is optional)"
+        )
     worst = max(abs(d) for d in diffs.values())
     flag = PASS if worst <= allowed else WARN
     detail = ", ".join(f"{k} differs by {d} of {n}" for k, d in diffs.items())

@@ -1,8 +1,11 @@
-"""The third-party attack library (torchattacks), imported lazily and run without side effects.
+"""torchattacks, optional (cross-checks only), imported lazily and run without side effects.
 
 torchattacks declares torchvision and requests as dependencies but imports neither; it does
-import scipy. Its attacks reseed torch's *global* generator (``torch.random.manual_seed``), so
-every call here runs inside `torch.random.fork_rng`, leaving the caller's random state untouched.
+import scipy. Since pip would replace our torch with the one that torchvision pins, it cannot be a
+declared dependency: install it by hand with --no-deps to get the `ta-*` attacks and the
+`library` masking check. Its attacks reseed torch's *global* generator
+(``torch.random.manual_seed``), so every call here runs inside `torch.random.fork_rng`, leaving
+the caller's random state untouched.
 """
 
 from __future__ import annotations
@@ -18,13 +21,20 @@ from robust_tickets.errors import UserError
 INSTALL_HINT = "pip install scipy && pip install --no-deps torchattacks"
 
 
+def available() -> bool:
+    """Whether torchattacks can be imported (the `ta-*` attacks and the library check)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torchattacks") is not None
+
+
 def torchattacks() -> ModuleType:
     """The torchattacks module, or a one-line UserError saying how to install it."""
     try:
         import torchattacks as module
     except ImportError as exc:
         raise UserError(
-            f"the strong attacks need torchattacks ({exc}): install it with `{INSTALL_HINT}` "
+            f"the ta-* attacks need torchattacks ({exc}): install it with `{INSTALL_HINT}` "
             "(--no-deps keeps your torch; torchattacks does not import torchvision)"
         ) from None
     return module

@@ -16,10 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from robust_tickets import limits
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.errors import UserError
-from robust_tickets.evaluation import library
+from robust_tickets.evaluation import autoattack, library
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
 from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
@@ -28,9 +29,10 @@ from robust_tickets.models import create_model
 from robust_tickets.models.ticket import apply_masks_, load_state
 from robust_tickets.progress import Progress
 from robust_tickets.seeds import derive
-from robust_tickets.store import ExperimentDir, LevelDir, load_tensors, read_json
+from robust_tickets.store import ExperimentDir, LevelDir, damaged, load_tensors, read_json
 
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
+REPLACED = "replaced"  # role of a curve entry that a newer version of its attack superseded
 DEFAULT_EPS = tuple(round(0.05 * k, 10) for k in range(9))  # 0, 0.05, ..., 0.4
 
 
@@ -70,18 +72,30 @@ def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -
     """The network of one finished level: its final state under its masks, in eval mode."""
     shape = tuple(splits.test.x.shape[1:])
     model = create_model(config.model.model, shape, splits.num_classes, seed=0)
-    load_state(model, load_tensors(level_dir.final))
-    apply_masks_(model, load_tensors(level_dir.masks))
+    try:
+        load_state(model, load_tensors(level_dir.final))
+    except (KeyError, RuntimeError, ValueError) as error:  # missing names, wrong shapes
+        raise damaged(level_dir.final, f"does not fit the model: {error}") from None
+    masks = load_tensors(level_dir.masks)
+    try:
+        apply_masks_(model, masks)
+    except (KeyError, RuntimeError) as error:
+        raise damaged(level_dir.masks, f"does not fit the model: {error}") from None
     return model.eval()
 
 
 def _canonical(options: EvalOptions) -> EvalOptions:
+    if not options.eps:
+        raise UserError("--eps is empty: give at least one radius, e.g. --eps 0.1")
     for eps in options.eps:
-        if not 0 <= eps <= 1:
-            raise UserError(f"eps {eps:g} is outside [0, 1]: images are in [0, 1]")
+        limits.in_unit("--eps", eps)
+    if options.check_eps is not None:
+        limits.in_unit("--check-eps", options.check_eps)
     names = tuple(dict.fromkeys(EVAL_ATTACKS.canonical(a) for a in options.attacks))
-    if options.checks or any(EVAL_ATTACKS.get(a).library for a in names):
+    if any(EVAL_ATTACKS.get(a).library for a in names):
         library.torchattacks()  # fail before anything is written if it is missing
+    if options.checks or set(names) & {"autoattack", *autoattack.SINGLE}:
+        autoattack.module()
     if options.n_examples is not None and options.n_examples < 1:
         raise UserError("--n-examples must be at least 1")
     return EvalOptions(**{**options.__dict__, "attacks": names})
@@ -112,6 +126,53 @@ def plan_experiment(
             if options.checks:
                 tasks += [Task(a, e, "check") for a, e in needed(check_eps, surrogate is not None)]
             plans.append(LevelPlan(trial, level, level_dir, tasks, surrogate))
+    return plans
+
+
+def check_selection(experiments: list[ExperimentDir], options: EvalOptions) -> None:
+    """--trials and --levels must each name something that exists (a typo would otherwise
+    evaluate nothing and exit 0); the error says what there is."""
+    for flag, chosen in (("--trials", options.trials), ("--levels", options.levels)):
+        if chosen is not None and not chosen:
+            raise UserError(f"{flag} is empty: name at least one, or leave it out for all")
+    trials = {t: d for exp in experiments for t, d in exp.trials()}
+    if options.trials is not None:
+        missing = sorted(set(options.trials) - set(trials))
+        if missing:
+            found = ", ".join(map(str, sorted(trials))) or "none"
+            asked = ", ".join(map(str, missing))
+            raise UserError(f"--trials {asked}: no such trial (trials found: {found})")
+    if options.levels is not None:
+        chosen = trials if options.trials is None else {t: trials[t] for t in options.trials}
+        finished = {
+            level
+            for exp in experiments
+            for t, trial in exp.trials()
+            if t in chosen
+            for level, level_dir in trial.levels()
+            if level_dir.is_done()
+        }
+        missing = sorted(set(options.levels) - finished)
+        if missing:
+            found = ", ".join(map(str, sorted(finished))) or "none"
+            asked = ", ".join(map(str, missing))
+            raise UserError(
+                f"--levels {asked}: no such finished level in the chosen trials "
+                f"(finished levels: {found})"
+            )
+
+
+def verify_experiment(exp: ExperimentDir, options: EvalOptions) -> list[LevelPlan]:
+    """Read back every file the evaluation of `exp` will read (config, the tickets and what
+    their robustness/ holds), so that damage is named before anything is written anywhere."""
+    config = exp.config()
+    plans = plan_experiment(exp, config, _canonical(options), 0)
+    for plan in plans:
+        for level_dir in (plan.level_dir, plan.surrogate):
+            if level_dir is not None:
+                load_tensors(level_dir.final)
+                load_tensors(level_dir.masks)
+        RobustnessDir.of(plan.level_dir).load()
     return plans
 
 
@@ -171,12 +232,17 @@ def evaluate_model(
     Returns the updated entries, keyed by `store.entry_key`.
     """
     entries = dict(entries or {})
+    if _retire_other_implementations(entries, ctx) and saved is not None:
+        saved(entries)
     n = len(test)
     for task in tasks:
         spec = EVAL_ATTACKS.get(task.attack)
         key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
         if progress is not None:
             progress.show(attack=spec.name, eps=task.eps)
+        superseded = task.role == "curve" and _supersede(entries, key, spec.name, task.eps, n)
+        if superseded and saved is not None:
+            saved(entries)
         if key in entries:
             old = entries[key]
             if task.role == "curve" and old.role != "curve":  # asked for now: part of the curve
@@ -204,6 +270,33 @@ def evaluate_model(
         if saved is not None:
             saved(entries)  # after every attack, so that an interruption loses one at most
     return entries
+
+
+def _retire_other_implementations(entries: dict[str, Entry], ctx: AttackContext) -> bool:
+    """Curve entries of an attack made by another implementation than today's (e.g. the
+    torchattacks-built `autoattack`, stored without `impl=`) become role `replaced`, so that a
+    curve never mixes implementations even when that attack is not asked for again."""
+    changed = False
+    for key, e in list(entries.items()):
+        if e.role != "curve" or e.attack not in EVAL_ATTACKS:
+            continue
+        impl = EVAL_ATTACKS.get(e.attack).params(ctx).get("impl")
+        if impl is not None and f"impl={impl}" not in e.params.split(","):
+            entries[key] = Entry(**{**e.meta(), "role": REPLACED}, robust=e.robust)
+            changed = True
+    return changed
+
+
+def _supersede(entries: dict[str, Entry], key: str, attack: str, eps: float, n: int) -> bool:
+    """The curve holds one version of each attack: a curve entry of the same attack, eps and n
+    with other parameters (other strength, another implementation) becomes role `replaced`,
+    kept in the store and table but out of the worst case. Returns whether any changed."""
+    changed = False
+    for other, e in list(entries.items()):
+        if other != key and e.role == "curve" and (e.attack, e.eps, e.n) == (attack, eps, n):
+            entries[other] = Entry(**{**e.meta(), "role": REPLACED}, robust=e.robust)
+            changed = True
+    return changed
 
 
 def model_checks(

@@ -26,6 +26,7 @@ from robust_tickets.evaluation.robustness import worst_case
 from robust_tickets.store import (
     LevelDir,
     atomic_write_text,
+    damaged,
     load_tensor_metadata,
     load_tensors,
     read_json,
@@ -78,12 +79,15 @@ class RobustnessDir:
         if not self.examples.is_file():
             return {}
         tensors = load_tensors(self.examples)
-        meta = json.loads(load_tensor_metadata(self.examples)["entries"])
-        return {
-            key: Entry(**info, robust=tensors[key].bool())
-            for key, info in meta.items()
-            if key in tensors
-        }
+        try:
+            meta = json.loads(load_tensor_metadata(self.examples)["entries"])
+            return {
+                key: Entry(**info, robust=tensors[key].bool())
+                for key, info in meta.items()
+                if key in tensors
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise damaged(self.examples, f"bad entries metadata: {error}") from None
 
     def save(self, entries: dict[str, Entry]) -> None:
         tensors = {key: e.robust.to(torch.uint8) for key, e in entries.items()}
@@ -98,16 +102,28 @@ class RobustnessDir:
         atomic_write_text(self.table, buffer.getvalue())
 
     def read_table(self) -> list[dict[str, Any]]:
-        with self.table.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
         kinds = {"eps": float, "n": int, "correct": int, "acc": float, "seconds": float}
-        return [{k: kinds.get(k, str)(v) for k, v in row.items()} for row in rows]
+        try:
+            with self.table.open(newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            out = [{k: kinds.get(k, str)(row[k]) for k in TABLE_FIELDS} for row in rows]
+        except (OSError, ValueError, KeyError, TypeError, csv.Error) as error:
+            raise damaged(self.table, error) from None
+        return out
 
     def write_checks(self, report: dict[str, Any]) -> None:
         write_json(self.checks, report)
 
     def read_checks(self) -> dict[str, Any] | None:
-        return read_json(self.checks) if self.checks.is_file() else None
+        if not self.checks.is_file():
+            return None
+        report = read_json(self.checks)
+        ok = isinstance(report, dict) and isinstance(report.get("checks"), list)
+        if not ok or not all(
+            isinstance(c, dict) and {"check", "flag"} <= c.keys() for c in report["checks"]
+        ):
+            raise damaged(self.checks, "not a checks report")
+        return report
 
 
 def table_rows(entries: dict[str, Entry]) -> list[dict[str, Any]]:

@@ -35,17 +35,15 @@ def mean_std(values: list[float] | np.ndarray) -> Stat:
     return Stat(float(arr.mean()), std, int(arr.size))
 
 
-def evaluated_iterations(config: ExperimentConfig) -> list[int]:
-    """Iterations at which a level of this config is evaluated (0, every eval_every, the end)."""
-    t = config.train
-    points = set(range(0, t.train_iters + 1, t.eval_every)) | {t.train_iters}
-    return sorted(points)
-
-
 def table_iteration(config: ExperimentConfig, at: int) -> int:
     """The evaluated iteration a table at iteration `at` uses: `at` itself when evaluated,
-    else the last evaluated iteration before it (the level's end when the run is shorter)."""
-    return max(i for i in evaluated_iterations(config) if i <= max(at, 0))
+    else the last evaluated iteration before it (the level's end when the run is shorter).
+    Evaluations are at 0, every eval_every and the end: computed, never listed, so that a
+    huge train_iters / eval_every costs nothing."""
+    t = config.train
+    if at >= t.train_iters:
+        return t.train_iters
+    return max(at, 0) // t.eval_every * t.eval_every
 
 
 def value_at(run: LevelRun, split: str, metric: str, iteration: int) -> float | None:

@@ -6,8 +6,10 @@ is complete, so a failed or interrupted report never leaves a half-written one b
 
 from __future__ import annotations
 
+import glob
 import html
 import io
+import os
 import re
 import shutil
 import tempfile
@@ -257,8 +259,12 @@ def build_report(dirs: list[Path], out: Path | None = None, at: int = DEFAULT_AT
     out = Path(out) if out is not None else default_out(dirs)
     _check_out(out, dirs)
     series = load_series(dirs)  # raises UserError when there is nothing to report
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(out)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(out)) from None
     try:
         with matplotlib.rc_context(figures.STYLE):
             _write_report(tmp, dirs, series, at)
@@ -270,12 +276,38 @@ def build_report(dirs: list[Path], out: Path | None = None, at: int = DEFAULT_AT
     return out / "index.html"
 
 
+def _remove_stale(out: Path) -> None:
+    """Remove the temp directories of reports to `out` whose writer died (killed mid-write):
+    their names carry the writer's pid, and one still alive on this machine may be writing.
+    Those of older versions (no pid) are removed once an hour old."""
+    for kind in ("tmp", "old"):
+        for leftover in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
+            pid, dash, _ = leftover.name.removeprefix(f".{out.name}.{kind}-").partition("-")
+            if dash and pid.isdigit():
+                stale = not _alive(int(pid))
+            else:
+                stale = time.time() - leftover.stat().st_mtime > 3600
+            if stale:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _swap_in(new: Path, out: Path) -> None:
     """Replace `out` by the finished `new` (the previous report is moved aside, then removed)."""
     if not out.exists():
         new.rename(out)
         return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-")) / "report"
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-{os.getpid()}-"))
+    old = old / "report"
     out.rename(old)
     try:
         new.rename(out)

@@ -8,6 +8,7 @@ Experiments are grouped into *settings*: configs equal in everything but the str
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,15 +131,26 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(parts)
 
 
+def _gaps(numbers: list[int]) -> str:
+    """The integers missing between consecutive sorted `numbers`, as ranges ('1-3, 7')."""
+    parts = []
+    for low, high in itertools.pairwise(numbers):
+        if high - low == 2:
+            parts.append(str(low + 1))
+        elif high - low > 2:
+            parts.append(f"{low + 1}-{high - 1}")
+    return ", ".join(parts)
+
+
 def _missing_notes(series: Series, exp_dirs: list[ExperimentDir]) -> list[str]:
     """What is not (yet) there: gaps in trial ids, levels running or not started."""
     notes = []
     expected = num_levels(series.config)
     trials = series.trials()
     started = sorted({t for exp in exp_dirs for t, _ in exp.trials()})
-    gaps = sorted(set(range(max(started, default=-1) + 1)) - set(started))
+    gaps = _gaps([-1, *started])  # from the numbers found, whatever their size
     if gaps:
-        notes.append(f"trial(s) {_ranges(gaps)} missing (found {_ranges(started)})")
+        notes.append(f"trial(s) {gaps} missing (found {_ranges(started)})")
     for trial in started:
         if trial not in trials:
             notes.append(f"trial {trial}: started but no evaluation written yet")
@@ -151,9 +163,9 @@ def _missing_notes(series: Series, exp_dirs: list[ExperimentDir]) -> list[str]:
                     f"or interrupted, at iteration {run.last_iteration()} of "
                     f"{series.config.train.train_iters}"
                 )
-        absent = sorted(set(range(expected)) - set(runs))
+        absent = _gaps([-1, *sorted(lv for lv in runs if lv < expected), expected])
         if absent:
-            notes.append(f"trial {trial}: level(s) {_ranges(absent)} of 0-{expected - 1} missing")
+            notes.append(f"trial {trial}: level(s) {absent} of 0-{expected - 1} missing")
     return notes
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from robust_tickets import limits
 from robust_tickets.config import (
     FIELD_TYPES,
     PRESET_RUN_OPTIONS,
@@ -44,7 +45,10 @@ TRIAL = "trial"
 
 def load_grid(path: str | Path) -> list[Job]:
     """Read and expand a grid file (see the module docstring)."""
-    return expand(load_yaml(path), source=str(path))
+    raw = load_yaml(path)
+    if raw == {}:  # else it would be one job at the paper's full defaults
+        raise UserError(f"grid file {path} is empty: give at least `base` or `axes`")
+    return expand(raw, source=str(path))
 
 
 def expand(raw: dict[str, Any], source: str = "grid") -> list[Job]:
@@ -115,6 +119,7 @@ def _base(raw: Any, source: str) -> tuple[dict[str, Any], list[int]]:
         return values, [0]
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise UserError(f"{source}: base.trials must be a positive integer, got {trials!r}")
+    limits.count(f"{source}: base.trials", trials, 1, limits.MAX_TRIALS)  # it sizes a list
     return values, list(range(trials))
 
 
@@ -142,6 +147,8 @@ def _trial_list(values: Any, where: str) -> list[int]:
     values = values if isinstance(values, list) else [values]
     if not values or any(isinstance(t, bool) or not isinstance(t, int) or t < 0 for t in values):
         raise UserError(f"{where}: trials must be integers >= 0, got {values!r}")
+    for trial in values:  # as `run --first-trial`
+        limits.count(f"{where}: trial", trial, 0, limits.MAX_TRIALS)
     return values
 
 

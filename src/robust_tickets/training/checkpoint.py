@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from robust_tickets.store import load_tensor_metadata, load_tensors, save_tensors
+from robust_tickets.store import damaged, load_tensor_metadata, load_tensors, save_tensors
 from robust_tickets.training.adam import Adam
 
 
@@ -37,6 +37,15 @@ def save_checkpoint(
 
 
 def load_checkpoint(
+    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
+) -> LevelState:
+    try:
+        return _load_checkpoint(path, model, optimizer, generator)
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:  # wrong contents
+        raise damaged(path, error) from None
+
+
+def _load_checkpoint(
     path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
 ) -> LevelState:
     tensors = load_tensors(path)

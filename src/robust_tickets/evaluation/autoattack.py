@@ -1,0 +1,128 @@
+"""AutoAttack (Croce & Hein, 2020) from its canonical implementation.
+
+`pyautoattack` on PyPI is fra31/auto-attack, the code RobustBench and the Adversarial Pruning
+Benchmark evaluate with; it declares no dependencies, so it is one of ours. `autoattack` here is
+its ``AutoAttack(version="standard")`` and its own ``run_standard_evaluation``: APGD-CE, then
+APGD-T, FAB-T and Square, each on the examples the previous ones left robust (the per-example
+worst case). The single attacks (`apgd-ce`, `apgd-t`, ...) are the same objects run alone.
+
+Their settings are the standard version's (100 iterations, 9 target classes, 5000 queries);
+`EvalSettings` can lower them for quick looks. Every attack reseeds torch's *global* generator,
+so each call runs inside `library.isolated_rng`; its diagnostic log lines ("zero gradient",
+"dynamic defense") are silenced, since `evaluate` runs its own gradient-masking checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from robust_tickets.errors import UserError
+
+INSTALL_HINT = "pip install 'pyautoattack>=0.2,<0.3'"
+STANDARD = ("apgd-ce", "apgd-t", "fab-t", "square")
+SINGLE = ("apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square")
+LOGGER = "auto-attack"  # the logger name pyautoattack uses
+
+
+def module() -> ModuleType:
+    """The pyautoattack package, or a one-line UserError saying how to install it."""
+    try:
+        import pyautoattack
+    except ImportError as exc:
+        raise UserError(
+            f"AutoAttack needs the pyautoattack package ({exc}): install it with "
+            f"`{INSTALL_HINT}` (or reinstall robust_tickets, which depends on it)"
+        ) from None
+    return pyautoattack
+
+
+def implementation() -> str:
+    """Name and version of the implementation, part of every stored result's parameters, so
+    that results of another implementation or version are never taken for these."""
+    try:
+        return f"pyautoattack-{metadata.version('pyautoattack')}"
+    except metadata.PackageNotFoundError:
+        return "pyautoattack-missing"
+
+
+def standard(
+    model: nn.Module,
+    eps: float,
+    *,
+    num_classes: int,
+    attacks: tuple[str, ...] = STANDARD,
+    apgd_steps: int = 100,
+    fab_steps: int = 100,
+    square_queries: int = 5000,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> Any:
+    """pyautoattack's standard-version AutoAttack, restricted to `attacks`; strengths other than
+    the standard ones rebuild the APGD objects with AutoAttack's own constructor arguments
+    (their schedule is fixed when they are built)."""
+    aa_module = module()
+    from pyautoattack.autopgd_base import APGDAttack, APGDAttack_targeted
+
+    aa = aa_module.AutoAttack(
+        model, norm="Linf", eps=eps, version="standard", seed=seed, device=device
+    )
+    if apgd_steps != aa.apgd.n_iter:
+        common = dict(norm="Linf", eps=eps, eot_iter=1, rho=0.75, seed=seed, device=device)
+        aa.apgd = APGDAttack(model, n_restarts=1, n_iter=apgd_steps, logger=aa.logger, **common)
+        aa.apgd_targeted = APGDAttack_targeted(
+            model, n_restarts=1, n_iter=apgd_steps, logger=aa.logger, **common
+        )
+    targets = min(9, num_classes - 1)  # the standard version's 9, or every other class
+    aa.apgd_targeted.n_target_classes = targets
+    aa.fab.n_target_classes = targets
+    aa.fab.n_iter = fab_steps
+    aa.square.n_queries = square_queries
+    aa.attacks_to_run = list(attacks)
+    aa.verbose = False
+    return aa
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    logger = logging.getLogger(LOGGER)
+    before = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = before
+
+
+def run(aa: Any, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+    """One batch through `run_standard_evaluation` with a fixed seed; returns x_adv."""
+    from robust_tickets.evaluation.library import isolated_rng
+
+    aa.seed = seed
+    for part in (aa.apgd, aa.apgd_targeted, aa.fab, aa.square):
+        part.device = x.device
+    aa.device = x.device
+    with isolated_rng(seed, x.device), _quiet(), _frozen(aa.model):
+        x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=len(x))
+    return x_adv.detach()
+
+
+@contextlib.contextmanager
+def _frozen(model: nn.Module) -> Iterator[None]:
+    """No parameter gradients while attacking: AutoAttack's backward passes would otherwise
+    fill (and pay for) every weight's .grad; only the input's gradient is needed."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
