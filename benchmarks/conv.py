@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import from_flat
 from robust_tickets.models import create_model
 from robust_tickets.models.ticket import prunable
+from robust_tickets.resolve import from_flat
 from robust_tickets.training import make_optimizer, make_stepper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

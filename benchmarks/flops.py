@@ -57,18 +57,18 @@ def _steps(attack: str):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import baseline as B
     from robust_tickets.attacks import ATTACKS
-    from robust_tickets.config import ExperimentConfig
     from robust_tickets.data import load_splits
     from robust_tickets.models import create_model
-    from robust_tickets.training.fast_step import FastStepper
-    from robust_tickets.training.step import make_optimizer
+    from robust_tickets.models.ticket import full_masks
+    from robust_tickets.resolve import from_flat
+    from robust_tickets.training import make_optimizer, make_stepper
 
     train = load_splits("fashion_mnist").train
     g = torch.Generator().manual_seed(0)
-    config = ExperimentConfig().replace(adv_train=True, attack=attack)
+    config = from_flat({"adv_train": True, "attack": attack})
     model = create_model("dense-300-100", (1, 28, 28), 10, 0)
     optimizer, fn = make_optimizer(model, config), ATTACKS.get(attack)
-    stepper = FastStepper.create(model, optimizer, config, fn)  # what `run` uses for this model
+    stepper = make_stepper(model, full_masks(model), optimizer, config, fn)  # what `run` uses
     base = B.MaskedMLP()
     base_opt = torch.optim.Adam(base.parameters(), lr=1.2e-3)
     base_attack = B.make_attack(attack)

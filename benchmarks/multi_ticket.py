@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import from_flat
 from robust_tickets.models import create_model
 from robust_tickets.models.ticket import prunable
+from robust_tickets.resolve import from_flat
 from robust_tickets.training.fast_step import FastStepper
 from robust_tickets.training.multi_step import MultiStepper
 from robust_tickets.training.step import make_optimizer

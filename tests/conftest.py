@@ -6,10 +6,11 @@ import os
 
 import pytest
 
-from robust_tickets.config import ExperimentConfig, from_flat
+from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.data.locate import locate
 from robust_tickets.data.registry import DATASETS
+from robust_tickets.resolve import from_flat
 
 
 def _have(name: str) -> bool:

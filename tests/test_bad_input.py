@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from robust_tickets.cli.main import main
-from robust_tickets.config import from_flat
 from robust_tickets.report.aggregate import table_iteration
+from robust_tickets.resolve import from_flat
 from robust_tickets.store import find_experiments
 
 RUN = ["--train-iters", "4", "--eval-every", "2", "--prune-iters", "1", "--seed", "7", "-q"]

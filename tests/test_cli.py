@@ -140,7 +140,7 @@ def test_results_json_and_csv(tmp_path, fashion):
 
 
 def _tiny_trial_lock(out: Path, trial: int = 0) -> Path:
-    from robust_tickets.config import from_flat
+    from robust_tickets.resolve import from_flat
     from robust_tickets.sweep.jobs import Job, lock_path
 
     config = from_flat({"train_iters": 4, "eval_every": 2, "prune_iters": 1})

@@ -4,11 +4,11 @@ for every registered model."""
 import pytest
 import torch
 
-from robust_tickets.config import from_flat
 from robust_tickets.experiment import pruning_rates
 from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import full_masks, layer_kinds, prunable, state
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, PruneContext, keep_counts, layer_rates
+from robust_tickets.resolve import from_flat, replace_fields
 
 PAPER_SCHEDULE = {3: 51.3, 8: 16.9, 11: 8.7, 15: 3.6, 18: 1.8}
 SHAPES = {"dense-300-100": (1, 28, 28), "lenet5": (1, 28, 28)}
@@ -105,7 +105,7 @@ def test_conv_model_rates_by_kind_from_the_config():
     model = _model("conv4")
     rates = pruning_rates(config, model)
     assert [rates[n] for n in rates] == [0.15] * 4 + [0.2, 0.2, 0.1]
-    global_rates = pruning_rates(config.replace(prune_method="global"), model)
+    global_rates = pruning_rates(replace_fields(config, prune_method="global"), model)
     assert set(global_rates.values()) == {0.2}
 
 

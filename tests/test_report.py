@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from robust_tickets.cli.main import main
-from robust_tickets.config import from_flat
 from robust_tickets.report.aggregate import (
     early_stop,
     mean_std,
@@ -29,6 +28,7 @@ from robust_tickets.report.aggregate import (
 from robust_tickets.report.load import load_series
 from robust_tickets.report.paper import PAPER, paper_rows
 from robust_tickets.report.tables import accuracy_table, grid_tables
+from robust_tickets.resolve import from_flat
 from robust_tickets.results import iter_rows
 from robust_tickets.store import (
     experiment_dir,

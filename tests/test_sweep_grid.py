@@ -14,9 +14,9 @@ import pytest
 
 from robust_tickets import claims as locks
 from robust_tickets.cli.main import main
-from robust_tickets.config import from_flat
 from robust_tickets.errors import UserError
 from robust_tickets.pruning import STRATEGIES
+from robust_tickets.resolve import from_flat
 from robust_tickets.sweep import expand, load_grid
 from robust_tickets.sweep.jobs import Job, lock_path
 

@@ -1,4 +1,8 @@
-"""Typed, frozen experiment configuration: defaults are the paper's, validated in one place.
+"""Typed, frozen experiment configuration: defaults are the paper's.
+
+This module is data only (the dataclasses, their field tables, presets, the hash); building a
+config from flat values and validating it against the registries of datasets, models, attacks
+and pruning methods is `robust_tickets.resolve`, which sits above those packages.
 
 Every field has a unique flat name (``eps``, ``train_iters`` ...) so that CLI flags, YAML files
 and sweep axes all use the same vocabulary. An experiment's identity is a hash of its *full*
@@ -103,10 +107,6 @@ class ExperimentConfig:
         out["seed"] = self.seed
         return out
 
-    def replace(self, **overrides: Any) -> ExperimentConfig:
-        """A copy with flat-named fields replaced (unknown names are a UserError)."""
-        return from_flat({**self.flat(), **overrides})
-
     # ---- identity ----------------------------------------------------------------------
     def hash(self) -> str:
         hashed = {}
@@ -131,7 +131,7 @@ class ExperimentConfig:
 
 SECTIONS = ("data", "model", "attack", "train", "prune")
 SECTION_TYPES = {f.name: f.type for f in fields(ExperimentConfig) if f.name in SECTIONS}
-_SECTION_CLASSES = {
+SECTION_CLASSES = {
     "data": DataConfig,
     "model": ModelConfig,
     "attack": AttackConfig,
@@ -142,7 +142,7 @@ FIELD_SECTION: dict[str, str] = {}
 FIELD_META: dict[str, dict[str, Any]] = {}
 FIELD_DEFAULTS: dict[str, Any] = {}
 FIELD_TYPES: dict[str, type] = {}
-for _section, _cls in _SECTION_CLASSES.items():
+for _section, _cls in SECTION_CLASSES.items():
     for _fld in fields(_cls):
         FIELD_SECTION[_fld.name] = _section
         FIELD_META[_fld.name] = dict(_fld.metadata)
@@ -153,7 +153,7 @@ FIELD_DEFAULTS["seed"] = 0
 FIELD_TYPES["seed"] = int
 
 
-def _coerce(name: str, value: Any) -> Any:
+def coerce(name: str, value: Any) -> Any:
     kind = FIELD_TYPES[name]
     if kind is bool:
         if isinstance(value, bool):
@@ -183,31 +183,6 @@ def _coerce(name: str, value: Any) -> Any:
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "cifar10": {"eps": 8 / 255, "step_size": 2 / 255, "steps": 10, "random_start": True},
 }
-
-
-def defaults_for(dataset: str) -> dict[str, Any]:
-    """Every field's default for runs on `dataset` (a name or alias)."""
-    from robust_tickets.data import DATASETS  # registries import config for their types
-
-    name = DATASETS.canonical(dataset) if dataset in DATASETS else dataset
-    return {**FIELD_DEFAULTS, **DATASET_DEFAULTS.get(name, {})}
-
-
-def from_flat(values: dict[str, Any]) -> ExperimentConfig:
-    """Build a config from flat field names; canonicalises registry names and validates."""
-    unknown = sorted(set(values) - set(FIELD_TYPES))
-    if unknown:
-        raise UserError(
-            f"unknown config field(s) {', '.join(unknown)}: see `robust-tickets run --help`"
-        )
-    given = {k: _coerce(k, v) for k, v in values.items()}
-    merged = {**defaults_for(given.get("dataset", FIELD_DEFAULTS["dataset"])), **given}
-    sections = {
-        name: cls(**{f.name: merged[f.name] for f in fields(cls)})
-        for name, cls in _SECTION_CLASSES.items()
-    }
-    config = ExperimentConfig(**sections, seed=merged["seed"])
-    return validate(config)
 
 
 def flatten_mapping(raw: dict[str, Any], source: str) -> dict[str, Any]:
@@ -293,122 +268,3 @@ PRESET_RUN_OPTIONS: dict[str, dict[str, Any]] = {
     "quick": {"trials": 2},
     "cifar-quick": {"trials": 1},
 }
-
-
-def validate(config: ExperimentConfig) -> ExperimentConfig:
-    """Check ranges and canonicalise registry names; returns the (possibly renamed) config."""
-    # Imported here: the registries import config for their own types.
-    from robust_tickets import limits
-    from robust_tickets.attacks import ATTACKS
-    from robust_tickets.data import DATASETS
-    from robust_tickets.models import MODELS
-    from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES
-
-    hint = ": fix the flag or config file"
-    for name, value in config.flat().items():
-        if FIELD_TYPES[name] is float:
-            limits.finite(name, value, hint)
-    d, a, t, p = config.data, config.attack, config.train, config.prune
-    bounded = [
-        ("train_iters", t.train_iters, limits.MAX_TRAIN_ITERS),
-        ("batch_size", t.batch_size, limits.MAX_BATCH),
-        ("steps", a.steps, limits.MAX_STEPS),
-        ("prune_iters", p.prune_iters, limits.MAX_PRUNE_ITERS),
-        ("valid_size", d.valid_size, limits.MAX_EXAMPLES),
-    ]
-    for name, value, high in bounded:
-        if value > high:
-            limits.count(name, value, 0, high, hint)
-    checks = [
-        (t.train_iters >= 1, "train_iters must be at least 1"),
-        (t.eval_every >= 1, "eval_every must be at least 1"),
-        (t.batch_size >= 1, "batch_size must be at least 1"),
-        (t.learning_rate > 0, "learning_rate must be positive"),
-        (t.l1_reg >= 0, "l1_reg must be >= 0"),
-        (0 <= a.eps <= 1, "eps must be in [0, 1] (images are in [0, 1])"),
-        (a.step_size >= 0, "step_size must be >= 0"),
-        (a.steps >= 1, "steps must be at least 1"),
-        (d.valid_size >= 0, "valid_size must be >= 0"),
-        (d.test_size >= 0, "test_size must be >= 0 (0: the whole test set)"),
-        (0 <= d.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-        (p.prune_iters >= 0, "prune_iters must be >= 0"),
-        (0 <= p.prune_rate < 1, "prune_rate must be in [0, 1)"),
-        (0 <= p.prune_rate_output < 1, "prune_rate_output must be in [0, 1)"),
-        (0 <= p.prune_rate_conv < 1, "prune_rate_conv must be in [0, 1)"),
-        (0 <= p.rewind_iter <= t.train_iters, "rewind_iter must be in [0, train_iters]"),
-        (config.seed >= 0, "seed must be >= 0"),
-        (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise UserError(f"{message}: fix the flag or config file")
-    dataset = DATASETS.canonical(d.dataset)
-    model = MODELS.canonical(config.model.model)
-    model_spec = MODELS.get(model)
-    shape = DATASETS.get(dataset).input_shape()
-    why = model_spec.fits(shape)
-    if why is not None:
-        raise UserError(
-            f"model {model} does not fit {dataset}'s images {shape}: it {why}; "
-            "choose another --model or --dataset"
-        )
-    attack = ATTACKS.get(a.attack)
-    strategy = STRATEGIES.get(p.strategy)
-    allocation = PRUNE_METHODS.get(p.prune_method)
-    CRITERIA.canonical(p.criterion)
-    flat = {
-        **config.flat(),
-        "dataset": dataset,
-        "model": model,
-        "attack": attack.name,
-        "strategy": STRATEGIES.canonical(p.strategy),
-        "prune_method": PRUNE_METHODS.canonical(p.prune_method),
-        "criterion": CRITERIA.canonical(p.criterion),
-    }
-    # A setting no chosen component reads gets its default, so that two runs differing only
-    # in it are one run (one directory). Today's names are kept: a run made before this rule
-    # with such a setting at its default hashes as it did.
-    used = set(attack.uses) | set(strategy.uses)
-    if strategy.prunes:
-        used |= {"prune_iters", "prune_method", "criterion", *allocation.rate_fields}
-    if "conv" not in model_spec.kinds:
-        used.discard("prune_rate_conv")
-    defaults = defaults_for(dataset)
-    for name in COMPONENT_FIELDS - used:
-        flat[name] = defaults[name]
-    if not strategy.prunes:  # the dense baseline runs one level whatever prune_iters says
-        flat["prune_iters"] = 0
-    sections = {
-        name: cls(**{f.name: flat[f.name] for f in fields(cls)})
-        for name, cls in _SECTION_CLASSES.items()
-    }
-    return ExperimentConfig(**sections, seed=config.seed)
-
-
-# Fields that only some components read (see `validate`); every other field always matters.
-COMPONENT_FIELDS = frozenset(
-    {
-        "step_size",
-        "steps",
-        "random_start",
-        "rewind_iter",
-        "prune_iters",
-        "prune_method",
-        "criterion",
-        "prune_rate",
-        "prune_rate_output",
-        "prune_rate_conv",
-    }
-)
-
-
-def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:
-    """Inverse of ``ExperimentConfig.to_dict`` (nested), as stored in a run directory.
-
-    A field added after the config was written takes the value that reproduces the old
-    behaviour (its ``since_value``), not today's default."""
-    flat = flatten_mapping(raw, "stored config")
-    for name, meta in FIELD_META.items():
-        if "since_value" in meta:
-            flat.setdefault(name, meta["since_value"])
-    return from_flat(flat)

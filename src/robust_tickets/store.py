@@ -33,8 +33,9 @@ import yaml
 from safetensors.torch import load_file, save
 
 from robust_tickets import __version__
-from robust_tickets.config import ExperimentConfig, config_from_dict
+from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
+from robust_tickets.resolve import config_from_dict
 
 METRIC_FIELDS = ("iteration", "split", "loss", "acc", "adv_loss", "adv_acc")
 CONFIG_FILE = "config.yaml"

@@ -14,10 +14,10 @@ from robust_tickets.config import (
     PRESETS,
     ExperimentConfig,
     flatten_mapping,
-    from_flat,
     load_yaml,
 )
 from robust_tickets.errors import UserError
+from robust_tickets.resolve import from_flat
 
 FLAG_ALIASES = {"strategy": ["--experiment"]}
 RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads", "jobs")

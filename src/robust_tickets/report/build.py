@@ -146,7 +146,7 @@ def _setting_section(setting: Setting, slug: str, at: int, writer: _Writer) -> S
 
 def _robustness_section(dirs: list[Path], writer: _Writer) -> Section | None:
     """Strong-attack results written by `robust-tickets evaluate`, where there are any."""
-    from robust_tickets.evaluation.figures import (
+    from robust_tickets.report.robustness import (
         masking_table,
         robustness_curves,
         strong_vs_remaining,

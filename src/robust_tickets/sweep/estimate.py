@@ -19,6 +19,7 @@ import torch
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Split, Splits
 from robust_tickets.data.registry import DATASETS
+from robust_tickets.resolve import replace_fields
 from robust_tickets.sweep.jobs import Job, eval_images, evaluations_per_level
 
 _STEPS = (4, 24)  # two runs whose difference times 20 training steps
@@ -73,7 +74,8 @@ class Estimator:
             # a warm-up (lazy initialisation, caches), then the three timed runs
             runs = [(_STEPS[0], 0)] + [(steps, 0) for steps in _STEPS] + [(_STEPS[0], _EVAL_IMAGES)]
             for index, (steps, n_eval) in enumerate(runs):
-                probe = config.replace(
+                probe = replace_fields(
+                    config,
                     train_iters=steps,
                     eval_every=steps,
                     strategy="dense",

@@ -33,10 +33,10 @@ from robust_tickets.config import (
     PRESETS,
     ExperimentConfig,
     flatten_mapping,
-    from_flat,
     load_yaml,
 )
 from robust_tickets.errors import UserError
+from robust_tickets.resolve import from_flat, replace_fields
 from robust_tickets.sweep.jobs import Job
 
 KEYS = ("base", "axes", "overrides", "exclude", "include")
@@ -207,7 +207,7 @@ def _matches(
             yield trial is None or trial in options
             continue
         try:
-            canonical = [config.replace(**{name: v}).flat()[name] for v in options]
+            canonical = [replace_fields(config, **{name: v}).flat()[name] for v in options]
         except UserError as exc:
             raise UserError(f"{source}: {name}: {exc}") from None
         yield flat[name] in canonical
