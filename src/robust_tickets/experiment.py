@@ -24,6 +24,7 @@ from robust_tickets.models import create_model, reinitialise
 from robust_tickets.models.masked import load_masks, load_weights, weights
 from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress
+from robust_tickets.provenance import run_info
 from robust_tickets.pruning import PRUNE_METHODS, STRATEGIES, LevelStart, keep_counts, layer_rates
 from robust_tickets.seeds import derive
 from robust_tickets.store import (
@@ -230,6 +231,7 @@ class TrialRunner:
                 "remaining": remaining,
                 "iterations": t.train_iters,
                 "seconds_this_session": round(time.perf_counter() - began, 3),
+                **run_info(self.device),  # what made these numbers, for reports
             },
         )
         level_dir.checkpoint.unlink(missing_ok=True)
