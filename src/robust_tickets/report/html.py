@@ -24,7 +24,8 @@ table.meta{font-size:.9em;margin:.5em 0 1em 0} table.meta th{background:none;bor
  text-align:left;vertical-align:top;padding-right:1em;color:#555;font-weight:600}
 table.meta td{text-align:left;white-space:normal;border:none}
 nav ul{columns:2;font-size:.92em}
-figure{margin:1.2em 0 2em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure{margin:1.2em 0 2em 0;overflow-x:auto}
+figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.92em;color:#333;margin-top:.4em;max-width:1100px}
 table{border-collapse:collapse;margin:1em 0 .3em 0;font-size:.88em;
  font-variant-numeric:tabular-nums}
@@ -82,7 +83,10 @@ def _files(paths: list[str]) -> str:
 def _figure(item: FigureItem) -> str:
     data = base64.b64encode(item.svg).decode("ascii")
     return (
+        # Shrinks to the column, but not below 900 px (or its own size): on a narrow window a
+        # wide figure scrolls sideways rather than shrinking its text below ~10 px.
         f'<figure><img alt="{html.escape(item.title)}" width="{item.width_px}" '
+        f'style="min-width:{min(900, item.width_px)}px" '
         f'src="data:image/svg+xml;base64,{data}">'
         f"<figcaption><b>{html.escape(item.title)}.</b> {html.escape(item.caption)}"
         f"{_files(item.files)}</figcaption></figure>"

@@ -139,7 +139,8 @@ def strong_figure(strong: StrongAttacks) -> Drawn:
     ax.legend(loc="best", frameon=True, framealpha=0.9)
     shown = ", ".join(pct(v) + "%" for v in x)
     caption = (
-        f"Accuracy of the final networks at the evaluated levels ({shown} of the weights) "
+        f"Accuracy of the final networks (iteration {strong.flat['train_iters']:,}, the end of "
+        f"each level) at the evaluated levels ({shown} of the weights) "
         f"on the first {strong.n:,} test images at the training ε "
         f"({strong.flat['eps']:g}): the training attack ({strong.training}), "
         f"{', '.join(others) or 'no other attack'}, and the per-example worst case over all of "

@@ -130,7 +130,8 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
     notes += series.notes
     return Table(
         slug=slug,
-        title=f"Test accuracy, strategy {series.label}: {setting_title(flat)}",
+        title=f"Test accuracy at iteration {iteration:,}, every level, strategy {series.label}: "
+        f"{setting_title(flat)}",
         header=header,
         rows=rows,
         raw_header=raw_header,
