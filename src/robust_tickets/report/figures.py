@@ -300,11 +300,19 @@ def early_stop_figure(setting: Setting) -> Drawn | None:
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     _suptitle(fig, setting.flat, "Early stopping against sparsity", setting.series)
     every = ", ".join(sorted({f"{s.config.train.eval_every:,}" for s in setting.series}))
+    stops = [d["mean"] for d in data if d["quantity"] == "early_stop_iteration"]
+    at_end = stops and all(d == longest for d in stops)
     caption = (
         f"Left: the evaluated iteration (every {every}) with the minimum validation loss; middle "
         f"and right: validation accuracy and adversarial validation accuracy there. Mean over "
         f"trials with a one-std band, one line per strategy ({', '.join(drew)}); finished "
         "levels only."
+        + (
+            f" Every level's minimum is at its last evaluation ({longest:,}): these runs are too "
+            "short for the validation loss to turn up again."
+            if at_end
+            else ""
+        )
     )
     return Drawn(fig, data, caption)
 
