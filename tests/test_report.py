@@ -543,10 +543,16 @@ def test_published_replication_is_a_labelled_reference(tmp_path, paper_report):
         _write_level(exp, 4, level, remaining=remaining)
     csv_file = tmp_path / "metrics.csv"
     assert main(["results", str(other), "--csv", str(csv_file)]) == 0
+    # its strong-attack file beside it (here: the evaluation rows of the reported store)
+    assert main(["results", str(results), "--csv", str(tmp_path / "robustness.csv"), "--eval"]) == 0
     out = tmp_path / "report"
     assert main(["report", str(results), "--out", str(out), "--replication", str(csv_file)]) == 0
     page = (out / "index.html").read_text()
     assert "published replication (docs/replication)" in page
+    assert (
+        "For reference, the published replication (docs/replication): fgsm → worst case on its "
+        "first 50 test images at ε=0.3, mean over 2 trial(s): 100%: 81.0 → 6.0; 8.7%: 61.0 → 0.0."
+    ) in html.unescape(page)
     rows = _csv(next((out / "figures").glob("fig3_accuracy_*.csv")))
     replication = {
         float(r["remaining"]): float(r["mean"])

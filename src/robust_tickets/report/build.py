@@ -34,7 +34,13 @@ from robust_tickets.report.paper import (
     paper_rows,
     setup_differences,
 )
-from robust_tickets.report.replication import load_rows, reference_for
+from robust_tickets.report.replication import (
+    load_robustness,
+    load_rows,
+    reference_for,
+    robustness_note,
+    robustness_path,
+)
 from robust_tickets.report.robustness import finding, group, strong_figure, strong_table
 from robust_tickets.report.style import pct, setting_slug, setting_title
 from robust_tickets.report.tables import accuracy_table, summary_table
@@ -202,7 +208,10 @@ def _setting_section(
 
 
 def _robustness_section(
-    rows: list[dict[str, Any]], writer: _Writer, paths: dict[str, Path]
+    rows: list[dict[str, Any]],
+    writer: _Writer,
+    paths: dict[str, Path],
+    replication: list[dict[str, Any]],
 ) -> Section | None:
     """Strong-attack results written by `robust-tickets evaluate`, where there are any."""
     from robust_tickets.evaluation.figures import masking_table, robustness_curves
@@ -220,6 +229,9 @@ def _robustness_section(
     )
     for index, strong in enumerate(group(rows)):
         section.blocks.append(Note(finding(strong)))
+        reference = robustness_note(replication, strong.flat)
+        if reference:
+            section.blocks.append(Note(reference))
         where = str(paths.get(strong.experiment, strong.experiment))
         section.blocks.append(Note("Command: " + strong.command(where), code=True))
         item = writer.figure(
@@ -417,7 +429,10 @@ def _write_report(
         sections.append(_setting_section(setting, slugs[index], at, writer, refs))
     eval_rows = [r for d in dirs for r in iter_rows(d, include_eval=True)]
     paths = {s.name: s.paths[0] for s in series}
-    robustness = _robustness_section(eval_rows, writer, paths)
+    strong_reference = []
+    if replication is not None and robustness_path(replication).is_file():
+        strong_reference = load_robustness(robustness_path(replication))
+    robustness = _robustness_section(eval_rows, writer, paths, strong_reference)
     if robustness is not None:
         sections.append(robustness)
         for strong in group(eval_rows):

@@ -96,3 +96,75 @@ def reference_for(
     trials = len({(r["experiment"], r["trial"]) for r in picked.values()})
     label = f"{LABEL}, it. {iteration:,}, {trials} trial(s)"
     return Reference(label, points), iteration, trials
+
+
+# ---- strong attacks: docs/replication/robustness.csv (`results DIR --csv --eval`) ------------
+def robustness_path(metrics: Path) -> Path:
+    """The strong-attack file published beside a replication's metrics.csv."""
+    return metrics.with_name("robustness.csv")
+
+
+def load_robustness(path: Path) -> list[dict[str, Any]]:
+    """The curve rows (role "curve") of a `results --csv --eval` file, typed."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            needed = (*MATCH, "split", "trial", "remaining", "eval_attack", "eval_eps",
+                      "n_examples", "acc", "role")  # fmt: skip
+            missing = sorted(set(needed) - set(reader.fieldnames or []))
+            if missing:
+                raise KeyError(f"no column(s) {', '.join(missing)}")
+            rows = [r for r in reader if r["split"] == "robustness" and r["role"] == "curve"]
+        return [
+            {
+                **{k: r[k] for k in ("dataset", "model", "attack", "strategy", "eval_attack")},
+                "eps": float(r["eps"]),
+                "adv_train": r["adv_train"].strip().lower() == "true",
+                "trial": int(r["trial"]),
+                "remaining": float(r["remaining"]),
+                "eval_eps": float(r["eval_eps"]),
+                "n_examples": int(r["n_examples"]),
+                "acc": float(r["acc"]),
+            }
+            for r in rows
+        ]
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise UserError(
+            f"cannot read replication results {path} ({exc.__class__.__name__}: {exc}): "
+            "it must be the output of `robust-tickets results DIR --csv --eval`"
+        ) from None
+
+
+def robustness_note(rows: list[dict[str, Any]], flat: dict[str, Any]) -> str | None:
+    """One sentence: the replication's training-attack accuracy → worst case at the training eps,
+    per % of weights left, for the setting of `flat`; None when it has none."""
+    found = [
+        r
+        for r in rows
+        if all(r[k] == flat[k] for k in MATCH)
+        and r["eval_eps"] == flat["eps"]
+        and r["eval_attack"] in (flat["attack"], "worst-case")
+    ]
+    if not found:
+        return None
+    n = max(r["n_examples"] for r in found)
+    values: dict[tuple[float, str], list[float]] = defaultdict(list)
+    for r in found:
+        if r["n_examples"] == n:
+            key = paper_level(r["remaining"]) or round(r["remaining"], 1)
+            values[(key, r["eval_attack"])].append(100 * r["acc"])
+    parts = []
+    for remaining in sorted({k for k, _ in values}, reverse=True):
+        train, worst = (
+            values.get((remaining, flat["attack"])),
+            values.get((remaining, "worst-case")),
+        )
+        if train and worst:
+            parts.append(f"{remaining:g}%: {np.mean(train):.1f} → {np.mean(worst):.1f}")
+    if not parts:
+        return None
+    trials = len({r["trial"] for r in found})
+    return (
+        f"For reference, the {LABEL}: {flat['attack']} → worst case on its first {n:,} test "
+        f"images at ε={flat['eps']:g}, mean over {trials} trial(s): " + "; ".join(parts) + "."
+    )
