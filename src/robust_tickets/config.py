@@ -232,9 +232,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prune_iters": 11,
     },
     # The main job (scripts/main.sh): the quick setup carried down to the paper's 1.8% of the
-    # weights (18 pruning steps), so the page reaches the paper's sparsest rows; sized by
-    # measurement to fit the main job's 5 minutes on 2 CPU cores with a dense baseline and a
-    # strong-attack check beside it.
+    # weights (18 pruning steps), so its report reaches the paper's sparsest rows; 500 iterations
+    # per level, sized by measurement (docs/speed.md) so that the run, its strong-attack check
+    # and the report fit the main job's 5 minutes on 2 CPU cores.
     "finding": {
         "dataset": "fashion_mnist",
         "attack": "fgsm",
