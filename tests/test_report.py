@@ -325,6 +325,12 @@ def test_every_figure_as_png_and_svg_and_every_table_in_three_formats(report):
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
         svg = ET.parse(report / "figures" / f"{stem}.svg").getroot()
         assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50
+        # Readable on the page: at most 12.5 in (900 pt) wide, so shown at 96 px/in within a
+        # 1,400 px window; no text under 9 pt (12 px there).
+        assert float(svg.get("width").removesuffix("pt")) <= 900
+        text = (report / "figures" / f"{stem}.svg").read_text()
+        sizes = [float(s) for s in re.findall(r"font-size: ?([\d.]+)px", text)]
+        assert sizes and min(sizes) >= 9
         data = _csv(report / "figures" / f"{stem}.csv")  # the numbers behind every figure
         assert len(data) >= 3 and all(any(v != "" for v in row.values()) for row in data)
     tables = {p.stem for p in (report / "tables").iterdir()}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from matplotlib.text import Text
 
 from robust_tickets import __version__
 from robust_tickets.errors import UserError
@@ -46,6 +47,7 @@ from robust_tickets.report.style import pct, setting_slug, setting_title
 from robust_tickets.report.tables import accuracy_table, summary_table
 from robust_tickets.results import iter_rows
 
+MIN_FONT_PT = 9
 MARKER = ".robust-tickets-report"  # says a directory is a report we may replace
 DEFAULT_AT = 30_000
 
@@ -74,6 +76,9 @@ class _Writer:
         if drawn is None:
             return None
         fig = drawn.fig
+        for text in fig.findobj(Text):  # 9 pt at 96 px/in is 12 px: readable at any column width
+            if text.get_fontsize() < MIN_FONT_PT:
+                text.set_fontsize(MIN_FONT_PT)
         stem = self._unique(stem)
         (self.root / "figures").mkdir(exist_ok=True)
         files = [f"figures/{stem}.svg", f"figures/{stem}.png", f"figures/{stem}.csv"]
