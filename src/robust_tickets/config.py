@@ -232,16 +232,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prune_iters": 11,
     },
     # The main job (scripts/main.sh): the quick setup carried down to the paper's 1.8% of the
-    # weights (18 pruning steps), so its report reaches the paper's sparsest rows; 500 iterations
+    # weights (18 pruning steps), so its report reaches the paper's sparsest rows; 400 iterations
     # per level, sized by measurement (docs/speed.md) so that the run, its strong-attack check
-    # and the report fit the main job's 5 minutes on 2 CPU cores.
+    # and the report fit the main job's 5 minutes on 2 busy CPU cores.
     "finding": {
         "dataset": "fashion_mnist",
         "attack": "fgsm",
         "adv_train": True,
         "strategy": "reset",
-        "train_iters": 500,
-        "eval_every": 250,
+        "train_iters": 400,
+        "eval_every": 200,
         "prune_iters": 18,
     },
 }
