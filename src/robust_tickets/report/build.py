@@ -31,6 +31,7 @@ from robust_tickets.report.html import FigureItem, Note, Section, TableItem, ren
 from robust_tickets.report.load import Series, Setting, group_settings, load_series, strategy_rank
 from robust_tickets.report.paper import (
     PAPER_ITERATION,
+    PAPER_SETUP,
     PAPER_TRIALS,
     paper_rows,
     setup_differences,
@@ -371,8 +372,9 @@ def _differences(series: list[Series], at: int) -> list[str]:
             items.append(f"accuracy read at iteration {iteration:,} (paper {PAPER_ITERATION:,})")
         text = f"{s.label}: " + "; ".join(items) + "." if items else ""
         if t.train_iters < PAPER_ITERATION:
+            share = t.train_iters / PAPER_SETUP["train_iters"]
             text += (
-                f" Every level here trains {t.train_iters / 50_000:.0%} as long as the paper's, "
+                f" Every level here trains {share:.1%} as long as the paper's, "
                 "so accuracies sit below the paper's, and the dense network is hit hardest: it "
                 "starts from random weights, while each pruned ticket starts from a mask that "
                 "already carries what earlier levels learned. Compare shapes across sparsity, "
