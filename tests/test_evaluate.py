@@ -19,7 +19,11 @@ from robust_tickets.evaluation.runner import Task, evaluate_model, model_checks
 from robust_tickets.evaluation.store import RobustnessDir, table_rows
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import create_model
-from robust_tickets.report.robustness import masking_table, robustness_curves, strong_vs_remaining
+from robust_tickets.report.robustness_curves import (
+    masking_table,
+    robustness_curves,
+    strong_vs_remaining,
+)
 from robust_tickets.results import iter_rows
 
 SETTINGS = EvalSettings(pgd_steps=20, pgd_restarts=2, square_queries=300, batch_size=500)

@@ -7,8 +7,12 @@ writes; every expected number below is computed from the values the test put the
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
+import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.conftest import small_config
 
 from robust_tickets.cli.main import main
+from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.report.aggregate import (
     early_stop,
     mean_std,
@@ -27,7 +33,7 @@ from robust_tickets.report.aggregate import (
 )
 from robust_tickets.report.load import load_series
 from robust_tickets.report.paper import PAPER, paper_rows
-from robust_tickets.report.tables import accuracy_table, grid_tables
+from robust_tickets.report.tables import accuracy_table, summary_table
 from robust_tickets.resolve import from_flat
 from robust_tickets.results import iter_rows
 from robust_tickets.store import (
@@ -72,21 +78,21 @@ def _rows(trial: int, level: int, upto: int = ITERS) -> list[dict]:
     return rows
 
 
-def _write_level(exp, trial: int, level: int, done: bool = True, upto: int = ITERS) -> None:
+def _write_level(
+    exp, trial: int, level: int, done: bool = True, upto: int = ITERS, remaining=None, **info
+) -> None:
+    remaining = REMAINING[level] if remaining is None else remaining
     directory = exp.trial(trial).level(level)
     gen = torch.Generator().manual_seed(100 * trial + level)
     shapes = {"layers.0.weight": (6, 8), "layers.1.weight": (3, 6)}
-    masks = {
-        n: (torch.rand(s, generator=gen) < REMAINING[level] / 100).float()
-        for n, s in shapes.items()
-    }
+    masks = {n: (torch.rand(s, generator=gen) < remaining / 100).float() for n, s in shapes.items()}
     init = {n: (torch.rand(s, generator=gen) - 0.5) * masks[n] for n, s in shapes.items()}
     save_tensors(directory.masks, masks)
     save_tensors(directory.init, init)
-    write_json(directory.info, {"level": level, "remaining": REMAINING[level]})
+    write_json(directory.info, {"level": level, "remaining": remaining})
     write_metrics(directory.metrics, _rows(trial, level, upto))
     if done:
-        write_json(directory.done, {"level": level, "remaining": REMAINING[level]})
+        write_json(directory.done, {"level": level, "remaining": remaining, **info})
 
 
 def _experiment(root: Path, strategy: str, **extra):
@@ -161,7 +167,7 @@ def test_table_cells_are_mean_and_sample_std_at_the_last_evaluated_iteration(rep
         assert float(row["adversarial_pct_mean"]) == pytest.approx(np.mean(adv), abs=1e-3)
         assert float(row["adversarial_pct_std"]) == pytest.approx(np.std(adv, ddof=1), abs=1e-3)
     markdown = next((report / "tables").glob("table_*_reset.md")).read_text()
-    assert "the last evaluated one: 30,000 was asked for" in markdown
+    assert "the last evaluated one: these runs train 40 iterations per level (the paper" in markdown
     mean0 = np.mean([100 * acc(t, 0, ITERS, "test") for t in range(3)])
     std0 = np.std([100 * acc(t, 0, ITERS, "test") for t in range(3)], ddof=1)
     assert f"| 100 | 0 | 3 | {mean0:.2f} ± {std0:.2f} |" in markdown
@@ -202,8 +208,12 @@ def test_paper_values_and_differences_where_the_config_matches(report):
     paper = PAPER[("fashion_mnist", "fgsm", True)][100.0]
     assert float(row0["paper_natural_pct_mean"]) == paper["natural"].mean == 89.00
     assert float(row0["paper_adversarial_pct_mean"]) == paper["attack"].mean == 86.96
-    assert float(row0["natural_diff_pct"]) == pytest.approx(
-        float(row0["natural_pct_mean"]) - 89.00, abs=1e-3
+    # Δ from the values as shown (2 decimals), with the standard error of the difference
+    nat = [100 * acc(t, 0, ITERS, "test") for t in range(3)]
+    shown_mean, shown_std = round(np.mean(nat), 2), round(np.std(nat, ddof=1), 2)
+    assert float(row0["natural_diff_pct"]) == pytest.approx(shown_mean - 89.00, abs=1e-9)
+    assert float(row0["natural_diff_uncertainty_pct"]) == pytest.approx(
+        math.sqrt(shown_std**2 / 3 + 0.28**2 / 5), abs=0.006
     )
     # No paper row at 80% remaining; no paper column for a strategy the paper did not tabulate.
     assert {int(r["level"]): r for r in _table(report, "reset")}[1]["paper_natural_pct_mean"] == ""
@@ -258,26 +268,6 @@ def test_statistics_helpers():
     assert select_levels({0: 100.0, 1: 80.0}) == [(0, 0), (1, 1)]
 
 
-def test_summary_grid_puts_natural_and_adversarial_training_in_one_cell(tmp_path):
-    adv, nat = _experiment(tmp_path, "reset"), _experiment(tmp_path, "reset", adv_train=False)
-    for exp, trials in ((adv, (0, 1)), (nat, (1,))):
-        for trial in trials:
-            for level in range(3):
-                _write_level(exp, trial, level)
-    (grid,) = grid_tables(load_series([tmp_path]), 30_000)
-    assert grid.header == ["% left", "Fashion-MNIST FGSM ε=0.3 natural",
-                           "Fashion-MNIST FGSM ε=0.3 attack"]  # fmt: skip
-    natural = [100 * acc(t, 2, ITERS, "test") for t in (0, 1)]
-    nat_trained = 100 * adv_acc(1, 2, ITERS, "test")
-    row = {r[0]: r for r in grid.rows}["64.0"]
-    assert row[1] == (
-        f"{100 * acc(1, 2, ITERS, 'test'):.2f} / "
-        f"{np.mean(natural):.2f} ± {np.std(natural, ddof=1):.2f}"
-    )
-    assert row[2].startswith(f"{nat_trained:.2f} / ")
-    assert "normally trained / adversarially trained" in " ".join(grid.notes)
-
-
 # ---- partial results -----------------------------------------------------------------------
 def test_partial_results_are_drawn_and_what_is_missing_is_said(report):
     page = (report / "index.html").read_text()
@@ -311,7 +301,12 @@ def test_page_is_self_contained_and_every_linked_file_exists(report):
     parser.close()
     assert "script" not in parser.tags and "link" not in parser.tags
     images = [v for tag, k, v in parser.refs if tag == "img"]
-    assert len(images) >= 4 and all(v.startswith("data:image/png;base64,") for v in images)
+    assert len(images) >= 4 and all(v.startswith("data:image/svg+xml;base64,") for v in images)
+    for image in images:  # the embedded figure is the SVG file beside the page
+        svg = base64.b64decode(image.split(",", 1)[1])
+        assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+        assert svg in {p.read_bytes() for p in (report / "figures").glob("*.svg")}
+    assert len(text.encode()) < 500_000
     for tag, _, value in parser.refs:
         assert not value.lower().startswith(("http:", "https:", "//", "file:")), value
         if tag == "a" and not value.startswith("#"):
@@ -330,8 +325,16 @@ def test_every_figure_as_png_and_svg_and_every_table_in_three_formats(report):
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
         svg = ET.parse(report / "figures" / f"{stem}.svg").getroot()
         assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50
+        # Readable on the page: at most 12.5 in (900 pt) wide, so shown at 96 px/in within a
+        # 1,400 px window; no text under 9 pt (12 px there).
+        assert float(svg.get("width").removesuffix("pt")) <= 900
+        text = (report / "figures" / f"{stem}.svg").read_text()
+        sizes = [float(s) for s in re.findall(r"font-size: ?([\d.]+)px", text)]
+        assert sizes and min(sizes) >= 9
+        data = _csv(report / "figures" / f"{stem}.csv")  # the numbers behind every figure
+        assert len(data) >= 3 and all(any(v != "" for v in row.values()) for row in data)
     tables = {p.stem for p in (report / "tables").iterdir()}
-    assert any(t.startswith("grid_") for t in tables)
+    assert any(t.startswith("summary_") for t in tables)
     for stem in tables:
         for ext in ("md", "tex", "csv"):
             assert (report / "tables" / f"{stem}.{ext}").stat().st_size > 0
@@ -367,3 +370,217 @@ def test_a_report_is_replaced_whole_and_other_directories_are_refused(tmp_path, 
     assert main(["report", str(store), "--out", str(other)]) == 2
     assert (other / "notes.txt").read_text() == "keep"
     assert "not a report" in capsys.readouterr().err
+
+
+# ---- the page a researcher reads: header, the paper's six rows, dense line, strong attacks -----
+# The paper's levels as the engine writes them (its "1.8" is 1.85% of the weights), stopping at
+# 8.7%: the 3.6% and 1.8% rows are not reached.
+PAPER_REMAINING = {0: 100.0, 1: 51.28, 2: 16.88, 3: 8.68}
+RUN_INFO = {"robust_tickets": "9.9.9", "commit": "abc123def", "torch": "2.99.0",
+            "device": "cpu", "threads": 1, "seconds_this_session": 12.5}  # fmt: skip
+
+
+def _paper_store(root: Path, levels: dict[int, float] = PAPER_REMAINING, trials: int = 2) -> Path:
+    """A reset run of the paper's setup (but 40 iterations) reaching `levels`, with what
+    `run` records in done.json, and strong-attack results at levels 0 and the last."""
+    exp = _experiment(root, "reset", prune_iters=max(levels))
+    for trial in range(trials):
+        for level, remaining in levels.items():
+            _write_level(exp, trial, level, remaining=remaining, **RUN_INFO)
+        for level, correct in ((0, (40, 3)), (max(levels), (30, 0))):
+            table = exp.trial(trial).level(level).path / "robustness" / "robustness.csv"
+            table.parent.mkdir()
+            fgsm, worst = correct[0] + trial, correct[1]
+            table.write_text(
+                "attack,params,eps,n,correct,acc,role,seconds\n"
+                f"fgsm,,0.3,50,{fgsm},{fgsm / 50},curve,0.1\n"
+                f'pgd-restarts,"restarts=5,steps=40",0.3,50,{worst},{worst / 50},curve,1.0\n'
+                f"worst-case,fgsm+pgd-restarts,0.3,50,{worst},{worst / 50},curve,1.1\n"
+            )
+    return exp.path
+
+
+@pytest.fixture(scope="module")
+def paper_report(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("paper")
+    _paper_store(root / "results")
+    out = root / "report"
+    assert main(["report", str(root / "results"), "--out", str(out)]) == 0
+    return root / "results", out
+
+
+def _text(page: str) -> str:
+    """The page's visible text, without embedded figures and tags."""
+    page = re.sub(r'src="data:[^"]*"', "", page)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_header_says_what_was_run(paper_report):
+    results, report = paper_report
+    text = _text((report / "index.html").read_text())
+    (exp,) = [p for p in results.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    # the exact command that reproduces the experiment: same config hash, same directory
+    command = re.search(r"command (robust-tickets run [^<]*?--output \S+)", text).group(1)
+    assert "--train-iters 40" in command and "--eval-every 20" in command
+    assert "--prune-iters 3" in command and command.endswith(f"--output {results}")
+    assert "robust_tickets 9.9.9, commit abc123def" in text
+    assert "torch 2.99.0, device cpu, 1 torch thread(s) per worker process" in text
+    assert "trials and seeds 2 (0, 1); base seed 0" in text
+    assert "40 iterations per level, evaluated every 20" in text
+    assert "of training summed over levels" in text and " wall from the first level" in text
+    assert exp.name in text
+    # Every iteration the page names for our numbers is one the data have: nothing claims
+    # 30,000 except for the paper's values.
+    assert "test accuracy at iteration 40 of each level" in text
+    for match in re.finditer(r"iteration (\d{1,3}(?:,\d{3})*)", text):
+        if match.group(1) not in ("40", "0"):  # the evaluations the data have
+            context = text[max(0, match.start() - 120) : match.end() + 40]
+            assert "paper" in context.lower(), context
+
+
+def test_summary_has_the_papers_six_rows_with_paper_values_and_differences(paper_report):
+    _, report = paper_report
+    (path,) = (report / "tables").glob("summary_*.csv")
+    rows = _csv(path)
+    assert [float(r["remaining"]) for r in rows if r["metric"] == "acc"] == [
+        100.0, 51.3, 16.9, 8.7, 3.6, 1.8
+    ]  # fmt: skip
+    paper = PAPER[("fashion_mnist", "fgsm", True)]
+    for row in rows:
+        target, kind = float(row["remaining"]), {"acc": "natural", "adv_acc": "attack"}
+        cell = paper[target][kind[row["metric"]]]
+        assert float(row["paper_pct_mean"]) == cell.mean  # the paper's value in every row
+        if target in (3.6, 1.8):  # not reached by this run: said so, no number of ours
+            assert row["reached"] == "False" and row["ours_pct_mean"] == ""
+            continue
+        level = {100.0: 0, 51.3: 1, 16.9: 2, 8.7: 3}[target]
+        get = acc if row["metric"] == "acc" else adv_acc
+        values = [100 * get(t, level, ITERS, "test") for t in range(2)]
+        mean, std = round(np.mean(values), 2), round(np.std(values, ddof=1), 2)
+        assert float(row["ours_pct_mean"]) == pytest.approx(np.mean(values), abs=1e-3)
+        assert float(row["diff_pct"]) == pytest.approx(mean - cell.mean, abs=1e-9)
+        assert float(row["diff_uncertainty_pct"]) == pytest.approx(
+            math.sqrt(std**2 / 2 + cell.std**2 / 5), abs=0.006
+        )
+    page = (report / "index.html").read_text()
+    assert page.count("not reached (run ends at 8.7%)") == 4  # 2 rows x natural, attack
+    why = _text(page).split("Why these numbers differ from the paper's: ")[1]
+    assert why.startswith("reset: train_iters 40 (paper 50000); eval_every 20 (paper 500); 2 trial")
+    assert "Every level here trains 0.1% as long as the paper's" in why  # 40 of 50,000
+    table = page[page.index("six sparsities, ours at iteration 40") :]
+    table = table[: table.index("</table>")]
+    nat = [100 * acc(t, 1, ITERS, "test") for t in range(2)]
+    diff = round(np.mean(nat), 2) - 88.64
+    assert f"{diff:+.2f} ± ".replace("-", "−") in table and "88.64 ± 0.29" in table
+
+
+def test_the_papers_truncated_levels_are_matched(tmp_path):
+    """The engine's 1.85% is the paper's "1.8" row (it truncates); 3.58% is its 3.6."""
+    exp = _experiment(tmp_path, "reset", prune_iters=18)
+    for level, remaining in {0: 100.0, 15: 3.58, 18: 1.851}.items():
+        _write_level(exp, 0, level, remaining=remaining)
+    (series,) = load_series([tmp_path])
+    table = summary_table(series, 30_000)
+    assert [row[1] for row in table.rows] == ["0", "—", "—", "—", "15", "18"]
+    assert [row[0] for row in table.rows] == ["100", "51.3", "16.9", "8.7", "3.6", "1.8"]
+    assert "n=1, no spread" in table.rows[5][4]  # one trial: Δ without an uncertainty
+
+
+def test_dense_line_is_drawn_from_level_0_and_its_data_written(paper_report):
+    _, report = paper_report
+    (csv_path,) = (report / "figures").glob("fig3_accuracy_*.csv")
+    rows = _csv(csv_path)
+    dense = [r for r in rows if r["line"].startswith("dense network")]
+    assert {r["metric"] for r in dense} == {"acc", "adv_acc"}
+    nat = next(r for r in dense if r["metric"] == "acc")
+    assert float(nat["mean"]) == pytest.approx(
+        np.mean([100 * acc(t, 0, ITERS, "test") for t in range(2)])
+    )
+    paper = [r for r in rows if r["line"].startswith("paper")]
+    assert {float(r["remaining"]) for r in paper} >= {100.0, 51.3, 16.9, 8.7}
+    page = (report / "index.html").read_text()
+    assert "Dashed black: the dense network = level 0 of reset" in page
+    # the SVG draws it: a dashed line (matplotlib writes the dash pattern into the style)
+    svg = next((report / "figures").glob("fig3_accuracy_*.svg")).read_text()
+    assert "stroke-dasharray" in svg
+    # a setting with a `dense` experiment uses it instead (the store of the first fixture)
+
+
+def test_dense_strategy_is_the_dense_line_when_present(report):
+    (csv_path,) = (report / "figures").glob("fig3_accuracy_*.csv")
+    dense = [r for r in _csv(csv_path) if r["line"] == "dense baseline"]
+    expected = np.mean([100 * acc(t, 0, ITERS, "test") for t in range(2)])
+    assert float(next(r for r in dense if r["metric"] == "acc")["mean"]) == pytest.approx(expected)
+
+
+def test_strong_attack_section_shows_training_attack_beside_worst_case(paper_report):
+    _, report = paper_report
+    page = (report / "index.html").read_text()
+    assert 'id="robustness"' in page
+    text = _text(page)
+    # training attack: fgsm on 50 images, trials 0/1 with 40/41 (level 0) and 30/31 (level 3)
+    assert "100%: 81.0 → 6.0; 8.7%: 61.0 → 0.0" in text
+    assert "robust-tickets evaluate " in text and "--n-examples 50" in text
+    rows = _csv(next((report / "figures").glob("fig5_strong_attacks_*.csv")))
+    worst = {(r["line"], r["level"]): float(r["mean"]) for r in rows}
+    assert worst[("worst-case", "0")] == pytest.approx(6.0)
+    assert worst[("fgsm", "3")] == pytest.approx(61.0)
+
+
+def test_no_strong_attack_section_without_evaluation(report):
+    page = (report / "index.html").read_text()
+    assert 'id="robustness"' not in page and "No strong-attack evaluation found" in page
+
+
+def test_iteration_0_note_where_tickets_start_above_chance(paper_report, report):
+    text = _text((paper_report[1] / "index.html").read_text())
+    # acc at iteration 0: 0.5 + 0.1 * level + 0.013 * trial**2 (levels 1-3 pruned)
+    assert "Before training (iteration 0), the pruned tickets" in text
+    low, high = (np.mean([100 * acc(t, lv, 0, "test") for t in range(2)]) for lv in (1, 3))
+    found = re.search(r"already classify ([\d.]+)–([\d.]+)% of the test images", text)
+    assert float(found.group(1)) == pytest.approx(low, abs=0.051)
+    assert float(found.group(2)) == pytest.approx(high, abs=0.051)
+    assert "(highest at 8.7% of the weights)" in text and "not a failed reset" in text
+
+
+def test_published_replication_is_a_labelled_reference(tmp_path, paper_report):
+    results, _ = paper_report
+    # A replication store with other numbers, exported exactly as docs/replication gets it.
+    other = tmp_path / "replication"
+    exp = _experiment(other, "reset", prune_iters=3)
+    for level, remaining in PAPER_REMAINING.items():
+        _write_level(exp, 4, level, remaining=remaining)
+    csv_file = tmp_path / "metrics.csv"
+    assert main(["results", str(other), "--csv", str(csv_file)]) == 0
+    # its strong-attack file beside it (here: the evaluation rows of the reported store)
+    assert main(["results", str(results), "--csv", str(tmp_path / "robustness.csv"), "--eval"]) == 0
+    out = tmp_path / "report"
+    assert main(["report", str(results), "--out", str(out), "--replication", str(csv_file)]) == 0
+    page = (out / "index.html").read_text()
+    assert "published replication (docs/replication)" in page
+    assert (
+        "For reference, the published replication (docs/replication): fgsm → worst case on its "
+        "first 50 test images at ε=0.3, mean over 2 trial(s): 100%: 81.0 → 6.0; 8.7%: 61.0 → 0.0."
+    ) in html.unescape(page)
+    rows = _csv(next((out / "figures").glob("fig3_accuracy_*.csv")))
+    replication = {
+        float(r["remaining"]): float(r["mean"])
+        for r in rows
+        if r["line"].startswith("published replication") and r["metric"] == "acc"
+    }
+    assert replication[16.9] == pytest.approx(100 * acc(4, 2, ITERS, "test"))
+    summary = _csv(next((out / "tables").glob("summary_*.csv")))
+    row = next(r for r in summary if r["remaining"] == "8.7" and r["metric"] == "adv_acc")
+    assert float(row["replication_pct_mean"]) == pytest.approx(100 * adv_acc(4, 3, ITERS, "test"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a,results,file\n1,2,3,4\n")
+    assert main(["report", str(results), "--out", str(out), "--replication", str(bad)]) == 2
+
+
+def test_run_records_what_ran_in_done_json(tmp_path, fashion):
+    config = small_config(train_iters=2, eval_every=2, prune_iters=0)
+    exp, _ = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion)
+    done = json.loads(exp.trial(0).level(0).done.read_text())
+    assert done["torch"] == torch.__version__ and done["device"] == "cpu"
+    assert done["threads"] == torch.get_num_threads() and done["robust_tickets"]
+    assert re.fullmatch(r"([0-9a-f]{40}(-dirty)?)?", done["commit"])

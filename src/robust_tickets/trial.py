@@ -31,6 +31,7 @@ from robust_tickets.models.ticket import (
 )
 from robust_tickets.models.ticket import state as model_state
 from robust_tickets.progress import Progress
+from robust_tickets.provenance import run_info
 from robust_tickets.pruning import (
     CRITERIA,
     STRATEGIES,
@@ -285,6 +286,7 @@ class TrialRunner:
                 "remaining": remaining,
                 "iterations": t.train_iters,
                 "seconds_this_session": round(time.perf_counter() - began, 3),
+                **run_info(self.device),  # what made these numbers, for reports
             },
         )
         level_dir.checkpoint.unlink(missing_ok=True)

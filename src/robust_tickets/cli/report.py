@@ -34,15 +34,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="iteration of each level the tables and accuracy figure use (default 30000, as "
         "the paper; shorter runs use their last evaluated iteration and say so)",
     )
+    parser.add_argument(
+        "--replication",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="published replication results (`robust-tickets results DIR --csv`) drawn as a "
+        "reference (default: docs/replication/metrics.csv of this checkout, when it exists)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets.cli.paths import check_parents
+    from robust_tickets.errors import UserError
     from robust_tickets.report import DEFAULT_AT, build_report
+    from robust_tickets.report.replication import default_path
 
     at = DEFAULT_AT if args.at_iteration is None else args.at_iteration
     if args.out is not None:
         check_parents(args.out, "--out")
-    print(build_report(args.dirs, args.out, at))
+    replication = args.replication
+    if replication is not None and not replication.is_file():
+        raise UserError(f"--replication {replication} is not a file: give a `results --csv` file")
+    if replication is None and default_path().is_file():
+        replication = default_path()
+    print(build_report(args.dirs, args.out, at, replication))
     return 0

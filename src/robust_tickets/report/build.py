@@ -6,28 +6,51 @@ is complete, so a failed or interrupted report never leaves a half-written one b
 
 from __future__ import annotations
 
+import csv
 import glob
 import html
 import io
+import math
 import os
 import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import matplotlib
-from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from robust_tickets import __version__
 from robust_tickets.errors import UserError
 from robust_tickets.report import figures
+from robust_tickets.report.aggregate import level_stat, table_iteration
+from robust_tickets.report.figures import Drawn, Reference
 from robust_tickets.report.formats import Table, to_csv, to_latex, to_markdown
-from robust_tickets.report.html import FigureItem, Section, TableItem, render_page
-from robust_tickets.report.load import Series, Setting, group_settings, load_series
-from robust_tickets.report.style import setting_slug, setting_title
-from robust_tickets.report.tables import accuracy_table, grid_tables
+from robust_tickets.report.header import command_line, duration, preset_name, run_info
+from robust_tickets.report.html import FigureItem, Note, Section, TableItem, render_page
+from robust_tickets.report.load import Series, Setting, group_settings, load_series, strategy_rank
+from robust_tickets.report.paper import (
+    PAPER_ITERATION,
+    PAPER_SETUP,
+    PAPER_TRIALS,
+    paper_rows,
+    setup_differences,
+)
+from robust_tickets.report.replication import (
+    load_robustness,
+    load_rows,
+    reference_for,
+    robustness_note,
+    robustness_path,
+)
+from robust_tickets.report.robustness import finding, group, strong_figure, strong_table
+from robust_tickets.report.style import pct, setting_slug, setting_title
+from robust_tickets.report.tables import accuracy_table, summary_table
+from robust_tickets.results import iter_rows
 
+MIN_FONT_PT = 9
 MARKER = ".robust-tickets-report"  # says a directory is a report we may replace
 DEFAULT_AT = 30_000
 
@@ -37,7 +60,8 @@ def _safe(name: str) -> str:
 
 
 class _Writer:
-    """Saves figures and tables under a report directory with unique file names."""
+    """Saves figures (PNG, SVG and the CSV of what they draw) and tables (Markdown, LaTeX, CSV)
+    under a report directory with unique file names."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -51,18 +75,23 @@ class _Writer:
         self.used.add(candidate)
         return candidate
 
-    def figure(self, fig: Figure | None, stem: str, title: str, caption: str) -> FigureItem | None:
-        if fig is None:
+    def figure(self, drawn: Drawn | None, stem: str, title: str) -> FigureItem | None:
+        if drawn is None:
             return None
+        fig = drawn.fig
+        for text in fig.findobj(Text):  # 9 pt at 96 px/in is 12 px: readable at any column width
+            if text.get_fontsize() < MIN_FONT_PT:
+                text.set_fontsize(MIN_FONT_PT)
         stem = self._unique(stem)
         (self.root / "figures").mkdir(exist_ok=True)
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=150)
-        files = [f"figures/{stem}.png", f"figures/{stem}.svg"]
-        (self.root / files[0]).write_bytes(png.getvalue())
-        fig.savefig(self.root / files[1], format="svg", metadata={"Date": None})
+        files = [f"figures/{stem}.svg", f"figures/{stem}.png", f"figures/{stem}.csv"]
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+        (self.root / files[0]).write_text(svg.getvalue())
+        fig.savefig(self.root / files[1], format="png", dpi=150)
+        (self.root / files[2]).write_text(figure_csv(drawn.data))
         width = round(fig.get_figwidth() * 96)
-        return FigureItem(title, caption, png.getvalue(), width, files)
+        return FigureItem(title, drawn.caption, svg.getvalue().encode(), width, files)
 
     def table(self, table: Table) -> TableItem:
         table.slug = self._unique(table.slug)
@@ -73,6 +102,25 @@ class _Writer:
             (self.root / path).write_text(render(table))
             files.append(path)
         return TableItem(table, files)
+
+
+def figure_csv(data: list[dict[str, Any]]) -> str:
+    """The numbers a figure draws, one row per point (columns in order of first appearance)."""
+    columns: dict[str, None] = {}
+    for row in data:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in data:
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else round(value, 6)
+    return value
 
 
 def default_out(dirs: list[Path]) -> Path:
@@ -94,38 +142,63 @@ def _check_out(out: Path, dirs: list[Path]) -> None:
             raise UserError(f"--out {out} would replace the results in {d}: choose another --out")
 
 
-def _setting_section(setting: Setting, slug: str, at: int, writer: _Writer) -> Section:
-    """Figure 3 (the answer), the per-experiment tables, then figures 1, 2 and 4."""
+def _iteration0_note(setting: Setting) -> str | None:
+    """Say so where pruned tickets are already far above chance before training (iteration 0):
+    their weights are reset, but the mask carries what earlier levels learned."""
+    series = next((s for s in setting.series if s.strategy == "reset"), None)
+    if series is None or len(series.levels()) < 2:
+        return None
+    start = {
+        lv: level_stat(series, lv, "test", "acc", 0) for lv in series.levels() if lv
+    }  # pruned levels only
+    start = {lv: st for lv, st in start.items() if st.n}
+    dense = level_stat(series, 0, "test", "acc", 0)
+    if not start or max(st.mean for st in start.values()) < 0.25:
+        return None
+    best = max(start, key=lambda lv: start[lv].mean)
+    low = min(st.mean for st in start.values())
+    dense_text = f"; the dense network starts at {dense.mean * 100:.1f}%" if dense.n else ""
+    return (
+        f"Before training (iteration 0), the pruned tickets of strategy {series.label} already "
+        f"classify {low * 100:.1f}–{start[best].mean * 100:.1f}% of the test images "
+        f"(highest at {pct(series.remaining(best))}% of the weights){dense_text}; chance is 10%. "
+        "This is expected, not a failed reset: each level's weights are reset to their initial "
+        "values, but the mask that selects them was chosen from the weights trained at the "
+        "previous level, and carries information by itself."
+    )
+
+
+def _setting_section(
+    setting: Setting, slug: str, at: int, writer: _Writer, references: list[Reference]
+) -> Section:
+    """The accuracy figure (the answer), the per-experiment tables, then figures 1, 2 and 4."""
     section = Section(title=setting_title(setting.flat), anchor=f"setting-{slug}")
     strategies = ", ".join(s.label for s in setting.series)
     section.intro = html.escape(f"Strategies: {strategies}.")
     item = writer.figure(
-        figures.accuracy_figure(setting, at),
+        figures.accuracy_figure(setting, at, references),
         f"fig3_accuracy_{slug}",
         "Natural and adversarial test accuracy against % of weights remaining",
-        "Mean over trials with a one-std band; the dense baseline as a dashed line; the "
-        "paper's values (reset strategy, where this setting matches the paper's) as x.",
     )
     if item is not None:
         section.blocks.append(item)
+    note = _iteration0_note(setting)
+    if note:
+        section.blocks.append(Note(note))
     for s in setting.series:
         section.blocks.append(writer.table(accuracy_table(s, at, f"table_{slug}_{s.label}")))
-    candidates = [
-        (
-            figures.curves_figure(setting),
-            f"fig1_curves_{slug}",
-            "Test accuracy, adversarial test accuracy and test loss during training",
-            "One colour per sparsity level (the level nearest to the paper's 100, 51.3, 16.9, "
-            "8.7, 3.6 and 1.8%); one column per comparison with the first strategy.",
-        ),
-        (
-            figures.early_stop_figure(setting),
-            f"fig2_early_stop_{slug}",
-            "Early stopping against sparsity",
-            "Iteration of minimum validation loss, and the validation accuracy and adversarial "
-            "accuracy at that iteration; finished levels only.",
-        ),
-    ]
+    candidates: list[tuple[Drawn | None, str, str]] = []
+    for index, others in enumerate(figures.curve_comparisons(setting)):
+        candidates.append(
+            (
+                figures.curves_figure(setting, others),
+                f"fig1_curves_{slug}" + (f"_{index + 1}" if index else ""),
+                "Test accuracy, adversarial test accuracy and test loss during training",
+            )
+        )
+    candidates.append(
+        (figures.early_stop_figure(setting), f"fig2_early_stop_{slug}", "Early stopping")
+    )
     for series in setting.series:
         if len(series.levels()) > 1:
             candidates.append(
@@ -133,52 +206,62 @@ def _setting_section(setting: Setting, slug: str, at: int, writer: _Writer) -> S
                     figures.weights_figure(series),
                     f"fig4_weights_{slug}_{series.label}",
                     f"Surviving initial weights, strategy {series.label}",
-                    "Density of the initial values of the weights that survive pruning at each "
-                    "selected level, per layer (initial = what the level started training from).",
                 )
             )
-    for fig, stem, title, caption in candidates:
-        item = writer.figure(fig, stem, title, caption)
+    for drawn, stem, title in candidates:
+        item = writer.figure(drawn, stem, title)
         if item is not None:
             section.blocks.append(item)
     return section
 
 
-def _robustness_section(dirs: list[Path], writer: _Writer) -> Section | None:
+def _robustness_section(
+    rows: list[dict[str, Any]],
+    writer: _Writer,
+    paths: dict[str, Path],
+    replication: list[dict[str, Any]],
+) -> Section | None:
     """Strong-attack results written by `robust-tickets evaluate`, where there are any."""
-    from robust_tickets.report.robustness import (
-        masking_table,
-        robustness_curves,
-        strong_vs_remaining,
-    )
-    from robust_tickets.results import iter_rows
+    from robust_tickets.report.robustness_curves import masking_table, robustness_curves
 
-    rows = [r for d in dirs for r in iter_rows(d, include_eval=True)]
     if not any(r["split"] in ("robustness", "masking-check") for r in rows):
         return None
-    section = Section(title="Honest robustness: strong attacks", anchor="robustness")
+    section = Section(title="Honest robustness: the training attack against strong attacks",
+                      anchor="robustness")  # fmt: skip
     section.intro = html.escape(
-        "From `robust-tickets evaluate`: robust accuracy is the per-example worst case over the "
-        "attacks run; the gradient-masking checks warn where robustness may be overstated."
+        "The paper measures each network only with the attack it was trained with. "
+        "`robust-tickets evaluate` attacks the final networks again, here with stronger attacks "
+        "on a subset of the test set; an example counts as robust under the worst case only if "
+        "every attack run fails on it. Where the worst case is far below the training attack's "
+        "accuracy, that accuracy overstates the network's robustness."
     )
-    for fig, stem, title, caption in (
-        (
-            strong_vs_remaining(rows),
-            "fig5_strong_vs_remaining",
-            "Strong-attack accuracy against % of weights remaining",
-            "Clean accuracy, the training attack's accuracy and the strong worst case, at the "
-            "training eps, mean over the evaluated trials.",
-        ),
-        (
-            robustness_curves(rows),
-            "fig6_robustness_curves",
-            "Robust accuracy against eps",
-            "Worst case over the attacks run, one line per level.",
-        ),
-    ):
-        item = writer.figure(fig, stem, title, caption)
+    for index, strong in enumerate(group(rows)):
+        section.blocks.append(Note(finding(strong)))
+        reference = robustness_note(replication, strong.flat)
+        if reference:
+            section.blocks.append(Note(reference))
+        where = str(paths.get(strong.experiment, strong.experiment))
+        section.blocks.append(Note("Command: " + strong.command(where), code=True))
+        item = writer.figure(
+            strong_figure(strong),
+            f"fig5_strong_attacks_{index}",
+            "Training attack against strong attacks, by % of weights remaining",
+        )
         if item is not None:
             section.blocks.append(item)
+        section.blocks.append(writer.table(strong_table(strong, f"strong_attacks_{index}")))
+    eps = {r["eval_eps"] for r in rows if r["split"] == "robustness"}
+    if len(eps) > 1:
+        fig = robustness_curves(rows)
+        if fig is not None:
+            item = writer.figure(
+                Drawn(fig, _curve_data(rows), "Worst case over the attacks run, one line per "
+                      "level, mean over the evaluated trials."),
+                "fig6_robustness_curves",
+                "Robust accuracy against eps",
+            )  # fmt: skip
+            if item is not None:
+                section.blocks.append(item)
     checks = masking_table(rows)
     if checks:
         names = sorted(
@@ -205,7 +288,114 @@ def _robustness_section(dirs: list[Path], writer: _Writer) -> Section | None:
     return section
 
 
-def _write_report(root: Path, dirs: list[Path], series: list[Series], at: int) -> Path:
+def _curve_data(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {k: r[k] for k in ("experiment", "trial", "level", "remaining", "eval_eps",
+                           "n_examples", "acc")}
+        for r in rows
+        if r["split"] == "robustness" and r["eval_attack"] == "worst-case"
+    ]  # fmt: skip
+
+
+def _header(series: list[Series], dirs: list[Path], at: int) -> list[tuple[str, str]]:
+    """(field, HTML) pairs: what was run, by what, for how long, and what the page shows."""
+    esc = html.escape
+    rows: list[tuple[str, str]] = []
+    for s in series:
+        info = run_info(s)
+        preset = preset_name(s)
+        t = s.config.train
+        levels = s.levels()
+        what = f"preset <code>{preset}</code>" if preset else "no preset: a config of its own"
+        trials = s.trials()
+        rows += [
+            ("experiment", f"<code>{esc(s.name)}</code> ({what})"),
+            ("command", f"<code>{esc(command_line(s))}</code>"),
+            (
+                "training",
+                f"{t.train_iters:,} iterations per level, evaluated every {t.eval_every:,} on "
+                f"the full validation and test sets; levels {levels[0]}–{levels[-1]} "
+                f"({pct(s.remaining(levels[0]))}% → {pct(s.remaining(levels[-1]))}% of the "
+                "weights)",
+            ),
+            (
+                "trials and seeds",
+                f"{len(trials)} ({', '.join(map(str, trials))}); base seed {s.config.seed}, each "
+                "trial derives its own init, data-order and attack seeds",
+            ),
+            (
+                "code",
+                f"robust_tickets {esc(info['robust_tickets'])}, commit "
+                f"<code>{esc(info['commit'] or 'unknown (not a git checkout)')}</code>",
+            ),
+            (
+                "torch, device, threads",
+                f"torch {esc(info['torch'])}, device {esc(info['device'])}, "
+                f"{esc(info['threads'])} torch thread(s) per worker process",
+            ),
+            (
+                "time",
+                f"{duration(info['span_seconds'])} wall from the first level's start to the last "
+                f"one's end ({info['started']} → {info['finished']}); "
+                f"{duration(info['level_seconds'])} of training summed over levels",
+            ),
+        ]
+    shown = sorted({table_iteration(s.config, at) for s in series})
+    its = ", ".join(f"{i:,}" for i in shown)
+    if shown == [at]:
+        why = ""
+    elif at == DEFAULT_AT:
+        why = f" (each run's last evaluated iteration; the paper's tables are at {at:,})"
+    else:
+        why = f" (the last evaluated iteration up to the {at:,} asked for)"
+    rows.append(("tables and figures", f"test accuracy at iteration {its} of each level{esc(why)}"))
+    rows.append(
+        (
+            "report",
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, robust_tickets {__version__}, "
+            "from " + ", ".join(f"<code>{esc(str(d))}</code>" for d in dirs),
+        )
+    )
+    return rows
+
+
+def _differences(series: list[Series], at: int) -> list[str]:
+    """Why the numbers differ from the paper's, for experiments compared with it."""
+    out = []
+    for s in series:
+        if paper_rows(s.flat) is None:
+            continue
+        t = s.config.train
+        iteration = table_iteration(s.config, at)
+        items = setup_differences(s.flat)
+        if len(s.trials()) != PAPER_TRIALS:
+            items.append(f"{len(s.trials())} trial(s) (paper {PAPER_TRIALS})")
+        if iteration != PAPER_ITERATION:
+            items.append(f"accuracy read at iteration {iteration:,} (paper {PAPER_ITERATION:,})")
+        text = f"{s.label}: " + "; ".join(items) + "." if items else ""
+        if t.train_iters < PAPER_ITERATION:
+            share = t.train_iters / PAPER_SETUP["train_iters"]
+            text += (
+                f" Every level here trains {share:.1%} as long as the paper's, "
+                "so accuracies sit below the paper's, and the dense network is hit hardest: it "
+                "starts from random weights, while each pruned ticket starts from a mask that "
+                "already carries what earlier levels learned. Compare shapes across sparsity, "
+                "and read Δ as mostly the cost of the short run: whether full-length runs match "
+                "the paper is what the full replication (docs/replication) is for."
+            )
+        if preset_name(s) == "finding":
+            text += (
+                " The `finding` preset is the main job's: sized by measurement to finish, with "
+                "its strong-attack check and this report, within 5 minutes on 2 CPU cores."
+            )
+        if text:
+            out.append(text)
+    return out
+
+
+def _write_report(
+    root: Path, dirs: list[Path], series: list[Series], at: int, replication: Path | None
+) -> Path:
     writer = _Writer(root)
     settings = group_settings(series)
     slugs: dict[int, str] = {}
@@ -217,42 +407,74 @@ def _write_report(root: Path, dirs: list[Path], series: list[Series], at: int) -
             slug, n = f"{base}-{n}", n + 1
         used.add(slug)
         slugs[index] = slug
+    replication_rows = load_rows(replication) if replication is not None else []
 
-    summary = Section(title="Summary: test accuracy in the paper's layout", anchor="summary")
+    def reference(flat: dict[str, Any]) -> Reference | None:
+        found = reference_for(replication_rows, flat, PAPER_ITERATION)
+        return found[0] if found else None
+
+    summary = Section(title="Summary: the paper's six sparsities, ours beside the paper's",
+                      anchor="summary")  # fmt: skip
     summary.intro = html.escape(
-        "One table per strategy, rows = % of weights remaining, as in the paper's Tables 1-2. "
-        "Each setting's section below has its figures and a table per experiment with every "
-        "level and, where the config matches the paper's, the paper's value and the difference."
+        "One table per experiment with more than one level, rows = the paper's six levels "
+        "(100, 51.3, 16.9, 8.7, 3.6, 1.8% of the weights, as in its Tables 1-2). The sections "
+        "below have the figures and every level of every experiment."
     )
-    summary.blocks += [writer.table(table) for table in grid_tables(series, at)]
+    for text in _differences(series, at):
+        summary.blocks.append(Note("Why these numbers differ from the paper's: " + text))
+    pruned = sorted(
+        (s for s in series if len(s.levels()) > 1),
+        key=lambda s: (strategy_rank(s.strategy), s.name),
+    )
+    for index, s in enumerate(pruned):
+        summary.blocks.append(
+            writer.table(summary_table(s, at, reference(s.flat), f"summary_{index}_{s.label}"))
+        )
+    if not pruned:
+        summary.blocks.append(Note("No experiment with pruned levels: nothing to tabulate."))
     sections = [summary]
     for index, setting in enumerate(settings):
-        sections.append(_setting_section(setting, slugs[index], at, writer))
-    robustness = _robustness_section(dirs, writer)
+        refs = [r for r in [reference(_primary_flat(setting))] if r is not None]
+        sections.append(_setting_section(setting, slugs[index], at, writer, refs))
+    eval_rows = [r for d in dirs for r in iter_rows(d, include_eval=True)]
+    paths = {s.name: s.paths[0] for s in series}
+    strong_reference = []
+    if replication is not None and robustness_path(replication).is_file():
+        strong_reference = load_robustness(robustness_path(replication))
+    robustness = _robustness_section(eval_rows, writer, paths, strong_reference)
     if robustness is not None:
         sections.append(robustness)
+        for strong in group(eval_rows):
+            summary.blocks.insert(0, Note(finding(strong) + " (details: the last section)"))
+    else:
+        summary.blocks.append(
+            Note(
+                "No strong-attack evaluation found: run `robust-tickets evaluate` on the results "
+                "to see how the training attack's accuracy compares with stronger attacks."
+            )
+        )
 
     missing = [f"{s.name}: {note}" for s in series for note in s.notes]
-    experiments = "<br>".join(
-        f"<code>{html.escape(s.name)}</code> — {len(s.trials())} trial(s), "
-        f"{sum(r.complete for r in s.runs.values())} finished level(s)"
-        for s in series
-    )
-    meta = [
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by robust_tickets {__version__} from "
-        + ", ".join(f"<code>{html.escape(str(d))}</code>" for d in dirs),
-        f"Tables and accuracy figures at iteration {at:,} (or the last evaluated one).",
-        f"Experiments:<br>{experiments}",
-    ]
-    page = render_page("robust_tickets report", meta, missing, sections)
+    page = render_page("robust_tickets report", _header(series, dirs, at), missing, sections)
     index = root / "index.html"
     index.write_text(page)
     (root / MARKER).write_text("made by `robust-tickets report`; safe to replace\n")
     return index
 
 
-def build_report(dirs: list[Path], out: Path | None = None, at: int = DEFAULT_AT) -> Path:
-    """Write the report of the results under `dirs` to `out`; returns the path of index.html."""
+def _primary_flat(setting: Setting) -> dict[str, Any]:
+    resets = setting.by_strategy("reset")
+    return (resets[0] if resets else setting.series[0]).flat
+
+
+def build_report(
+    dirs: list[Path],
+    out: Path | None = None,
+    at: int = DEFAULT_AT,
+    replication: Path | None = None,
+) -> Path:
+    """Write the report of the results under `dirs` to `out`; returns the path of index.html.
+    `replication`: a `results --csv` file drawn as a reference (None: none)."""
     dirs = [Path(d) for d in dirs]
     if at < 0:
         raise UserError("--at-iteration must be >= 0")
@@ -267,7 +489,7 @@ def build_report(dirs: list[Path], out: Path | None = None, at: int = DEFAULT_AT
         raise OSError(error.errno, error.strerror, str(out)) from None
     try:
         with matplotlib.rc_context(figures.STYLE):
-            _write_report(tmp, dirs, series, at)
+            _write_report(tmp, dirs, series, at, replication)
         tmp.chmod(0o755)
         _swap_in(tmp, out)
     except BaseException:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from robust_tickets.report.aggregate import (
+    Stat,
     curve_band,
     early_stop,
     layer_shapes,
@@ -30,7 +33,7 @@ from robust_tickets.report.aggregate import (
     table_iteration,
 )
 from robust_tickets.report.load import Series, Setting
-from robust_tickets.report.paper import PAPER_ITERATION, PAPER_LEVELS, paper_rows
+from robust_tickets.report.paper import PAPER_ITERATION, PAPER_LEVELS, PAPER_TRIALS, paper_rows
 from robust_tickets.report.style import (
     level_color,
     pct,
@@ -53,6 +56,18 @@ STYLE = {
 }
 BAND_ALPHA = 0.18
 LINESTYLES = ("-", "--", ":", "-.")
+MAX_WIDTH_IN = 12.5  # shown at most ~1,230 px wide, so 9-pt text stays >= 10 px at 1,400 px
+FEW_POINTS = 25  # series with at most this many points get markers
+
+
+@dataclass
+class Drawn:
+    """A figure, the numbers it draws (one dict per plotted point, for its CSV) and a caption
+    that says what is actually drawn."""
+
+    fig: Figure
+    data: list[dict[str, Any]] = field(default_factory=list)
+    caption: str = ""
 
 
 def _subplots(nrows: int, ncols: int, figsize: tuple[float, float], **kw):
@@ -62,6 +77,8 @@ def _subplots(nrows: int, ncols: int, figsize: tuple[float, float], **kw):
 
 def _band(ax, x, mean, std, color, style="-", label=None, scale=100.0, marker=None) -> None:
     x, mean, std = np.asarray(x), np.asarray(mean) * scale, np.asarray(std) * scale
+    if marker is None and len(x) <= FEW_POINTS:
+        marker = "o"  # a line through a few points must show where the points are
     ax.plot(x, mean, style, color=color, label=label, lw=1.6, marker=marker, ms=4)
     ok = np.isfinite(std)
     if ok.any():
@@ -118,22 +135,34 @@ CURVE_ROWS = (
     ("adv_acc", "adversarial test acc. (%)", 100.0),
     ("loss", "test loss", 1.0),
 )
+MAX_COMPARISONS = 3  # columns per curves figure; more comparisons make more figures
 
 
-def curves_figure(setting: Setting) -> Figure | None:
+def curve_comparisons(setting: Setting) -> list[list[Series | None]]:
+    """The comparisons of the primary strategy with the others, in figures of at most
+    MAX_COMPARISONS columns (a single [None] when the setting has one strategy)."""
+    primary = _primary(setting)
+    others: list[Series | None] = [s for s in setting.series if s is not primary] or [None]
+    return [others[i : i + MAX_COMPARISONS] for i in range(0, len(others), MAX_COMPARISONS)]
+
+
+def curves_figure(setting: Setting, others: list[Series | None] | None = None) -> Drawn | None:
     """Test accuracy, adversarial accuracy and loss against iteration, one line per selected
     sparsity level; one column per comparison of the primary strategy (reset) with another."""
     primary = _primary(setting)
-    others = [s for s in setting.series if s is not primary] or [None]
+    others = others if others is not None else curve_comparisons(setting)[0]
+    width = min(MAX_WIDTH_IN, 3.9 * len(others) + 2.6)
     fig, axes = _subplots(
         len(CURVE_ROWS),
         len(others),
-        figsize=(4.4 * len(others) + 2.6, 9.6),
+        figsize=(width, 8.4),
         squeeze=False,
         sharex=True,
         sharey="row",  # the comparisons are read side by side
     )
+    data: list[dict[str, Any]] = []
     shown_levels: dict[int, str] = {}
+    points = 0
     for col, other in enumerate(others):
         for series, style in ((primary, "-"), (other, "--")):
             if series is None:
@@ -143,16 +172,27 @@ def curves_figure(setting: Setting) -> Figure | None:
                 shown_levels.setdefault(target, pct(available[level]))
                 for row, (metric, _, scale) in enumerate(CURVE_ROWS):
                     band = curve_band(series, level, "test", metric)
-                    if band is not None:
-                        _band(
-                            axes[row, col],
-                            band.iteration,
-                            band.mean,
-                            band.std,
-                            level_color(target),
-                            style,
-                            scale=scale,
-                        )
+                    if band is None:
+                        continue
+                    points = max(points, len(band.iteration))
+                    _band(
+                        axes[row, col],
+                        band.iteration,
+                        band.mean,
+                        band.std,
+                        level_color(target),
+                        style,
+                        scale=scale,
+                    )
+                    data += [
+                        {
+                            "panel": col, "strategy": series.label, "level": level,
+                            "remaining": round(available[level], 4), "metric": metric,
+                            "iteration": int(i), "mean": m * scale, "std": sd * scale, "n": int(n),
+                        }
+                        for i, m, sd, n in zip(band.iteration, band.mean, band.std, band.n,
+                                               strict=True)
+                    ]  # fmt: skip
         title = primary.label
         if other is not None:
             title = f"{primary.label} (solid) vs {other.label} (dashed)"
@@ -163,27 +203,36 @@ def curves_figure(setting: Setting) -> Figure | None:
         ax.set_xlabel("training iteration")
         ax.xaxis.set_major_formatter(FuncFormatter(_iteration_formatter))
     handles = [
-        Line2D([], [], color=level_color(t), lw=2, label=f"{label}%")
+        Line2D([], [], color=level_color(t), lw=2, marker="o", ms=4, label=f"{label}%")
         for t, label in sorted(shown_levels.items())
     ]
     handles.append(Line2D([], [], color="0.35", ls="-", label=primary.label))
     if others[0] is not None:
-        compared = ", ".join(o.label for o in others)
+        compared = ", ".join(o.label for o in others if o is not None)
         handles.append(
             Line2D([], [], color="0.35", ls="--", label="\n".join(textwrap.wrap(compared, 14)))
         )
     fig.legend(handles=handles, loc="outside right center", title="% weights left", frameon=False)
     _suptitle(fig, setting.flat, "Test metrics during training, per sparsity level", setting.series)
-    return fig
+    levels = ", ".join(f"{label}%" for _, label in sorted(shown_levels.items()))
+    caption = (
+        f"Test accuracy, adversarial test accuracy and test loss at each evaluated iteration "
+        f"({points} evaluations per level), mean over trials with a one-std band, for the levels "
+        f"nearest to the paper's six sparsities ({levels}), one colour each."
+    )
+    if others[0] is not None:
+        caption += f" Solid: {primary.label}; dashed: the strategy named above each column."
+    return Drawn(fig, data, caption)
 
 
 # ---- figure 2 ---------------------------------------------------------------------------
-def early_stop_figure(setting: Setting) -> Figure | None:
+def early_stop_figure(setting: Setting) -> Drawn | None:
     """Iteration of minimum validation loss, and validation (adversarial) accuracy there,
     against % weights remaining; complete levels only."""
-    fig, axes = _subplots(1, 3, figsize=(14.5, 5.4))
+    fig, axes = _subplots(1, 3, figsize=(MAX_WIDTH_IN, 4.8))
     all_remaining: list[float] = []
-    drew = False
+    data: list[dict[str, Any]] = []
+    drew = []
     for series in setting.series:
         points = []
         for level in series.levels():
@@ -193,21 +242,30 @@ def early_stop_figure(setting: Setting) -> Figure | None:
                 if lv == level and run.complete and (stop := early_stop(run)) is not None
             ]
             if stops:
-                points.append((series.remaining(level), stops))
+                points.append((level, series.remaining(level), stops))
         if not points:
             continue
-        drew = True
-        x = [p[0] for p in points]
+        drew.append(series.label)
+        x = [p[1] for p in points]
         all_remaining += x
         color = strategy_color(series.strategy)
-        for ax, get, scale in (
-            (axes[0], lambda s: s.iteration, 1.0),
-            (axes[1], lambda s: s.valid_acc, 100.0),
-            (axes[2], lambda s: s.valid_adv_acc, 100.0),
+        for ax, (name, get, scale) in zip(
+            axes,
+            (
+                ("early_stop_iteration", lambda s: s.iteration, 1.0),
+                ("valid_acc", lambda s: s.valid_acc, 100.0),
+                ("valid_adv_acc", lambda s: s.valid_adv_acc, 100.0),
+            ),
+            strict=True,
         ):
-            stats = [mean_std([get(s) for s in stops]) for _, stops in points]
+            stats = [mean_std([get(s) for s in stops]) for _, _, stops in points]
             mean = [s.mean for s in stats]
             std = [s.std for s in stats]
+            data += [
+                {"strategy": series.label, "level": level, "remaining": round(r, 4),
+                 "quantity": name, "mean": st.mean * scale, "std": st.std * scale, "n": st.n}
+                for (level, r, _), st in zip(points, stats, strict=True)
+            ]  # fmt: skip
             if len(x) == 1:
                 ax.errorbar(
                     x,
@@ -219,7 +277,7 @@ def early_stop_figure(setting: Setting) -> Figure | None:
                     capsize=3,
                 )
             else:
-                _band(ax, x, mean, std, color, label=series.label, scale=scale, marker="o")
+                _band(ax, x, mean, std, color, label=series.label, scale=scale)
     if not drew:
         return None
     for ax, ylabel in zip(
@@ -241,21 +299,66 @@ def early_stop_figure(setting: Setting) -> Figure | None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     _suptitle(fig, setting.flat, "Early stopping against sparsity", setting.series)
-    return fig
+    every = ", ".join(sorted({f"{s.config.train.eval_every:,}" for s in setting.series}))
+    stops = [d["mean"] for d in data if d["quantity"] == "early_stop_iteration"]
+    at_end = stops and all(d == longest for d in stops)
+    caption = (
+        f"Left: the evaluated iteration (every {every}) with the minimum validation loss; middle "
+        f"and right: validation accuracy and adversarial validation accuracy there. Mean over "
+        f"trials with a one-std band, one line per strategy ({', '.join(drew)}); finished "
+        "levels only."
+        + (
+            f" Every level's minimum is at its last evaluation ({longest:,}): these runs are too "
+            "short for the validation loss to turn up again."
+            if at_end
+            else ""
+        )
+    )
+    return Drawn(fig, data, caption)
 
 
 # ---- figure 3 ---------------------------------------------------------------------------
-def accuracy_figure(setting: Setting, at: int) -> Figure | None:
+@dataclass(frozen=True)
+class Reference:
+    """Published numbers drawn beside ours: per % remaining, natural and attack accuracy (%)
+    as (mean, std)."""
+
+    label: str
+    points: dict[float, dict[str, tuple[float, float]]]
+
+
+def dense_baseline(setting: Setting, at: int) -> tuple[str, dict[str, Stat]] | None:
+    """The dense network's test accuracy: the `dense` strategy where the setting has it, else
+    level 0 of the primary series (the same unpruned network: same seeds, same training)."""
+    dense = setting.by_strategy("dense")
+    source = dense[0] if dense else _primary(setting)
+    if 0 not in source.levels():
+        return None
+    iteration = table_iteration(source.config, at)
+    stats = {m: level_stat(source, 0, "test", m, iteration) for m in ("acc", "adv_acc")}
+    if not stats["acc"].n:
+        return None
+    label = "dense baseline" if dense else f"dense network = level 0 of {source.label}"
+    return label, stats
+
+
+def accuracy_figure(
+    setting: Setting, at: int, references: list[Reference] | None = None
+) -> Drawn | None:
     """Natural and adversarial test accuracy at iteration `at` against % weights remaining,
-    one line per strategy, the dense baseline as a horizontal band, the paper's values as x."""
-    fig, axes = _subplots(1, 2, figsize=(12.5, 5.6))
+    one line per pruning strategy, the dense network as a dashed line with its band, the
+    paper's values as x, and any other published reference as a grey line."""
+    fig, axes = _subplots(1, 2, figsize=(MAX_WIDTH_IN, 5.2))
     all_remaining: list[float] = []
-    baselines = []
     iterations = set()
+    data: list[dict[str, Any]] = []
+    lines = []
     for series in setting.series:
         iteration = table_iteration(series.config, at)
-        iterations.add(iteration)
         levels = series.levels()
+        if series.strategy == "dense" or len(levels) < 2:
+            continue  # a single level is drawn as the dense line (or not at all)
+        iterations.add(iteration)
         x = [series.remaining(lv) for lv in levels]
         color = strategy_color(series.strategy)
         for ax, metric in zip(axes, ("acc", "adv_acc"), strict=True):
@@ -264,9 +367,6 @@ def accuracy_figure(setting: Setting, at: int) -> Figure | None:
             if not keep:
                 continue
             xs = [x[i] for i in keep]
-            if len(keep) == 1 and series.strategy == "dense":
-                baselines.append((ax, stats[keep[0]], color, series.label))
-                continue
             all_remaining += xs
             _band(
                 ax,
@@ -275,57 +375,96 @@ def accuracy_figure(setting: Setting, at: int) -> Figure | None:
                 [stats[i].std for i in keep],
                 color,
                 label=series.label,
-                marker="o",
             )
-    if not all_remaining and not baselines:
+            data += [
+                {"line": series.label, "metric": metric, "remaining": round(x[i], 4),
+                 "level": levels[i], "iteration": iteration, "mean": stats[i].mean * 100,
+                 "std": stats[i].std * 100, "n": stats[i].n}
+                for i in keep
+            ]  # fmt: skip
+        lines.append(series.label)
+    baseline = dense_baseline(setting, at)
+    if not all_remaining and baseline is None:
         return None
     all_remaining = all_remaining or [100.0]
-    for ax, stat, color, label in baselines:
-        ax.axhline(stat.mean * 100, color=color, ls="--", lw=1.3, label=f"{label} (100%)")
-        if np.isfinite(stat.std):
-            ax.axhspan(
-                (stat.mean - stat.std) * 100,
-                (stat.mean + stat.std) * 100,
-                color=color,
-                alpha=0.1,
-                lw=0,
-            )
+    if baseline is not None:
+        label, stats = baseline
+        for ax, metric in zip(axes, ("acc", "adv_acc"), strict=True):
+            stat = stats[metric]
+            ax.axhline(stat.mean * 100, color="#222222", ls="--", lw=1.4, label=label)
+            if np.isfinite(stat.std):
+                ax.axhspan(
+                    (stat.mean - stat.std) * 100,
+                    (stat.mean + stat.std) * 100,
+                    color="#222222",
+                    alpha=0.08,
+                    lw=0,
+                )
+            data.append(
+                {"line": label, "metric": metric, "remaining": 100.0, "level": 0,
+                 "iteration": "", "mean": stat.mean * 100, "std": stat.std * 100, "n": stat.n}
+            )  # fmt: skip
+    lo, hi = min(all_remaining) / 1.15, max(all_remaining) * 1.15
+    drawn_refs = []
     primary = _primary(setting)
     paper = paper_rows(primary.flat) if primary.strategy == "reset" else None
+    refs: list[tuple[Reference, dict[str, Any]]] = []
     if paper is not None:
+        points = {r: {k: (c.mean, c.std) for k, c in cells.items()} for r, cells in paper.items()}
+        label = f"paper, reset ({PAPER_ITERATION // 1000}k it., {PAPER_TRIALS} trials)"
+        refs.append((Reference(label, points), {"fmt": "x", "color": "black", "ms": 8}))
+    for ref in references or []:
+        refs.append((ref, {"fmt": "D-", "color": "0.55", "ms": 4, "lw": 1.2}))
+    for ref, style in refs:
+        xs = sorted((r for r in ref.points if lo <= r <= hi), reverse=True)
+        if not xs:
+            continue
+        drawn_refs.append(ref.label)
         for ax, kind in zip(axes, ("natural", "attack"), strict=True):
-            xs = [r for r in paper if min(all_remaining) / 1.15 <= r <= max(all_remaining) * 1.15]
-            if xs:
-                ax.errorbar(
-                    xs,
-                    [paper[r][kind].mean for r in xs],
-                    yerr=[paper[r][kind].std for r in xs],
-                    fmt="x",
-                    color="black",
-                    ms=7,
-                    capsize=3,
-                    label=f"paper, reset ({PAPER_ITERATION // 1000}k it.)",
-                )
+            ys = [ref.points[r][kind][0] for r in xs]
+            es = [ref.points[r][kind][1] for r in xs]
+            ax.errorbar(xs, ys, yerr=es, capsize=3, label=ref.label, **style)
+            data += [
+                {"line": ref.label, "metric": "acc" if kind == "natural" else "adv_acc",
+                 "remaining": r, "level": "", "iteration": "", "mean": y, "std": e, "n": ""}
+                for r, y, e in zip(xs, ys, es, strict=True)
+            ]  # fmt: skip
     for ax, ylabel in zip(
         axes, ("natural test accuracy (%)", "adversarial test accuracy (%)"), strict=True
     ):
         percent_axis(ax, all_remaining)
         ax.set_ylabel(ylabel)
-    its = ", ".join(f"{i:,}" for i in sorted(iterations))
-    note = "" if iterations == {at} else f" (asked for {at:,}; runs evaluated up to {its})"
-    axes[0].set_title(f"natural, at iteration {its}{note}", fontsize=9.5)
+    its = ", ".join(f"{i:,}" for i in sorted(iterations)) or "—"
+    axes[0].set_title(f"natural, at iteration {its}")
     axes[1].set_title(
-        f"under {setting.flat['attack'].upper()} ε={setting.flat['eps']:g}, at iteration {its}",
-        fontsize=9.5,
+        f"under {setting.flat['attack'].upper()} ε={setting.flat['eps']:g}, at iteration {its}"
     )
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False)
     _suptitle(fig, setting.flat, "Test accuracy against sparsity", setting.series)
-    return fig
+    parts = [
+        f"Test accuracy at iteration {its} of each level, mean over trials with a one-std band "
+        f"({_trial_counts(setting.series)} trials)"
+        + (f"; one line per pruning strategy ({', '.join(lines)})" if lines else "")
+        + "."
+    ]
+    if baseline is not None:
+        parts.append(
+            f"Dashed black: the {baseline[0]} (100% of the weights, same iteration), band ±1 std."
+        )
+    if paper is not None and any(r.startswith("paper") for r in drawn_refs):
+        parts.append(
+            f"x with error bars: the paper's values (reset, iteration {PAPER_ITERATION:,} of "
+            f"50,000, mean ± std over {PAPER_TRIALS} trials), at its sparsities in this range."
+        )
+    for label in drawn_refs:
+        if not label.startswith("paper"):
+            parts.append(f"Grey diamonds: the {label}, for reference.")
+    return Drawn(fig, data, " ".join(parts))
 
 
 # ---- figure 4 ---------------------------------------------------------------------------
-def weights_figure(series: Series) -> Figure | None:
+def weights_figure(series: Series) -> Drawn | None:
     """Histogram (density) of the surviving initial weights of each layer at selected levels
     (the level's init.safetensors where its mask is 1); mean over trials with a one-std band."""
     available = {lv: series.remaining(lv) for lv in series.levels()}
@@ -339,7 +478,9 @@ def weights_figure(series: Series) -> Figure | None:
         key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)],
     )
     shapes = layer_shapes(series)
-    fig, axes = _subplots(1, len(layers), figsize=(4.4 * len(layers) + 2.4, 4.6), squeeze=False)
+    width = min(MAX_WIDTH_IN, 3.6 * len(layers) + 2.0)
+    fig, axes = _subplots(1, len(layers), figsize=(width, 4.2), squeeze=False)
+    data: list[dict[str, Any]] = []
     for ax, name in zip(axes[0], layers, strict=True):
         pooled = np.concatenate([a for per in survivors.values() for a in per.get(name, [])])
         low, high = (float(pooled.min()), float(pooled.max())) if pooled.size else (-1.0, 1.0)
@@ -355,6 +496,12 @@ def weights_figure(series: Series) -> Figure | None:
                 continue
             dens = np.array([np.histogram(a, bins=edges, density=a.size > 0)[0] for a in per_trial])
             std = dens.std(axis=0, ddof=1) if len(dens) > 1 else np.full(len(centers), np.nan)
+            data += [
+                {"layer": name, "level": level, "remaining": round(available[level], 4),
+                 "bin_center": float(c), "density_mean": float(m), "density_std": float(sd),
+                 "trials": len(dens)}
+                for c, m, sd in zip(centers, dens.mean(axis=0), std, strict=True)
+            ]  # fmt: skip
             _band(
                 ax,
                 centers,
@@ -368,9 +515,15 @@ def weights_figure(series: Series) -> Figure | None:
         dims = f" ({in_f}→{out_f})" if out_f else ""
         ax.set_title(f"layer {layers.index(name) + 1}{dims}")
         ax.set_xlabel("initial weight value")
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # small layers' values need few ticks
         ax.set_ylim(bottom=0)  # a density: do not magnify the noise of a flat one
     axes[0, 0].set_ylabel("density")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", title="% weights left", frameon=False)
     _suptitle(fig, series.flat, f"Surviving initial weights per layer ({series.label})", [series])
-    return fig
+    caption = (
+        "Histogram (density) of the initial values of the weights that survive pruning at each "
+        "level shown, per layer (initial = what the level started training from), mean over "
+        "trials with a one-std band."
+    )
+    return Drawn(fig, data, caption)

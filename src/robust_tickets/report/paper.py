@@ -103,9 +103,17 @@ def paper_rows(flat: dict[str, Any]) -> dict[float, dict[str, PaperCell]] | None
     return PAPER[key]
 
 
+def paper_level(remaining: float) -> float | None:
+    """The paper's row (100, 51.3, 16.9, 8.7, 3.6, 1.8) that `remaining` percent is, or None.
+    Matched within 3% rather than by rounding: the paper's "1.8" is 1.85% of the weights (it
+    truncates), which rounds to 1.9."""
+    return next((p for p in PAPER_LEVELS if abs(remaining / p - 1) < 0.03), None)
+
+
 def paper_cell(rows: dict[float, dict[str, PaperCell]], remaining: float) -> dict[str, PaperCell]:
-    """The paper's cells at `remaining` percent (matched to the paper's one decimal), or {}."""
-    return rows.get(round(remaining, 1), {})
+    """The paper's cells at `remaining` percent (the paper's row it is, see paper_level), or {}."""
+    level = paper_level(remaining)
+    return {} if level is None else rows.get(level, {})
 
 
 def setup_differences(flat: dict[str, Any]) -> list[str]:

@@ -1,133 +1,205 @@
-"""Figures and a table of the strong-attack evaluation, from result rows only.
-
-Every function takes rows as `robust_tickets.results.iter_rows(root, include_eval=True)` yields
-them (training rows and evaluation rows mixed; each picks what it needs) and returns a
-`matplotlib.figure.Figure` (no pyplot state) or None when there is nothing to draw. Values are
-means over trials; one panel per experiment setting (training attack and mode, strategy).
-"""
+"""The report's strong-attack section, from the rows `robust-tickets evaluate` wrote: per
+experiment, the training attack's accuracy beside strong attacks and their per-example worst
+case, on the same test examples, at the training eps."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from robust_tickets.report.figures import percent_axis
+from robust_tickets.report.aggregate import Stat, mean_std
+from robust_tickets.report.figures import MAX_WIDTH_IN, Drawn, _band, percent_axis
+from robust_tickets.report.formats import Table
+from robust_tickets.report.style import pct, setting_title
+from robust_tickets.report.tables import fmt_stat
 
 WORST = "worst-case"
+COLORS = {"clean": "#7f7f7f", WORST: "#111111"}
+_PALETTE = ("#1f77b4", "#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#8c564b", "#e377c2")
 
 
-def _setting(row: dict[str, Any]) -> str:
-    mode = "adv" if row["adv_train"] else "nat"
-    return f"{row['dataset']} {row['attack']}-{mode} eps {row['eps']:g}, {row['strategy']}"
+def _attack_order(attacks: set[str], training: str) -> list[str]:
+    """The training attack first, the worst case last, the others by name in between."""
+    rest = sorted(a for a in attacks if a not in (training, WORST))
+    return [a for a in (training,) if a in attacks] + rest + [a for a in (WORST,) if a in attacks]
 
 
-def _eval_rows(rows: Iterable[dict[str, Any]], attack: str = WORST) -> list[dict[str, Any]]:
-    return [r for r in rows if r.get("split") == "robustness" and r["eval_attack"] == attack]
+def _label(attack: str, training: str, params: str, short: bool = False) -> str:
+    if attack == WORST:
+        return "worst case" if short else "worst case (per example, over all attacks)"
+    text = f"{attack} ({params})" if params and not short else attack
+    return f"{text} (training attack)" if attack == training else text
 
 
-def _largest_n(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep, per experiment, the rows of the largest number of examples evaluated."""
-    best: dict[str, int] = {}
-    for r in rows:
-        best[r["experiment"]] = max(best.get(r["experiment"], 0), r["n_examples"])
-    return [r for r in rows if r["n_examples"] == best[r["experiment"]]]
+class StrongAttacks:
+    """The evaluation rows of one experiment at its training eps, over the largest number of
+    examples evaluated, grouped by (level, attack)."""
 
+    def __init__(self, experiment: str, rows: list[dict[str, Any]]) -> None:
+        self.experiment = experiment
+        first = rows[0]
+        self.flat = first
+        self.training = first["attack"]
+        robust = [
+            r
+            for r in rows
+            if r["split"] == "robustness" and r["role"] == "curve" and r["eval_eps"] == r["eps"]
+        ]
+        self.n = max((r["n_examples"] for r in robust), default=0)
+        robust = [r for r in robust if r["n_examples"] == self.n]
+        self.values: dict[tuple[int, str], list[float]] = defaultdict(list)
+        self.params: dict[str, str] = {}
+        self.seconds = 0.0
+        self.remaining: dict[int, float] = {}
+        self.trials: set[int] = set()
+        for r in robust:
+            self.values[(r["level"], r["eval_attack"])].append(r["acc"])
+            if r["eval_attack"] != WORST:
+                self.params[r["eval_attack"]] = r["eval_params"] or ""
+                self.seconds += float(r["seconds"] or 0)
+            self.remaining[r["level"]] = r["remaining"]
+            self.trials.add(r["trial"])
+        # Clean accuracy from training (full test set, the level's last evaluation).
+        self.clean: dict[int, list[float]] = defaultdict(list)
+        for r in rows:
+            if (
+                r["split"] == "test"
+                and r["iteration"] == r["train_iters"]
+                and r["level"] in self.remaining
+                and r["trial"] in self.trials
+            ):
+                self.clean[r["level"]].append(r["acc"])
+        self.attacks = _attack_order({a for _, a in self.values}, self.training)
+        self.levels = sorted(self.remaining)
 
-def _panels(n: int, width: float = 4.6, height: float = 3.4):
-    cols = min(n, 3)
-    rows = (n + cols - 1) // cols
-    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes
+    def stat(self, level: int, attack: str) -> Stat:
+        return mean_std(self.values.get((level, attack), []))
 
-
-def robustness_curves(rows: Iterable[dict[str, Any]]) -> Figure | None:
-    """Robust accuracy (worst case over the attacks run) against eps, one line per level."""
-    found = _largest_n(_eval_rows(rows))
-    if not found:
-        return None
-    by_setting: dict[str, dict[float, dict[float, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    for r in found:
-        by_setting[_setting(r)][r["remaining"]][r["eval_eps"]].append(r["acc"])
-    fig, axes = _panels(len(by_setting))
-    cmap = colormaps["viridis"]
-    for ax, (title, levels) in zip(axes, sorted(by_setting.items()), strict=False):
-        remaining = sorted(levels, reverse=True)
-        for i, rem in enumerate(remaining):
-            eps = sorted(levels[rem])
-            acc = [100 * np.mean(levels[rem][e]) for e in eps]
-            color = cmap(i / max(1, len(remaining) - 1))
-            ax.plot(eps, acc, marker="o", ms=3, color=color, label=f"{rem:.1f}%")
-        ax.set(title=title, xlabel="eps (L-inf)", ylabel="robust accuracy (%)", ylim=(0, 100))
-        ax.grid(alpha=0.3)
-        ax.legend(title="weights left", fontsize=7, title_fontsize=8)
-    return fig
-
-
-def strong_vs_remaining(rows: Iterable[dict[str, Any]]) -> Figure | None:
-    """At the training eps: clean accuracy, the training attack's accuracy (from training) and
-    the strong worst case (from `evaluate`) against % of weights remaining."""
-    rows = list(rows)
-    strong = [r for r in _largest_n(_eval_rows(rows)) if r["eval_eps"] == r["eps"]]
-    if not strong:
-        return None
-    lines: dict[str, dict[str, dict[float, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    evaluated = {(r["experiment"], r["trial"], r["level"]) for r in strong}
-    for r in strong:
-        lines[_setting(r)]["strong attacks, worst case"][r["remaining"]].append(r["acc"])
-    for r in rows:
-        final = r.get("split") == "test" and r["iteration"] == r["train_iters"]
-        if final and (r["experiment"], r["trial"], r["level"]) in evaluated:
-            lines[_setting(r)]["clean"][r["remaining"]].append(r["acc"])
-            lines[_setting(r)][f"training attack ({r['attack']})"][r["remaining"]].append(
-                r["adv_acc"]
-            )
-    fig, axes = _panels(len(lines))
-    for ax, (title, series) in zip(axes, sorted(lines.items()), strict=False):
-        for label, points in sorted(series.items()):
-            rem = sorted(points, reverse=True)
-            acc = [100 * np.mean(points[x]) for x in rem]
-            ax.plot(rem, acc, marker="o", ms=3, label=label)
-        percent_axis(ax, [x for points in series.values() for x in points])
-        ax.set(title=title, ylabel="test accuracy (%)")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return fig
-
-
-def masking_table(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per evaluated model: experiment, trial, level, remaining, then each check's flag
-    (pass/warn/skip) and `overall` (warn if any check warns)."""
-    table: dict[tuple, dict[str, Any]] = {}
-    for r in rows:
-        if r.get("split") != "masking-check":
-            continue
-        key = (r["experiment"], r["trial"], r["level"])
-        entry = table.setdefault(
-            key,
-            {
-                "experiment": r["experiment"],
-                "trial": r["trial"],
-                "level": r["level"],
-                "remaining": r["remaining"],
-                "eps": r["eval_eps"],
-                "n": r["n_examples"],
-            },
+    def command(self, directory: str) -> str:
+        attacks = ",".join(a for a in self.attacks if a != WORST)
+        levels = ",".join(map(str, self.levels))
+        return (
+            f"robust-tickets evaluate {directory} --attacks {attacks} --eps {self.flat['eps']:g} "
+            f"--levels {levels} --n-examples {self.n}"
         )
-        entry[r["check"]] = r["flag"]
-    for entry in table.values():
-        flags = [v for k, v in entry.items() if v in ("pass", "warn", "skip")]
-        entry["overall"] = "warn" if "warn" in flags else "pass"
-    return [table[k] for k in sorted(table)]
+
+
+def group(rows: list[dict[str, Any]]) -> list[StrongAttacks]:
+    """One StrongAttacks per experiment that has evaluation rows at its training eps."""
+    by_experiment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_experiment[r["experiment"]].append(r)
+    found = [StrongAttacks(name, found) for name, found in sorted(by_experiment.items())]
+    return [s for s in found if s.values]
+
+
+def strong_figure(strong: StrongAttacks) -> Drawn:
+    """Accuracy against % remaining: clean, the training attack, each strong attack and the
+    worst case, mean ± std over the evaluated trials."""
+    fig = Figure(figsize=(min(MAX_WIDTH_IN, 9.0), 4.8), layout="constrained")
+    ax = fig.subplots()
+    x = [strong.remaining[lv] for lv in strong.levels]
+    data: list[dict[str, Any]] = []
+    clean = [mean_std(strong.clean.get(lv, [])) for lv in strong.levels]
+    _band(ax, x, [s.mean for s in clean], [s.std for s in clean], COLORS["clean"], ":",
+          label="clean (full test set)")  # fmt: skip
+    data += [
+        {"line": "clean", "level": lv, "remaining": round(r, 4), "n_examples": "full test set",
+         "mean": s.mean * 100, "std": s.std * 100, "trials": s.n}
+        for lv, r, s in zip(strong.levels, x, clean, strict=True)
+    ]  # fmt: skip
+    others = [a for a in strong.attacks if a not in (strong.training, WORST)]
+    for attack in strong.attacks:
+        stats = [strong.stat(lv, attack) for lv in strong.levels]
+        if attack == WORST:
+            color, style = COLORS[WORST], "-"
+        elif attack == strong.training:
+            color, style = "#1f77b4", "-"
+        else:
+            color, style = _PALETTE[1 + others.index(attack) % (len(_PALETTE) - 1)], "--"
+        label = _label(attack, strong.training, strong.params.get(attack, ""))
+        _band(ax, x, [s.mean for s in stats], [s.std for s in stats], color, style, label=label)
+        data += [
+            {"line": attack, "level": lv, "remaining": round(r, 4), "n_examples": strong.n,
+             "mean": s.mean * 100, "std": s.std * 100, "trials": s.n}
+            for lv, r, s in zip(strong.levels, x, stats, strict=True)
+        ]  # fmt: skip
+    percent_axis(ax, x)
+    ax.set_ylim(-2, 100)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(
+        f"{setting_title(strong.flat)}, strategy {strong.flat['strategy']}\n"
+        f"at ε={strong.flat['eps']:g}, first {strong.n:,} test images, "
+        f"{len(strong.trials)} trial(s)",
+        fontsize=10,
+    )
+    ax.legend(loc="best", frameon=True, framealpha=0.9)
+    shown = ", ".join(pct(v) + "%" for v in x)
+    caption = (
+        f"Accuracy of the final networks (iteration {strong.flat['train_iters']:,}, the end of "
+        f"each level) at the evaluated levels ({shown} of the weights) "
+        f"on the first {strong.n:,} test images at the training ε "
+        f"({strong.flat['eps']:g}): the training attack ({strong.training}), "
+        f"{', '.join(others) or 'no other attack'}, and the per-example worst case over all of "
+        "them (the worst case is drawn last, over any attack line it coincides with); dotted: "
+        "clean accuracy on the full test set. Mean over trials with a one-std band."
+    )
+    return Drawn(fig, data, caption)
+
+
+def strong_table(strong: StrongAttacks, slug: str) -> Table:
+    header = ["% left", "level", "trials", "clean (full test set)"]
+    header += [_label(a, strong.training, "", short=True) for a in strong.attacks]
+    raw_header = ["experiment", "level", "remaining", "attack", "params", "eps", "n_examples",
+                  "trials", "acc_pct_mean", "acc_pct_std"]  # fmt: skip
+    rows, raw_rows = [], []
+    for lv in strong.levels:
+        stats = [strong.stat(lv, a) for a in strong.attacks]
+        clean = mean_std(strong.clean.get(lv, []))
+        rows.append(
+            [pct(strong.remaining[lv]), str(lv), str(max(s.n for s in stats)), fmt_stat(clean)]
+            + [fmt_stat(s) for s in stats]
+        )
+        for attack, s in zip(["clean", *strong.attacks], [clean, *stats], strict=True):
+            raw_rows.append(
+                [strong.experiment, lv, round(strong.remaining[lv], 4), attack,
+                 strong.params.get(attack, ""), strong.flat["eps"],
+                 strong.n if attack != "clean" else "", s.n,
+                 None if not s.n else round(s.mean * 100, 4),
+                 None if np.isnan(s.std) else round(s.std * 100, 4)]
+            )  # fmt: skip
+    notes = [
+        f"Accuracy (%) on the first {strong.n:,} test images at ε={strong.flat['eps']:g}, mean ± "
+        "sample std over trials; an example counts as robust only if it is classified correctly "
+        "both clean and attacked. Clean: the level's last training evaluation, full test set.",
+        "Attack parameters: "
+        + "; ".join(f"{a}: {p}" for a, p in sorted(strong.params.items()) if p)
+        + f". Evaluation time: {strong.seconds:,.0f} s of attacks in all.",
+    ]
+    return Table(
+        slug=slug,
+        title=f"Strong attacks: {setting_title(strong.flat)}, strategy {strong.flat['strategy']}",
+        header=header, rows=rows, raw_header=raw_header, raw_rows=raw_rows, notes=notes,
+    )  # fmt: skip
+
+
+def finding(strong: StrongAttacks) -> str:
+    """One sentence: the training attack's accuracy against the worst case, per level."""
+    parts = []
+    for lv in strong.levels:
+        train, worst = strong.stat(lv, strong.training), strong.stat(lv, WORST)
+        if train.n and worst.n:
+            parts.append(
+                f"{pct(strong.remaining[lv])}%: {train.mean * 100:.1f} → {worst.mean * 100:.1f}"
+            )
+    others = ", ".join(a for a in strong.attacks if a not in (strong.training, WORST))
+    return (
+        f"Strong attacks ({setting_title(strong.flat)}, {strong.flat['strategy']}): accuracy "
+        f"under the training attack ({strong.training}) → worst case with {others}, on the first "
+        f"{strong.n:,} test images at ε={strong.flat['eps']:g}, by % of weights left: "
+        + "; ".join(parts)
+        + "."
+    )

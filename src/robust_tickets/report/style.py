@@ -33,7 +33,13 @@ def level_color(target_index: int) -> str:
 
 
 def pct(remaining: float) -> str:
-    """Percent of weights left, as the paper writes it (100, 51.3, 8.7)."""
+    """Percent of weights left, as the paper writes it (100, 51.3, 8.7; its "1.8" is 1.85%,
+    truncated, so a level within 3% of one of the paper's six is written as the paper does)."""
+    from robust_tickets.report.paper import paper_level  # paper imports nothing of ours
+
+    level = paper_level(remaining)
+    if level is not None:
+        remaining = level
     return f"{remaining:.0f}" if remaining >= 99.95 else f"{remaining:.1f}"
 
 

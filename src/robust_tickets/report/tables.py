@@ -8,15 +8,18 @@ from typing import Any
 
 from robust_tickets.report.aggregate import Stat, level_stat, table_iteration
 from robust_tickets.report.formats import Table
-from robust_tickets.report.load import Series, strategy_rank
+from robust_tickets.report.load import Series
 from robust_tickets.report.paper import (
     PAPER_ITERATION,
+    PAPER_LEVELS,
     PAPER_TRIALS,
+    PaperCell,
     paper_cell,
+    paper_level,
     paper_rows,
     setup_differences,
 )
-from robust_tickets.report.style import DATASET_NAMES, pct, setting_title
+from robust_tickets.report.style import pct, setting_title
 
 STD_NOTE = "Cells: mean ± sample standard deviation (ddof=1) over trials, in percent."
 
@@ -41,6 +44,11 @@ def iteration_note(iteration: int, at: int, train_iters: int) -> str:
         if at >= train_iters
         else f"iteration {at:,} was not evaluated"
     )
+    if at == PAPER_ITERATION and at >= train_iters:  # the default: the paper's iteration
+        return (
+            f"Test accuracy at iteration {iteration:,}, the last evaluated one: {why} (the "
+            f"paper's tables are at iteration {at:,})."
+        )
     return (
         f"Test accuracy at iteration {iteration:,}, the last evaluated one: {at:,} was asked "
         f"for, but {why}."
@@ -54,13 +62,13 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
     paper = paper_rows(flat)
     header = ["% left", "level", "n", "natural acc. (%)", "adversarial acc. (%)"]
     if paper is not None:
-        header += ["paper natural", "Δ natural", "paper adversarial", "Δ adversarial"]
+        header += ["paper natural", "Δ natural (pp)", "paper adversarial", "Δ adversarial (pp)"]
     raw_header = [
         "experiment", "strategy", "dataset", "attack", "eps", "adv_train", "level", "remaining",
         "iteration", "n", "natural_pct_mean", "natural_pct_std", "adversarial_pct_mean",
         "adversarial_pct_std", "paper_natural_pct_mean", "paper_natural_pct_std",
         "paper_adversarial_pct_mean", "paper_adversarial_pct_std", "natural_diff_pct",
-        "adversarial_diff_pct",
+        "adversarial_diff_pct", "natural_diff_uncertainty_pct", "adversarial_diff_uncertainty_pct",
     ]  # fmt: skip
     rows, raw_rows, waiting = [], [], []
     trials = len(series.trials())
@@ -72,26 +80,24 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
             waiting.append(f"{level} ({nat.n} of {trials})")
         row = [pct(remaining), str(level), str(nat.n), fmt_stat(nat), fmt_stat(adv)]
         cells = paper_cell(paper, remaining) if paper is not None else {}
-        extra: list[Any] = [None] * 6
+        extra: list[Any] = [None] * 8
         if paper is not None:
-            shown = []
+            texts, diffs = [], []
             for stat, kind in ((nat, "natural"), (adv, "attack")):
                 cell = cells.get(kind)
                 if cell is None:
-                    shown += ["", ""]
+                    texts += ["", ""]
+                    diffs += [None, None]
                     continue
-                diff = stat.mean * 100 - cell.mean if stat.n else math.nan
-                shown += [
-                    f"{cell.mean:.2f} ± {cell.std:.2f}",
-                    "—" if math.isnan(diff) else f"{diff:+.2f}",
-                ]
-            row += shown
+                text, diff, u = diff_cell(stat, cell)
+                texts += [f"{cell.mean:.2f} ± {cell.std:.2f}", text]
+                diffs += [diff, u]
+            row += texts
             if cells:
                 extra = [
                     cells["natural"].mean, cells["natural"].std,
                     cells["attack"].mean, cells["attack"].std,
-                    _pct_or_none(nat.mean - cells["natural"].mean / 100),
-                    _pct_or_none(adv.mean - cells["attack"].mean / 100),
+                    diffs[0], diffs[2], diffs[1], diffs[3],
                 ]  # fmt: skip
         rows.append(row)
         raw_rows.append(
@@ -113,7 +119,8 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
         notes.append(
             f"Paper: Cosentino et al. 2019, reset strategy, test accuracy at iteration "
             f"{PAPER_ITERATION:,}, mean ± std over {PAPER_TRIALS} trials, at the paper's six "
-            "sparsity levels. Δ = ours − paper, in percentage points."
+            "sparsity levels. Δ = ours − paper in percentage points, from the values as shown; "
+            f"± is the standard error of that difference, √(s²/n + s_paper²/{PAPER_TRIALS})."
         )
         differences = setup_differences(flat)
         if differences:
@@ -123,7 +130,8 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
     notes += series.notes
     return Table(
         slug=slug,
-        title=f"Test accuracy, strategy {series.label}: {setting_title(flat)}",
+        title=f"Test accuracy at iteration {iteration:,}, every level, strategy {series.label}: "
+        f"{setting_title(flat)}",
         header=header,
         rows=rows,
         raw_header=raw_header,
@@ -132,114 +140,116 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
     )
 
 
-# The paper's layout: rows = % left, columns = dataset x attack x (natural | attack), each cell
-# "normally trained / adversarially trained". A grid holds series equal in everything else.
-GRID_AXES = (
-    "dataset",
-    "attack",
-    "eps",
-    "step_size",
-    "steps",
-    "random_start",
-    "adv_train",
-    "prune_iters",
-    "rewind_iter",
-)
+# ---- the summary: the paper's six rows, ours beside the paper's -----------------------------
+def shown(value: float) -> float:
+    """A percentage as the table prints it (2 decimals), so Δ is computed from what is read."""
+    return round(value, 2)
 
 
-def grid_tables(series: list[Series], at: int) -> list[Table]:
-    groups: dict[tuple, list[Series]] = {}
-    for s in series:
-        key = tuple(sorted((k, v) for k, v in s.flat.items() if k not in GRID_AXES))
-        groups.setdefault(key, []).append(s)
-    ordered = sorted(groups.values(), key=lambda g: (strategy_rank(g[0].strategy), str(g[0].flat)))
-    return [_grid(members, at, index) for index, members in enumerate(ordered)]
+def diff_cell(ours: Stat, paper: PaperCell) -> tuple[str, float | None, float | None]:
+    """Δ = ours − paper from the displayed values, with its uncertainty: the standard error of
+    a difference of two means, √(s²/n + s_p²/n_p), from both stds (NaN when n < 2)."""
+    if ours.n == 0:
+        return "—", None, None
+    diff = shown(ours.mean * 100) - paper.mean
+    if ours.n < 2 or math.isnan(ours.std):
+        return f"{diff:+.2f} (n=1, no spread)".replace("-", "−"), round(diff, 2), None
+    u = math.sqrt(shown(ours.std * 100) ** 2 / ours.n + paper.std**2 / PAPER_TRIALS)
+    return f"{diff:+.2f} ± {u:.2f}".replace("-", "−"), round(diff, 2), round(u, 2)
 
 
-def _grid(members: list[Series], at: int, index: int) -> Table:
-    flat0 = members[0].flat
-    iteration = table_iteration(members[0].config, at)
-    columns = sorted({(s.flat["dataset"], s.flat["attack"], s.flat["eps"]) for s in members})
-    modes = sorted({s.flat["adv_train"] for s in members})
-    cells: dict[tuple, Series] = {}
-    for s in members:
-        f = s.flat
-        cells.setdefault((f["dataset"], f["attack"], f["eps"], f["adv_train"]), s)
-    remaining = sorted(
-        {round(s.remaining(lv), 1) for s in members for lv in s.levels()}, reverse=True
-    )
-    header = ["% left"]
-    for dataset, attack, eps in columns:
-        name = f"{DATASET_NAMES.get(dataset, dataset)} {attack.upper()} ε={eps:g}"
-        header += [f"{name} natural", f"{name} attack"]
+def summary_table(series: Series, at: int, reference=None, slug: str = "summary") -> Table:
+    """The paper's six sparsity rows for one experiment: ours, the paper's value and Δ ± its
+    uncertainty for natural and adversarial test accuracy; a row the run did not reach says so.
+    `reference` (a figures.Reference) adds a published replication's values as a column."""
+    iteration = table_iteration(series.config, at)
+    flat = series.flat
+    paper = paper_rows(flat)
+    attack = f"{flat['attack'].upper()} ε={flat['eps']:g}"
+    available = {lv: series.remaining(lv) for lv in series.levels()}
+    sparsest = min(available.values())
+    header = ["% left", "level"]
+    for what in ("natural", attack):
+        header.append(f"{what}: ours")
+        if paper is not None:
+            header += [f"{what}: paper", "Δ (pp)"]
+        if reference is not None:
+            header.append(f"{what}: replication")
+    raw_header = [
+        "remaining", "level", "iteration", "n", "metric", "ours_pct_mean", "ours_pct_std",
+        "paper_pct_mean", "paper_pct_std", "diff_pct", "diff_uncertainty_pct",
+        "replication_pct_mean", "replication_pct_std", "reached",
+    ]  # fmt: skip
     rows, raw_rows = [], []
-    for r in remaining:
-        row = [pct(r)]
-        for dataset, attack, eps in columns:
-            for metric in ("acc", "adv_acc"):
-                parts = []
-                for mode in modes:
-                    s = cells.get((dataset, attack, eps, mode))
-                    level = _level_at(s, r) if s is not None else None
-                    if s is None or level is None:
-                        parts.append("—")
-                        continue
-                    stat = level_stat(s, level, "test", metric, iteration)
-                    parts.append(fmt_stat(stat) + _n_mark(stat, s))
-                    raw_rows.append([
-                        r, dataset, attack, eps, mode, metric, s.strategy, iteration, stat.n,
-                        _pct_or_none(stat.mean), _pct_or_none(stat.std),
-                    ])  # fmt: skip
-                row.append(" / ".join(parts))
+    for target in PAPER_LEVELS:
+        level = next((lv for lv, r in available.items() if paper_level(r) == target), None)
+        row = [pct(target), "—" if level is None else str(level)]
+        for metric, kind in (("acc", "natural"), ("adv_acc", "attack")):
+            stat = (
+                level_stat(series, level, "test", metric, iteration)
+                if level is not None
+                else Stat(math.nan, math.nan, 0)
+            )
+            if level is None:
+                row.append(f"not reached (run ends at {pct(sparsest)}%)")
+            else:
+                row.append(
+                    fmt_stat(stat) + (f" [n={stat.n}]" if stat.n < len(series.trials()) else "")
+                )
+            cell = paper_cell(paper, target).get(kind) if paper is not None else None
+            diff = (None, None)
+            if paper is not None:
+                if cell is None:
+                    row += ["", ""]
+                else:
+                    text, *diff = diff_cell(stat, cell) if level is not None else ("—", None, None)
+                    row += [f"{cell.mean:.2f} ± {cell.std:.2f}", text]
+            ref = reference.points.get(target, {}).get(kind) if reference is not None else None
+            if reference is not None:
+                row.append("—" if ref is None else f"{ref[0]:.2f} ± {ref[1]:.2f}")
+            raw_rows.append(
+                [
+                    target, level, iteration, stat.n, metric, _pct_or_none(stat.mean),
+                    _pct_or_none(stat.std), cell.mean if cell else None, cell.std if cell else None,
+                    *diff, ref[0] if ref else None, ref[1] if ref else None, level is not None,
+                ]
+            )  # fmt: skip
         rows.append(row)
-    mode_names = " / ".join("adversarially trained" if m else "normally trained" for m in modes)
+    trials = series.trials()
     notes = [
-        iteration_note(iteration, at, members[0].config.train.train_iters),
-        f"Each cell: {mode_names}. 'attack' = accuracy on adversarial test examples made "
-        "with that column's attack.",
-        STD_NOTE,
-        "Trials: " + "; ".join(f"{s.name}: {len(s.trials())}" for s in members) + ".",
+        f"Ours: test accuracy at iteration {iteration:,} of {series.config.train.train_iters:,} "
+        f"per level, mean ± sample std over {len(trials)} trial(s) ({_seeds(series)}).",
     ]
-    if any(_n_mark_any(s, iteration) for s in members):
-        notes.append("[n=k]: a cell over fewer trials than its experiment has (still running).")
-    strategy = ", ".join(sorted({s.label for s in members}))
-    return Table(
-        slug=f"grid_{index}_{strategy.replace(' ', '_')}" if index else f"grid_{strategy}",
-        title=f"Test accuracy (%), strategy {strategy}, {flat0['model']}, "
-        f"{flat0['train_iters']:,} iterations/level, at iteration {iteration:,}",
-        header=header,
-        rows=rows,
-        raw_header=[
-            "remaining",
-            "dataset",
-            "attack",
-            "eps",
-            "adv_train",
-            "metric",
-            "strategy",
-            "iteration",
-            "n",
-            "pct_mean",
-            "pct_std",
-        ],
-        raw_rows=raw_rows,
-        notes=notes,
+    if paper is not None:
+        notes.append(
+            f"Paper: Cosentino et al. 2019, Table {2 if flat['dataset'] == 'fashion_mnist' else 1}"
+            f", reset strategy, iteration {PAPER_ITERATION:,} of 50,000, mean ± std over "
+            f"{PAPER_TRIALS} trials. Δ = ours − paper in percentage points, from the values as "
+            f"shown; ± is the standard error of that difference, √(s²/n + s_paper²/{PAPER_TRIALS})."
+        )
+        differences = setup_differences(flat)
+        if differences:
+            notes.append("This run differs from the paper in: " + "; ".join(differences) + ".")
+    else:
+        notes.append(
+            "The paper tabulates only the reset strategy at its own setup: no paper column."
+        )
+    if reference is not None:
+        notes.append(f"Replication: {reference.label}, mean ± std over its trials; for reference.")
+    title = (
+        f"{setting_title(flat)} · strategy {series.label}: test accuracy (%) at the paper's "
+        f"six sparsities, ours at iteration {iteration:,}"
+        + (f" vs the paper's at {PAPER_ITERATION:,}" if paper is not None else "")
     )
+    return Table(
+        slug=slug, title=title, header=header, rows=rows, raw_header=raw_header,
+        raw_rows=raw_rows, notes=notes,
+    )  # fmt: skip
 
 
-def _level_at(series: Series, remaining: float) -> int | None:
-    for level in series.levels():
-        if round(series.remaining(level), 1) == remaining:
-            return level
-    return None
-
-
-def _n_mark(stat: Stat, series: Series) -> str:
-    return f" [n={stat.n}]" if 0 < stat.n < len(series.trials()) else ""
-
-
-def _n_mark_any(series: Series, iteration: int) -> bool:
-    trials = len(series.trials())
-    return any(
-        0 < level_stat(series, lv, "test", "acc", iteration).n < trials for lv in series.levels()
+def _seeds(series: Series) -> str:
+    trials = series.trials()
+    return (
+        f"trials {', '.join(map(str, trials))} of base seed {series.config.seed}, each with its "
+        "own derived seeds"
     )
