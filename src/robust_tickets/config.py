@@ -235,8 +235,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "conv2": {**_CONV_PRESET, "model": "conv2", "learning_rate": 2e-4, "prune_rate_conv": 0.1},
     "conv4": {**_CONV_PRESET, "model": "conv4", "learning_rate": 3e-4, "prune_rate_conv": 0.1},
     "conv6": {**_CONV_PRESET, "model": "conv6", "learning_rate": 3e-4, "prune_rate_conv": 0.15},
-    # Conv-2 on CIFAR-10 with PGD adversarial training (eps 8/255, 10 steps of 2/255, random
-    # start): a few levels in under 10 minutes on 2 CPU cores (sized by measurement).
     # The main job (scripts/main.sh): the quick setup carried down to the paper's 1.8% of the
     # weights (18 pruning steps), so its report reaches the paper's sparsest rows; 400 iterations
     # per level, sized by measurement (docs/speed.md) so that the run, its strong-attack check
@@ -249,19 +247,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_iters": 400,
         "eval_every": 200,
         "prune_iters": 18,
-    },
-    "cifar-quick": {
-        **_CONV_PRESET,
-        "model": "conv2",
-        "learning_rate": 2e-4,
-        "prune_rate_conv": 0.1,
-        "attack": "pgd",
-        "adv_train": True,
-        "strategy": "reset",
-        "train_iters": 400,
-        "eval_every": 200,
-        "prune_iters": 2,
-        "valid_size": 1000,
     },
     # A real but small run: Fashion-MNIST, FGSM adversarial training, down to 8.7% of the
     # weights in a few minutes on 2 CPU cores.
@@ -279,18 +264,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_RUN_OPTIONS: dict[str, dict[str, Any]] = {
     "paper": {"trials": 5},
     "quick": {"trials": 2},
-    # The main job (scripts/main.sh): the quick setup carried down to the paper's 1.8% of the
-    # weights (18 pruning steps), so its report reaches the paper's sparsest rows; 400 iterations
-    # per level, sized by measurement (docs/speed.md) so that the run, its strong-attack check
-    # and the report fit the main job's 5 minutes on 2 busy CPU cores.
-    "finding": {
-        "dataset": "fashion_mnist",
-        "attack": "fgsm",
-        "adv_train": True,
-        "strategy": "reset",
-        "train_iters": 400,
-        "eval_every": 200,
-        "prune_iters": 18,
-    },
-    "cifar-quick": {"trials": 1},
+    "finding": {"trials": 2},
 }
