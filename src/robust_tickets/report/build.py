@@ -43,7 +43,7 @@ from robust_tickets.report.replication import (
     robustness_note,
     robustness_path,
 )
-from robust_tickets.report.strong import finding, group, strong_figure, strong_table
+from robust_tickets.report.robustness import finding, group, strong_figure, strong_table
 from robust_tickets.report.style import pct, setting_slug, setting_title
 from robust_tickets.report.tables import accuracy_table, summary_table
 from robust_tickets.results import iter_rows
