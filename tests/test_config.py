@@ -136,3 +136,13 @@ def test_a_stored_config_from_before_a_field_existed_keeps_its_behaviour_and_nam
     del stored["attack"]["attack_labels"]  # as written before the field was added
     assert config_from_dict(stored) == old and config_from_dict(stored).name() == old.name()
     assert config_from_dict(from_flat({}).to_dict()) == from_flat({})  # round trip
+
+
+def test_preset_run_options_are_run_options_of_existing_presets():
+    from robust_tickets.cli.options import RUN_OPTION_KEYS
+    from robust_tickets.config import PRESET_RUN_OPTIONS
+
+    assert set(PRESET_RUN_OPTIONS) <= set(PRESETS)
+    for name, options in PRESET_RUN_OPTIONS.items():
+        assert set(options) <= set(RUN_OPTION_KEYS), name
+        assert options.get("trials", 1) >= 1
