@@ -584,3 +584,21 @@ def test_run_records_what_ran_in_done_json(tmp_path, fashion):
     assert done["torch"] == torch.__version__ and done["device"] == "cpu"
     assert done["threads"] == torch.get_num_threads() and done["robust_tickets"]
     assert re.fullmatch(r"([0-9a-f]{40}(-dirty)?)?", done["commit"])
+
+
+def test_a_replication_level_still_training_is_left_out(tmp_path):
+    from robust_tickets.report.replication import NEEDED, load_rows
+
+    columns = [*NEEDED, "complete"]
+    base = {
+        "dataset": "fashion_mnist", "model": "dense-300-100", "attack": "fgsm", "eps": "0.3",
+        "adv_train": "True", "strategy": "reset", "experiment": "e", "trial": "0",
+        "remaining": "100.0", "split": "test", "acc": "0.9", "adv_acc": "0.8",
+    }  # fmt: skip
+    lines = [",".join(columns)]
+    for level, iteration, complete in ((0, 30000, "True"), (1, 12000, "False")):
+        row = {**base, "level": str(level), "iteration": str(iteration), "complete": complete}
+        lines.append(",".join(row[c] for c in columns))
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert [(r["level"], r["iteration"]) for r in load_rows(path)] == [(0, 30000)]

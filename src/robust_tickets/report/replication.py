@@ -28,7 +28,9 @@ def default_path() -> Path:
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
-    """The test rows of a `results --csv` file, typed; a malformed file is a one-line error."""
+    """The test rows of finished levels in a `results --csv` file, typed; a malformed file is a
+    one-line error. A level still training (a replication published while it runs) is left out:
+    its last evaluation is not at the iteration the reference is labelled with."""
     try:
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
@@ -53,7 +55,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
                 "adv_acc": float(r["adv_acc"]),
             }
             for r in rows
-            if r.get("split") == "test"
+            if r.get("split") == "test" and r.get("complete", "True").strip().lower() == "true"
         ]
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise UserError(
