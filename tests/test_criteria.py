@@ -263,3 +263,15 @@ def test_criterion_settings_split_runs_only_for_the_criterion_that_reads_them():
     assert from_flat({"strategy": "dense", "criterion": "hydra", "one_shot": True}).name() == (
         from_flat({"strategy": "dense"}).name()
     )
+
+
+def test_the_sweep_estimate_counts_the_criterions_own_steps_and_the_test_size():
+    from robust_tickets.sweep.estimate import Rates, job_seconds
+    from robust_tickets.sweep.jobs import Job, eval_images
+
+    values = {"train_iters": 10, "eval_every": 10, "prune_iters": 3, "test_size": 500}
+    steps_only = Rates(step=1.0, image=0.0)
+    for criterion, extra in (("magnitude", 0), ("snip", 7), ("hydra", 20)):
+        config = from_flat({**values, "criterion": criterion, "snip_batches": 7, "hydra_iters": 20})
+        assert job_seconds(Job(config, 0), steps_only) == 4 * 10 + 3 * extra
+    assert eval_images(from_flat(values)) == 10_000 + 500

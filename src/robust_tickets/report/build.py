@@ -203,6 +203,44 @@ def _robustness_section(dirs: list[Path], writer: _Writer) -> Section | None:
     return section
 
 
+# ---- issue 13: pruning criteria compared (data, figure and table in report/criteria.py) ----
+def _criteria_sections(dirs: list[Path], writer: _Writer) -> list[Section]:
+    """One section per setting whose experiments differ only in how they prune."""
+    from robust_tickets.report import criteria
+
+    sections = []
+    for setting in criteria.load_criteria(dirs):
+        stem = criteria.slug(setting)
+        section = Section(title=f"Criteria: {setting.title()}", anchor=_safe(stem))
+        section.intro = html.escape(
+            "Magnitude pruning beside the other criteria at matched sparsity: test accuracy at "
+            "the end of each level, mean ± std over trials (difference from magnitude)."
+        )
+        item = writer.figure(
+            criteria.criteria_figure(setting),
+            f"fig_{stem}",
+            "Test accuracy against % of weights remaining, per criterion",
+            "Mean over trials with a one-std band; the dense network dashed; a third panel "
+            "with the strong attacks' worst case where `evaluate` was run.",
+        )
+        if item is not None:
+            section.blocks.append(item)
+        header, rows, raw = criteria.criteria_table(setting)
+        note = criteria.dense_note(setting)
+        table = Table(
+            f"table_{stem}",
+            "Test accuracy (%) per criterion, difference from magnitude in brackets",
+            header,
+            rows,
+            criteria.raw_header(setting),
+            raw,
+            [note] if note else [],
+        )
+        section.blocks.append(writer.table(table))
+        sections.append(section)
+    return sections
+
+
 def _write_report(root: Path, dirs: list[Path], series: list[Series], at: int) -> Path:
     writer = _Writer(root)
     settings = group_settings(series)
@@ -229,6 +267,7 @@ def _write_report(root: Path, dirs: list[Path], series: list[Series], at: int) -
     robustness = _robustness_section(dirs, writer)
     if robustness is not None:
         sections.append(robustness)
+    sections += _criteria_sections(dirs, writer)  # issue 13: criteria at matched sparsity
 
     missing = [f"{s.name}: {note}" for s in series for note in s.notes]
     experiments = "<br>".join(
