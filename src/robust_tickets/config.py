@@ -73,7 +73,9 @@ class PruneConfig:
         "layerwise", "allocation: the schedule's counts per layer, or over all layers at once"
     )
     criterion: str = _f(
-        "magnitude", "pruning criterion: which surviving weights to keep", since_value="magnitude"
+        "magnitude",
+        "pruning criterion: magnitude, random, shuffle, snip or hydra (see docs/criteria.md)",
+        since_value="magnitude",
     )
     prune_rate: float = _f(
         0.2, "fraction of surviving weights pruned per level (fully connected hidden layers)"

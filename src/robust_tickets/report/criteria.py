@@ -172,6 +172,15 @@ def _pct(v: float) -> str:
     return f"{v:.3g}"
 
 
+PAPER_PERCENTS = (100.0, 51.3, 16.9, 8.7, 3.6, 1.8)  # the paper's tables' rows
+
+
+def _ticks(remaining: list[float]) -> list[float]:
+    """The levels nearest the paper's sparsities, and both ends (every level is too crowded)."""
+    near = [r for r in remaining if any(abs(r / p - 1) < 0.03 for p in PAPER_PERCENTS)]
+    return sorted({max(remaining), min(remaining), *near}, reverse=True)
+
+
 def criteria_figure(setting: CriteriaSetting) -> Figure:
     """Natural and adversarial test accuracy (and the strong worst case, where evaluated)
     against % of weights remaining: one line per criterion, the dense network dashed."""
@@ -197,7 +206,7 @@ def criteria_figure(setting: CriteriaSetting) -> Figure:
                 ax.axhline(mean, color="0.3", ls="--", lw=1, label="dense")
         ax.set_xscale("log")
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticks(remaining)
+        ax.set_xticks(_ticks(remaining))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _pct(v)))
         ax.set_xlim(max(remaining) * 1.15, min(remaining) / 1.15)
         ax.set(
