@@ -15,11 +15,29 @@ def test_defaults_are_the_papers():
     assert c.attack.attack_labels == "predicted"  # CleverHans' generate(x) without labels
 
 
+# the criteria's own settings, read only when that criterion is chosen (tests/test_criteria.py)
+SNIP_HYDRA = {"snip_batches", "hydra_iters", "hydra_lr"}
+
+
 @pytest.mark.parametrize(
     ("base_values", "unread"),
     [
-        ({"attack": "pgd", "strategy": "rewind", "rewind_iter": 5}, {"prune_rate_conv"}),
-        ({"dataset": "cifar10", "model": "conv2", "attack": "pgd", "strategy": "rewind"}, set()),
+        (
+            {"attack": "pgd", "strategy": "rewind", "rewind_iter": 5},
+            {"prune_rate_conv", *SNIP_HYDRA},
+        ),
+        (
+            {"dataset": "cifar10", "model": "conv2", "attack": "pgd", "strategy": "rewind"},
+            SNIP_HYDRA,
+        ),
+        (
+            {"attack": "pgd", "criterion": "hydra"},
+            {"prune_rate_conv", "rewind_iter", "snip_batches"},
+        ),
+        (
+            {"attack": "pgd", "criterion": "snip"},
+            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr"},
+        ),
     ],
 )
 def test_hash_covers_every_field_a_component_reads(base_values, unread):

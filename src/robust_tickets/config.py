@@ -77,7 +77,9 @@ class PruneConfig:
         "layerwise", "allocation: the schedule's counts per layer, or over all layers at once"
     )
     criterion: str = _f(
-        "magnitude", "pruning criterion: which surviving weights to keep", since_value="magnitude"
+        "magnitude",
+        "pruning criterion: magnitude, random, shuffle, snip or hydra (see docs/criteria.md)",
+        since_value="magnitude",
     )
     prune_rate: float = _f(
         0.2, "fraction of surviving weights pruned per level (fully connected hidden layers)"
@@ -87,6 +89,21 @@ class PruneConfig:
         0.1, "fraction pruned per level in convolutional layers", since_value=0.1
     )
     rewind_iter: int = _f(0, "`rewind` strategy: rewind survivors to iteration K of level 0")
+    one_shot: bool = _f(
+        False,
+        "prune the dense level-0 network straight to each level's sparsity (instead of the "
+        "previous level's ticket); with strategy `continue` survivors start from its weights",
+        since_value=False,
+    )
+    snip_batches: int = _f(
+        10, "criterion `snip`: training batches the sensitivity is summed over", since_value=10
+    )
+    hydra_iters: int = _f(
+        500, "criterion `hydra`: iterations of the score-only pruning phase", since_value=500
+    )
+    hydra_lr: float = _f(
+        0.1, "criterion `hydra`: SGD learning rate of the scores (cosine)", since_value=0.1
+    )
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (0 <= p.prune_rate_output < 1, "prune_rate_output must be in [0, 1)"),
         (0 <= p.prune_rate_conv < 1, "prune_rate_conv must be in [0, 1)"),
         (0 <= p.rewind_iter <= t.train_iters, "rewind_iter must be in [0, train_iters]"),
+        (p.snip_batches >= 1, "snip_batches must be at least 1"),
+        (p.hydra_iters >= 1, "hydra_iters (HYDRA's pruning phase) must be at least 1"),
+        (p.hydra_lr > 0, "hydra_lr must be positive"),
         (config.seed >= 0, "seed must be >= 0"),
         (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
     ]
@@ -108,7 +111,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     attack = ATTACKS.get(a.attack)
     strategy = STRATEGIES.get(p.strategy)
     allocation = PRUNE_METHODS.get(p.prune_method)
-    CRITERIA.canonical(p.criterion)
+    criterion = CRITERIA.get(p.criterion)
     flat = {
         **config.flat(),
         "dataset": dataset,
@@ -123,7 +126,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     # with such a setting at its default hashes as it did.
     used = set(attack.uses) | set(strategy.uses)
     if strategy.prunes:
-        used |= {"prune_iters", "prune_method", "criterion", *allocation.rate_fields}
+        used |= {"prune_iters", "prune_method", "criterion", "one_shot", *allocation.rate_fields}
+        used |= set(criterion.uses)
+        _check_training_data(config, dataset, criterion.needs_data)
     if "conv" not in model_spec.kinds:
         used.discard("prune_rate_conv")
     defaults = defaults_for(dataset)
@@ -151,8 +156,26 @@ COMPONENT_FIELDS = frozenset(
         "prune_rate",
         "prune_rate_output",
         "prune_rate_conv",
+        "one_shot",
+        "snip_batches",
+        "hydra_iters",
+        "hydra_lr",
     }
 )
+
+
+def _check_training_data(config: ExperimentConfig, dataset: str, needs_data: bool) -> None:
+    """A criterion that draws training batches needs at least one batch of training images."""
+    p, t = config.prune, config.train
+    if not needs_data or p.prune_iters == 0:
+        return
+    train = DATASETS.get(dataset).counts()[0] - config.data.valid_size
+    if train < t.batch_size:
+        raise UserError(
+            f"criterion {p.criterion} draws training batches but valid_size "
+            f"{config.data.valid_size} leaves {max(train, 0)} training images, fewer than a "
+            f"batch of {t.batch_size}: lower --valid-size or --batch-size"
+        )
 
 
 def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:

@@ -24,6 +24,8 @@ ROW_FIELDS = (
     "adv_train",
     "strategy",
     "prune_method",
+    "criterion",
+    "one_shot",
     "train_iters",
     "trial",
     "level",
@@ -49,6 +51,8 @@ def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
         "adv_train": config.train.adv_train,
         "strategy": config.prune.strategy,
         "prune_method": config.prune.prune_method,
+        "criterion": config.prune.criterion,
+        "one_shot": config.prune.one_shot,
         "train_iters": config.train.train_iters,
     }
 

@@ -175,8 +175,10 @@ class TrialRunner:
         if level == 0:
             return model_state(self.model), full_masks(self.model)  # the trial's init, just built
         previous = self.dir.level(level - 1)
-        trained = load_tensors(previous.final)
-        old_masks = load_tensors(previous.masks)
+        if self.config.prune.one_shot:  # every level prunes the dense network, from scratch
+            trained, old_masks = load_tensors(self.dir.level(0).final), full_masks(self.model)
+        else:
+            trained, old_masks = load_tensors(previous.final), load_tensors(previous.masks)
         load_state(self.model, trained)
         self.model.eval()
         sizes = {n: m.numel() for n, m in old_masks.items()}

@@ -393,6 +393,47 @@ def _differences(series: list[Series], at: int) -> list[str]:
     return out
 
 
+# ---- issue 13: pruning criteria compared (data, figure and table in report/criteria.py) ----
+def _criteria_sections(dirs: list[Path], writer: _Writer) -> list[Section]:
+    """One section per setting whose experiments differ only in how they prune."""
+    from robust_tickets.report import criteria
+
+    sections = []
+    for setting in criteria.load_criteria(dirs):
+        stem = criteria.slug(setting)
+        section = Section(title=f"Criteria: {setting.title()}", anchor=_safe(stem))
+        section.intro = html.escape(
+            "Magnitude pruning beside the other criteria at matched sparsity: test accuracy at "
+            "the end of each level, mean ± std over trials (difference from magnitude)."
+        )
+        header, rows, raw = criteria.criteria_table(setting)
+        raw_header = criteria.raw_header(setting)
+        drawn = Drawn(
+            criteria.criteria_figure(setting),
+            data=[dict(zip(raw_header, r, strict=True)) for r in raw],  # the table's numbers
+            caption="Mean over trials with a one-std band; the dense network dashed; a third "
+            "panel with the strong attacks' worst case where `evaluate` was run.",
+        )
+        item = writer.figure(
+            drawn, f"fig_{stem}", "Test accuracy against % of weights remaining, per criterion"
+        )
+        if item is not None:
+            section.blocks.append(item)
+        note = criteria.dense_note(setting)
+        table = Table(
+            f"table_{stem}",
+            "Test accuracy (%) per criterion, difference from magnitude in brackets",
+            header,
+            rows,
+            raw_header,
+            raw,
+            [note] if note else [],
+        )
+        section.blocks.append(writer.table(table))
+        sections.append(section)
+    return sections
+
+
 def _write_report(
     root: Path, dirs: list[Path], series: list[Series], at: int, replication: Path | None
 ) -> Path:
@@ -453,6 +494,7 @@ def _write_report(
                 "to see how the training attack's accuracy compares with stronger attacks."
             )
         )
+    sections += _criteria_sections(dirs, writer)  # issue 13: criteria at matched sparsity
 
     missing = [f"{s.name}: {note}" for s in series for note in s.notes]
     page = render_page("robust_tickets report", _header(series, dirs, at), missing, sections)

@@ -19,6 +19,7 @@ import torch
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Split, Splits
 from robust_tickets.data.registry import DATASETS
+from robust_tickets.pruning import CRITERIA
 from robust_tickets.resolve import replace_fields
 from robust_tickets.sweep.jobs import Job, eval_images, evaluations_per_level
 
@@ -36,7 +37,10 @@ def job_seconds(job: Job, rates: Rates) -> float:
     c = job.config
     per_level = c.train.train_iters * rates.step
     per_level += evaluations_per_level(c) * eval_images(c) * rates.image
-    return job.levels * per_level
+    # a criterion that trains (HYDRA's score phase) or takes gradients (SNIP) before each
+    # pruned level: each of its steps costs about a training step
+    pruning = CRITERIA.get(c.prune.criterion).steps(c) * rates.step
+    return job.levels * per_level + max(0, job.levels - 1) * pruning
 
 
 class Estimator:

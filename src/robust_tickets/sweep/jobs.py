@@ -76,11 +76,13 @@ def evaluations_per_level(config: ExperimentConfig) -> int:
 
 
 def eval_images(config: ExperimentConfig) -> int:
-    """Images evaluated each time: the validation split and the test set."""
+    """Images evaluated each time: the validation split and the test set (or its first
+    `test_size` images)."""
     from robust_tickets.data.registry import DATASETS
 
     spec = DATASETS.get(config.data.dataset)
-    return config.data.valid_size + spec.files["test_images"].shape[0]
+    test = spec.files["test_images"].shape[0]
+    return config.data.valid_size + (min(config.data.test_size, test) or test)
 
 
 # ---- the sweep's own area in the store --------------------------------------------------

@@ -1,0 +1,285 @@
+"""Pruning criteria compared at matched sparsity: one figure and one table per setting.
+
+A *setting* here is every experiment that differs only in how it prunes (criterion, strategy,
+one-shot or iterative, the criterion's own settings, how far it ran); the dense run of the
+setting is the horizontal reference. Each line is one experiment: test accuracy (natural,
+adversarial under the training attack) at the end of each level against % of weights remaining,
+the mean over trials with a one-std band. Where `robust-tickets evaluate` has written strong-
+attack results, a third panel shows the per-example worst case over its attacks at the training
+eps. The table gives the same numbers and each criterion's difference from magnitude pruning
+at the same % remaining (every criterion keeps exactly the schedule's counts, so levels match).
+
+Reads only `robust_tickets.results` rows (the store's stable interface); never retrains. Kept
+apart from the rest of the report, which `report.build` calls through `criteria_items`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullLocator
+
+from robust_tickets.config import ExperimentConfig
+from robust_tickets.results import iter_eval_rows, iter_rows
+from robust_tickets.store import find_experiments
+
+# What may differ within a setting: how the network is pruned and how far it went.
+PRUNING_FIELDS = frozenset(
+    {
+        "criterion",
+        "strategy",
+        "one_shot",
+        "prune_iters",
+        "rewind_iter",
+        "snip_batches",
+        "hydra_iters",
+        "hydra_lr",
+    }
+)
+METRICS = {"acc": "natural", "adv_acc": "adversarial"}
+WORST = "worst"  # the strong attacks' per-example worst case
+
+
+@dataclass
+class Line:
+    """One experiment of a setting: per % remaining, each metric's values over trials."""
+
+    label: str
+    config: ExperimentConfig
+    values: dict[float, dict[str, list[float]]] = field(default_factory=dict)
+
+    @property
+    def criterion(self) -> str:
+        return self.config.prune.criterion
+
+    def stat(self, remaining: float, metric: str) -> tuple[float, float, int]:
+        """(mean, sample std, trials) in percent; NaN where nothing was measured."""
+        found = [v for v in self.values.get(remaining, {}).get(metric, []) if math.isfinite(v)]
+        if not found:
+            return math.nan, math.nan, 0
+        arr = 100 * np.asarray(found)
+        return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else math.nan, arr.size
+
+
+@dataclass
+class CriteriaSetting:
+    flat: dict[str, Any]  # the fields every experiment of the setting shares
+    lines: list[Line]  # pruned experiments, magnitude first
+    dense: Line | None  # the dense baseline, where it was run
+
+    def remaining(self) -> list[float]:
+        return sorted({r for line in self.lines for r in line.values}, reverse=True)
+
+    def reference(self) -> Line | None:
+        """The magnitude-pruning line every other line is compared with."""
+        return next((line for line in self.lines if line.criterion == "magnitude"), None)
+
+    def title(self) -> str:
+        f = self.flat
+        mode = f"{f['attack']} adversarial training" if f["adv_train"] else "natural training"
+        return (
+            f"{f['dataset']}, {f['model']}, {mode} (eps {f['eps']:g}), {f['prune_method']} "
+            f"allocation"
+        )
+
+
+def _label(config: ExperimentConfig) -> str:
+    p = config.prune
+    how = [] if p.strategy == "reset" else [p.strategy]
+    how += ["one-shot"] if p.one_shot else []
+    return f"{p.criterion} ({', '.join(how)})" if how else p.criterion
+
+
+def _key(config: ExperimentConfig) -> tuple:
+    return tuple(sorted((k, v) for k, v in config.flat().items() if k not in PRUNING_FIELDS))
+
+
+def _final(row: dict[str, Any]) -> bool:
+    return row["complete"] and row["split"] == "test" and row["iteration"] == row["train_iters"]
+
+
+def load_criteria(dirs: list[Path]) -> list[CriteriaSetting]:
+    """Settings under `dirs` in which at least two pruned experiments differ in criterion."""
+    lines: dict[str, Line] = {}
+    for directory in dirs:
+        for exp in find_experiments(directory):
+            config = exp.config()
+            line = lines.setdefault(config.hash(), Line(_label(config), config))
+            for row in iter_rows(exp.path):
+                if _final(row):
+                    for metric in METRICS:
+                        bucket = line.values.setdefault(row["remaining"], {})
+                        bucket.setdefault(metric, []).append(row[metric])
+            for (_trial, _level), row in _worst_cases(exp.path).items():
+                bucket = line.values.setdefault(row["remaining"], {})
+                bucket.setdefault(WORST, []).append(row["acc"])
+    groups: dict[tuple, list[Line]] = defaultdict(list)
+    for line in lines.values():
+        if line.values:
+            groups[_key(line.config)].append(line)
+    settings = []
+    for members in groups.values():
+        pruned = [m for m in members if m.config.prune.strategy != "dense"]
+        if len({m.criterion for m in pruned}) < 2:
+            continue
+        pruned.sort(key=lambda m: (m.criterion != "magnitude", m.label, m.config.hash()))
+        _disambiguate(pruned)
+        dense = next((m for m in members if m.config.prune.strategy == "dense"), None)
+        flat = {k: v for k, v in pruned[0].config.flat().items() if k not in PRUNING_FIELDS}
+        settings.append(CriteriaSetting(flat, pruned, dense))
+    settings.sort(key=lambda s: str(sorted(s.flat.items())))
+    return settings
+
+
+def _disambiguate(lines: list[Line]) -> None:
+    """Lines with the same label get the settings they differ in appended."""
+    by_label: dict[str, list[Line]] = defaultdict(list)
+    for line in lines:
+        by_label[line.label].append(line)
+    for twins in by_label.values():
+        if len(twins) < 2:
+            continue
+        differing = [
+            k for k in sorted(PRUNING_FIELDS) if len({t.config.flat()[k] for t in twins}) > 1
+        ]
+        for t in twins:
+            t.label += " " + ", ".join(f"{k}={t.config.flat()[k]}" for k in differing)
+
+
+def _worst_cases(root: Path) -> dict[tuple[int, int], dict[str, Any]]:
+    """Per (trial, level): the strong attacks' worst case at the training eps, on the most
+    examples evaluated."""
+    best: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in iter_eval_rows(root):
+        if row["split"] != "robustness" or row["eval_attack"] != "worst-case":
+            continue
+        if not math.isclose(float(row["eval_eps"]), float(row["eps"]), rel_tol=1e-6):
+            continue
+        key = (row["trial"], row["level"])
+        if key not in best or int(row["n_examples"]) > int(best[key]["n_examples"]):
+            best[key] = row
+    return best
+
+
+# ---- figure -------------------------------------------------------------------------------
+def _pct(v: float) -> str:
+    return f"{v:.3g}"
+
+
+PAPER_PERCENTS = (100.0, 51.3, 16.9, 8.7, 3.6, 1.8)  # the paper's tables' rows
+
+
+def _ticks(remaining: list[float]) -> list[float]:
+    """The levels nearest the paper's sparsities, and both ends (every level is too crowded)."""
+    near = [r for r in remaining if any(abs(r / p - 1) < 0.03 for p in PAPER_PERCENTS)]
+    return sorted({max(remaining), min(remaining), *near}, reverse=True)
+
+
+def criteria_figure(setting: CriteriaSetting) -> Figure:
+    """Natural and adversarial test accuracy (and the strong worst case, where evaluated)
+    against % of weights remaining: one line per criterion, the dense network dashed."""
+    panels = dict(METRICS)
+    if any(WORST in v for line in setting.lines for v in line.values.values()):
+        panels[WORST] = "strong attacks, worst case"
+    fig = Figure(figsize=(4.2 * len(panels), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    remaining = setting.remaining()
+    for ax, (metric, name) in zip(axes, panels.items(), strict=True):
+        for index, line in enumerate(setting.lines):
+            xs = [r for r in remaining if line.stat(r, metric)[2] > 0]
+            if not xs:
+                continue
+            stats = np.array([line.stat(r, metric)[:2] for r in xs])
+            color = f"C{index}"
+            ax.plot(xs, stats[:, 0], marker="o", ms=3, color=color, label=line.label)
+            band = np.nan_to_num(stats[:, 1])
+            ax.fill_between(xs, stats[:, 0] - band, stats[:, 0] + band, color=color, alpha=0.2)
+        if setting.dense is not None:
+            mean = setting.dense.stat(100.0, metric)[0]
+            if math.isfinite(mean):
+                ax.axhline(mean, color="0.3", ls="--", lw=1, label="dense")
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(_ticks(remaining))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _pct(v)))
+        ax.set_xlim(max(remaining) * 1.15, min(remaining) / 1.15)
+        ax.set(
+            title=f"{name} test accuracy",
+            xlabel="% of weights remaining (log scale)",
+            ylabel="accuracy (%)",
+        )
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(setting.title(), fontsize=9)
+    return fig
+
+
+# ---- table --------------------------------------------------------------------------------
+def _cell(mean: float, std: float, diff: float | None) -> str:
+    if not math.isfinite(mean):
+        return "—"
+    text = f"{mean:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else "")
+    if diff is not None and math.isfinite(diff):
+        text += f" ({diff:+.1f})"
+    return text
+
+
+def _metrics(setting: CriteriaSetting) -> list[str]:
+    found = {m for line in setting.lines for v in line.values.values() for m in v}
+    return [m for m in (*METRICS, WORST) if m in found]
+
+
+def criteria_table(setting: CriteriaSetting) -> tuple[list[str], list[list[str]], list[list]]:
+    """(header, display rows, raw rows): per % remaining, each line's natural and adversarial
+    accuracy (and worst case, where evaluated) as mean ± std (difference from magnitude)."""
+    metrics = _metrics(setting)
+    names = {**METRICS, WORST: "worst case"}
+    reference = setting.reference()
+    header = ["% left"] + [f"{line.label}: {names[m]}" for line in setting.lines for m in metrics]
+    rows: list[list[str]] = []
+    raw: list[list] = []
+    for r in setting.remaining():
+        cells, numbers = [_pct(r)], [r]
+        for line in setting.lines:
+            for m in metrics:
+                mean, std, n = line.stat(r, m)
+                ref = reference.stat(r, m)[0] if reference is not None else math.nan
+                diff = None if line is reference else mean - ref
+                cells.append(_cell(mean, std, diff))
+                numbers += [mean, std, n, math.nan if diff is None else diff]
+        rows.append(cells)
+        raw.append(numbers)
+    return header, rows, raw
+
+
+def dense_note(setting: CriteriaSetting) -> str | None:
+    """The dense baseline's accuracies, for the table's notes."""
+    if setting.dense is None:
+        return None
+    parts = []
+    for m in _metrics(setting):
+        mean, std, n = setting.dense.stat(100.0, m)
+        if n:
+            parts.append(f"{({**METRICS, WORST: 'worst case'})[m]} {_cell(mean, std, None)}")
+    return f"dense network: {', '.join(parts)}" if parts else None
+
+
+def raw_header(setting: CriteriaSetting) -> list[str]:
+    metrics = _metrics(setting)
+    out = ["remaining"]
+    for line in setting.lines:
+        for m in metrics:
+            out += [f"{line.label}:{m}:{k}" for k in ("mean", "std", "n", "diff_vs_magnitude")]
+    return out
+
+
+def slug(setting: CriteriaSetting) -> str:
+    f = setting.flat
+    mode = "adv" if f["adv_train"] else "nat"
+    return f"criteria_{f['dataset']}_{f['model']}_{f['attack']}_{mode}_{f['prune_method']}"
