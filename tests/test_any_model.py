@@ -28,10 +28,11 @@ TINY = {"train_iters": 4, "eval_every": 2, "prune_iters": 2, "batch_size": 20}
 
 def _config(model: str, **overrides):
     data = {"dataset": "cifar10"} if model.startswith("conv") else {}
-    values = {**TINY, **data, "model": model, "adv_train": True, **overrides}
-    if model.startswith("conv"):
+    values = {**data, "model": model, "adv_train": True, **overrides}
+    if model.startswith("conv"):  # a Conv-2 step is costly on CPU: smaller batches
         values.setdefault("prune_rate_conv", 0.15)
-    return small_config(**values)
+        values.setdefault("batch_size", 10)
+    return small_config(**{**TINY, **values})
 
 
 @pytest.fixture
