@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robust_tickets.models.init import glorot
 from robust_tickets.models.registry import MODELS, ModelSpec
 from robust_tickets.models.ticket import TicketModel
 
@@ -38,16 +39,6 @@ class ConvNet(TicketModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
         return self.classifier(self.features(x).flatten(1))
-
-
-def glorot_normal_(model: nn.Module, generator: torch.Generator) -> None:
-    """Gaussian Glorot weights for every linear and convolutional layer, zero biases."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Linear | nn.Conv2d):
-                nn.init.xavier_normal_(module.weight, generator=generator)
-                if module.bias is not None:
-                    module.bias.zero_()
 
 
 def _conv_stack(channels: int, widths: list[int]) -> list[nn.Module]:
@@ -103,7 +94,7 @@ def _lenet5_fits(shape: tuple[int, ...]) -> str | None:
 
 _KINDS = ("conv", "fc", "output")
 MODELS.register("lenet5", aliases=("lenet-5",))(
-    ModelSpec(build=_lenet5, init=glorot_normal_, fits=_lenet5_fits, kinds=_KINDS)
+    ModelSpec(build=_lenet5, init=glorot(normal=True), fits=_lenet5_fits, kinds=_KINDS)
 )
 for _name, _widths in {
     "conv2": [64, 64],
@@ -111,5 +102,5 @@ for _name, _widths in {
     "conv6": [64, 64, 128, 128, 256, 256],
 }.items():
     MODELS.register(_name, aliases=(f"conv-{_name[-1]}",))(
-        ModelSpec(_conv(_widths), glorot_normal_, _conv_fits(len(_widths) // 2), _KINDS)
+        ModelSpec(_conv(_widths), glorot(normal=True), _conv_fits(len(_widths) // 2), _KINDS)
     )

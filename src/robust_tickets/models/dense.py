@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from robust_tickets.models.fast_mlp import MLP
+from robust_tickets.models.init import glorot
 from robust_tickets.models.registry import MODELS, ModelSpec
 from robust_tickets.models.ticket import TicketModel
 
@@ -33,16 +34,6 @@ class DenseNet(TicketModel):
         return MLP.of_linears(list(self.layers)) if type(self) is DenseNet else None
 
 
-def glorot_uniform_(model: nn.Module, generator: torch.Generator) -> None:
-    """Glorot-uniform weights for every linear and convolutional layer, zero biases."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Linear | nn.Conv2d):
-                nn.init.xavier_uniform_(module.weight, generator=generator)
-                if module.bias is not None:
-                    module.bias.zero_()
-
-
 def _dense(hidden: list[int]):
     def build(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         n_inputs = 1
@@ -54,5 +45,5 @@ def _dense(hidden: list[int]):
 
 
 MODELS.register("dense-300-100", aliases=("lenet-300-100", "lenet300"))(
-    ModelSpec(build=_dense([300, 100]), init=glorot_uniform_)
+    ModelSpec(build=_dense([300, 100]), init=glorot(normal=False))
 )
