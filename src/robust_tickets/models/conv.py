@@ -32,12 +32,12 @@ class ConvNet(TicketModel):
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
         self.classifier = nn.Sequential(*layers)
+        # Default (contiguous) memory format: channels-last made the whole Conv-2 PGD training
+        # step slower on CPU (benchmarks/results/2026-12-02-vm-conv2-cpu-channels-last.json).
         # Channels-last convolutions are the fast ones on CPU (oneDNN) and GPU (measured in
         # benchmarks/conv.py); the layout is internal: saved tensors are made contiguous.
-        self.features.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=torch.channels_last)
         return self.classifier(self.features(x).flatten(1))
 
 
