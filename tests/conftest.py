@@ -49,7 +49,16 @@ def tiny() -> ExperimentConfig:
     return small_config()
 
 
-__all__ = ["ExperimentConfig", "small_config"]
+def one_line_error(capsys, *needles: str) -> str:
+    """The command's stderr: one line, no traceback, naming every needle."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+__all__ = ["ExperimentConfig", "one_line_error", "small_config"]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from tests.conftest import one_line_error
 
 from robust_tickets.cli.main import main
 from robust_tickets.report.aggregate import table_iteration
@@ -17,14 +18,6 @@ from robust_tickets.resolve import from_flat
 from robust_tickets.store import find_experiments
 
 RUN = ["--train-iters", "4", "--eval-every", "2", "--prune-iters", "1", "--seed", "7", "-q"]
-
-
-def _one_line(capsys, *needles: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -63,7 +56,7 @@ def store(tmp_path_factory, fashion) -> Path:
 def test_run_refuses_non_finite_and_out_of_range_numbers(tmp_path, capsys, flags, needle):
     out = tmp_path / "out"
     assert main(["run", *RUN, *flags, "-o", str(out)]) == 2
-    _one_line(capsys, needle)
+    one_line_error(capsys, needle)
     assert not out.exists()
 
 
@@ -91,7 +84,7 @@ def test_evaluate_refuses_bad_numbers_and_selections_that_match_nothing(
 ):
     before = _files(store)
     assert main(["evaluate", str(store), "--attacks", "fgsm", "--no-checks", "-q", *flags]) == 2
-    _one_line(capsys, needle)
+    one_line_error(capsys, needle)
     assert _files(store) == before
 
 
@@ -101,7 +94,7 @@ def test_sweep_refuses_non_finite_resources(tmp_path, capsys, flags):
     grid.write_text("base: {train_iters: 4, eval_every: 2, prune_iters: 0}\n")
     out = tmp_path / "out"
     assert main(["sweep", str(grid), "--executor", "ray", *flags, "-o", str(out)]) == 2
-    _one_line(capsys, flags[0])
+    one_line_error(capsys, flags[0])
     assert not out.exists()
 
 
@@ -149,7 +142,7 @@ def test_config_files_refuse_what_they_would_ignore(tmp_path, capsys, command, t
     out = tmp_path / "out"
     flag = ["--config", str(path)] if command == "run" else [str(path), "--dry-run"]
     assert main([command, *flag, "-o", str(out)]) == 2
-    _one_line(capsys, needle)
+    one_line_error(capsys, needle)
     assert not out.exists()
 
 
@@ -178,13 +171,13 @@ def _command(kind: str, store: Path, target: Path, tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize("where", ["is-a-file", "under-a-file", "proc"])
 @pytest.mark.parametrize("kind", ["run", "sweep", "report", "results"])
-def test_unwritable_outputs_are_one_line(store, tmp_path, capsys, kind, where):
+def test_unwritable_outputs_areone_line_error(store, tmp_path, capsys, kind, where):
     if kind == "results" and where == "is-a-file":
         where = "under-a-file"  # an existing plain file is replaced, as asked
     target, needle = _targets(tmp_path)[where]
     before = _files(store)
     assert main(_command(kind, store, target, tmp_path)) == 2
-    _one_line(capsys, needle)
+    one_line_error(capsys, needle)
     assert (tmp_path / "a-file").read_text() == "mine\n"
     assert _files(store) == before
 
@@ -217,7 +210,7 @@ def test_a_full_or_read_only_disk_is_one_line_and_leaves_nothing(
     capsys.readouterr()
     assert main(_command(kind, store, target, tmp_path)) == 2
     monkeypatch.setattr(os, "fsync", real_fsync)
-    _one_line(capsys, os.strerror(code))
+    one_line_error(capsys, os.strerror(code))
     left = {p for p in _files(tmp_path) if ".tmp" in p or ".old-" in p}
     assert not left
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name or ".old-" in p.name]
@@ -252,7 +245,7 @@ def test_results_csv_never_writes_into_a_store(store, tmp_path, capsys, relative
     target = (exp if head == "{exp}" else tmp_path / head) / rest
     before = _files(root)
     assert main(["results", str(root), "--csv", str(target)]) == 2
-    _one_line(capsys, "outside any results store")
+    one_line_error(capsys, "outside any results store")
     assert _files(root) == before
     # nor into another store that was not named
     other = tmp_path / "elsewhere"

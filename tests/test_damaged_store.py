@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import one_line_error
 
 from robust_tickets.cli.main import main
 from robust_tickets.store import find_experiments
@@ -32,14 +33,6 @@ def _copy(store: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _one_line(capsys, *needles: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def _truncate(path: Path) -> None:
@@ -81,7 +74,7 @@ def test_readers_name_the_damaged_file(store, tmp_path, capsys, damage, command)
     before = _snapshot(root)
     capsys.readouterr()
     assert main(COMMANDS[command](root)) == 2
-    _one_line(capsys, str(exp / relative), "damaged")
+    one_line_error(capsys, str(exp / relative), "damaged")
     assert _snapshot(root) == before
     assert not (root.parent / "report").exists()
 
@@ -101,7 +94,7 @@ def test_evaluate_names_the_damaged_file(store, tmp_path, capsys, relative, spoi
     before = _snapshot(root)
     capsys.readouterr()
     assert main(["evaluate", str(root), *EVAL, "--eps", "0.2"]) == 2
-    _one_line(capsys, str(exp / relative), advice)
+    one_line_error(capsys, str(exp / relative), advice)
     assert _snapshot(root) == before
 
 
@@ -124,5 +117,5 @@ def test_a_resuming_run_names_the_damaged_file(store, tmp_path, capsys, relative
     before = _snapshot(root)
     capsys.readouterr()
     assert main(["run", *RUN, "-o", str(root)]) == 2
-    _one_line(capsys, str(exp / relative), advice)
+    one_line_error(capsys, str(exp / relative), advice)
     assert _snapshot(root) == before
