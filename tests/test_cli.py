@@ -48,6 +48,7 @@ def assert_one_line_error(done, *needles):
         (["--prune-rate", "1.0"], "prune_rate"),
         (["--prune-rate-output", "-0.5"], "prune_rate_output"),
         (["--train-iters", "many"], "invalid int"),
+        (["--eps", "8/0"], "invalid number value: '8/0'"),
         (["--trials", "0"], "trials"),
         (["--valid-size", "60000"], "valid_size"),
         (["--valid-size", "59990"], "batch_size"),
@@ -172,3 +173,8 @@ def test_run_breaks_a_dead_processs_claim_and_leaves_none(tmp_path, fashion):
     done = cli("run", *TINY, "--trials", "2", "-o", out)
     assert done.returncode == 0, done.stderr
     assert not list(lock.parent.iterdir())  # its own claims released, the stale one gone
+
+
+def test_evaluate_reads_fractions_and_refuses_a_bad_one(tmp_path):
+    done = cli("evaluate", tmp_path, "--eps", "0,8/0")
+    assert_one_line_error(done, "fractions (8/255)", "'0,8/0'")

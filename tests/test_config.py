@@ -88,8 +88,11 @@ def test_current_run_directories_keep_their_names():
 def test_cifar10_defaults_to_its_standard_threat_model():
     c = from_flat({"dataset": "cifar10", "model": "conv2", "attack": "pgd"})
     assert (c.attack.eps, c.attack.step_size, c.attack.steps) == (8 / 255, 2 / 255, 10)
-    assert c.attack.random_start
+    assert c.attack.random_start and c.attack.attack_labels == "true"
     assert from_flat({"dataset": "cifar10", "eps": 0.1}).attack.eps == 0.1
+    assert from_flat({"dataset": "cifar10", "eps": "8/255"}).attack.eps == 8 / 255
+    # the paper's datasets keep the paper's threat model
+    assert from_flat({"dataset": "mnist"}).attack.attack_labels == "predicted"
 
 
 def test_dense_ignores_prune_iters_so_it_has_one_directory():

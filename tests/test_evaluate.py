@@ -332,3 +332,15 @@ def test_results_of_another_implementation_leave_the_curve(fashion, trained):
     assert entries[old.key].role == "replaced" and saves[0][old.key].role == "replaced"
     worst = next(r for r in table_rows(entries) if r["attack"] == "worst-case")
     assert worst["params"] == "fgsm" and worst["correct"] > 0  # not the old all-fooled entry
+
+
+def test_default_radii_follow_the_datasets_threat_model():
+    from robust_tickets.evaluation.runner import DEFAULT_EPS, default_eps
+    from robust_tickets.resolve import from_flat
+
+    cifar = from_flat({"dataset": "cifar10", "model": "conv2", "attack": "pgd"})
+    paper = from_flat({"dataset": "fashion_mnist"})
+    assert default_eps(cifar) == tuple(k / 255 for k in (0, 2, 4, 6, 8, 10, 12, 16))
+    assert default_eps(paper) == DEFAULT_EPS and max(DEFAULT_EPS) == 0.4
+    # the training eps is on each default curve, so the curve and the checks meet there
+    assert cifar.attack.eps in default_eps(cifar) and paper.attack.eps in default_eps(paper)

@@ -602,3 +602,21 @@ def test_a_replication_level_still_training_is_left_out(tmp_path):
     path = tmp_path / "metrics.csv"
     path.write_text("\n".join(lines) + "\n")
     assert [(r["level"], r["iteration"]) for r in load_rows(path)] == [(0, 30000)]
+
+
+def test_report_of_a_conv_pgd_run_with_strong_attacks(tmp_path, fashion_small):
+    # a convolutional ticket (4-D weights) trained with PGD, then evaluated: the weights figure
+    # names conv layers by channels and kernel, and the strong-attack section names the PGD
+    # setting from the experiment's config (a metrics row alone has no `steps`)
+    config = small_config(
+        model="lenet5", attack="pgd", adv_train=True, steps=2, prune_iters=1, train_iters=4
+    )
+    options = RunOptions(output=tmp_path / "r", quiet=True)
+    exp, _ = run_experiment(config, options, splits=fashion_small)
+    argv = ["evaluate", str(exp.path), "--attacks", "pgd", "--n-examples", "20", "--no-checks"]
+    assert main([*argv, "--eps", "0.3", "-q"]) == 0
+    out = tmp_path / "page"
+    assert main(["report", str(tmp_path / "r"), "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "PGD (2 steps of 0.05)" in page
+    assert "(1→6, 5x5)" in "".join(p.read_text() for p in out.rglob("*.svg"))

@@ -6,17 +6,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robust_tickets.config import number
 from robust_tickets.errors import UserError
 
 ORDER = 60
 
 
-def _list(kind):
+def _list(kind, what: str | None = None):
     def parse(text: str):
         try:
             return tuple(kind(part) for part in text.replace(",", " ").split())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a list of {kind.__name__}: {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"not a list of {what or kind.__name__}: {text!r}"
+            ) from None
 
     return parse
 
@@ -44,9 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--eps",
-        type=_list(float),
+        type=_list(number, "numbers (0.1) or fractions (8/255)"),
         default=None,
-        help="comma-separated L-inf radii (default: 0,0.05,...,0.4)",
+        help="comma-separated L-inf radii, numbers or fractions such as 8/255 (default: "
+        "0,0.05,...,0.4; on CIFAR-10 0,2/255,...,12/255,16/255)",
     )
     parser.add_argument("--levels", type=_list(int), default=None, help="levels (default: all)")
     parser.add_argument("--trials", type=_list(int), default=None, help="trials (default: all)")
@@ -57,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-checks", dest="checks", action="store_false", help="skip the masking checks"
     )
     parser.add_argument(
-        "--check-eps", type=float, default=None, help="eps of the checks (default: training eps)"
+        "--check-eps", type=number, default=None, help="eps of the checks (default: training eps)"
     )
     strength = parser.add_argument_group("attack strength")
     strength.add_argument("--pgd-steps", type=int, default=s.pgd_steps)
@@ -80,7 +84,6 @@ def handle(args: argparse.Namespace) -> int:
     from robust_tickets import limits
     from robust_tickets.evaluation.attacks import EVAL_ATTACKS, EvalSettings
     from robust_tickets.evaluation.runner import (
-        DEFAULT_EPS,
         EvalOptions,
         check_selection,
         evaluate_experiment,
@@ -108,7 +111,7 @@ def handle(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     options = EvalOptions(
         attacks=args.attacks,
-        eps=args.eps if args.eps is not None else DEFAULT_EPS,
+        eps=args.eps,
         trials=args.trials,
         levels=args.levels,
         n_examples=args.n_examples,

@@ -15,6 +15,7 @@ from robust_tickets.config import (
     ExperimentConfig,
     flatten_mapping,
     load_yaml,
+    number,
 )
 from robust_tickets.errors import UserError
 from robust_tickets.resolve import from_flat
@@ -41,7 +42,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 *flags,
                 dest=name,
-                type=kind,
+                type=number if kind is float else kind,
                 default=argparse.SUPPRESS,
                 metavar=name.upper(),
                 help=help_text,

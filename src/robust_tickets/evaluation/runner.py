@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from robust_tickets import limits
-from robust_tickets.config import ExperimentConfig
+from robust_tickets.config import DATASET_EVAL_EPS, ExperimentConfig
 from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.errors import UserError
 from robust_tickets.evaluation import autoattack, library
@@ -39,7 +39,7 @@ DEFAULT_EPS = tuple(round(0.05 * k, 10) for k in range(9))  # 0, 0.05, ..., 0.4
 @dataclass(frozen=True)
 class EvalOptions:
     attacks: tuple[str, ...] = DEFAULT_ATTACKS
-    eps: tuple[float, ...] = DEFAULT_EPS
+    eps: tuple[float, ...] | None = None  # None: the dataset's default curve (default_eps)
     trials: tuple[int, ...] | None = None  # None: every trial found
     levels: tuple[int, ...] | None = None  # None: every finished level
     n_examples: int | None = None  # None: the whole test set
@@ -84,10 +84,16 @@ def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -
     return model.eval()
 
 
+def default_eps(config: ExperimentConfig) -> tuple[float, ...]:
+    """The robustness curve's radii for an experiment that was given none: its dataset's
+    (CIFAR-10: 0, 2/255, ..., 16/255), else 0, 0.05, ..., 0.4."""
+    return DATASET_EVAL_EPS.get(config.data.dataset, DEFAULT_EPS)
+
+
 def _canonical(options: EvalOptions) -> EvalOptions:
-    if not options.eps:
+    if options.eps is not None and not options.eps:
         raise UserError("--eps is empty: give at least one radius, e.g. --eps 0.1")
-    for eps in options.eps:
+    for eps in options.eps or ():
         limits.in_unit("--eps", eps)
     if options.check_eps is not None:
         limits.in_unit("--check-eps", options.check_eps)
@@ -120,7 +126,8 @@ def plan_experiment(
             if level_dir is None or not level_dir.is_done():
                 continue
             surrogate = dense if level != 0 else None
-            tasks = [Task(a, e, "curve") for e in options.eps for a in options.attacks]
+            radii = options.eps if options.eps is not None else default_eps(config)
+            tasks = [Task(a, e, "curve") for e in radii for a in options.attacks]
             if "transfer" in options.attacks and surrogate is None:
                 tasks = [t for t in tasks if t.attack != "transfer"]
             if options.checks:

@@ -220,6 +220,7 @@ def _robustness_section(
     writer: _Writer,
     paths: dict[str, Path],
     replication: list[dict[str, Any]],
+    configs: dict[str, dict[str, Any]],
 ) -> Section | None:
     """Strong-attack results written by `robust-tickets evaluate`, where there are any."""
     from robust_tickets.report.robustness_curves import masking_table, robustness_curves
@@ -235,7 +236,7 @@ def _robustness_section(
         "every attack run fails on it. Where the worst case is far below the training attack's "
         "accuracy, that accuracy overstates the network's robustness."
     )
-    for index, strong in enumerate(group(rows)):
+    for index, strong in enumerate(group(rows, configs)):
         section.blocks.append(Note(finding(strong)))
         reference = robustness_note(replication, strong.flat)
         if reference:
@@ -482,10 +483,11 @@ def _write_report(
     strong_reference = []
     if replication is not None and robustness_path(replication).is_file():
         strong_reference = load_robustness(robustness_path(replication))
-    robustness = _robustness_section(eval_rows, writer, paths, strong_reference)
+    configs = {s.name: s.flat for s in series}
+    robustness = _robustness_section(eval_rows, writer, paths, strong_reference, configs)
     if robustness is not None:
         sections.append(robustness)
-        for strong in group(eval_rows):
+        for strong in group(eval_rows, configs):
             summary.blocks.insert(0, Note(finding(strong) + " (details: the last section)"))
     else:
         summary.blocks.append(

@@ -464,6 +464,14 @@ def accuracy_figure(
 
 
 # ---- figure 4 ---------------------------------------------------------------------------
+def layer_dims(shape: tuple[int, ...]) -> str:
+    """The dims of a layer for a title: " (784→300)", or " (3→64, 3x3)" for a convolution."""
+    if len(shape) < 2:
+        return ""
+    kernel = "x".join(map(str, shape[2:]))
+    return f" ({shape[1]}→{shape[0]}" + (f", {kernel})" if kernel else ")")
+
+
 def weights_figure(series: Series) -> Drawn | None:
     """Histogram (density) of the surviving initial weights of each layer at selected levels
     (the level's init.safetensors where its mask is 1); mean over trials with a one-std band."""
@@ -511,8 +519,7 @@ def weights_figure(series: Series) -> Drawn | None:
                 scale=1.0,
                 label=f"{pct(available[level])}%",
             )
-        out_f, in_f = shapes.get(name, (None, None))
-        dims = f" ({in_f}→{out_f})" if out_f else ""
+        dims = layer_dims(shapes.get(name, ()))
         ax.set_title(f"layer {layers.index(name) + 1}{dims}")
         ax.set_xlabel("initial weight value")
         ax.xaxis.set_major_locator(MaxNLocator(5))  # small layers' values need few ticks

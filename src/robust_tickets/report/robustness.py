@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from robust_tickets.report.aggregate import Stat, mean_std
 from robust_tickets.report.figures import MAX_WIDTH_IN, Drawn, _band, percent_axis
 from robust_tickets.report.formats import Table
-from robust_tickets.report.style import pct, setting_title
+from robust_tickets.report.style import eps_flag, pct, setting_title
 from robust_tickets.report.tables import fmt_stat
 
 WORST = "worst-case"
@@ -38,10 +38,14 @@ class StrongAttacks:
     """The evaluation rows of one experiment at its training eps, over the largest number of
     examples evaluated, grouped by (level, attack)."""
 
-    def __init__(self, experiment: str, rows: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, experiment: str, rows: list[dict[str, Any]], config: dict[str, Any] | None = None
+    ) -> None:
         self.experiment = experiment
         first = rows[0]
-        self.flat = first
+        # a metrics row names the setting only in part (no PGD steps, learning rate, ...): the
+        # experiment's whole config, where the caller has it, fills in the rest
+        self.flat = {**(config or {}), **first}
         self.training = first["attack"]
         robust = [
             r
@@ -81,18 +85,26 @@ class StrongAttacks:
     def command(self, directory: str) -> str:
         attacks = ",".join(a for a in self.attacks if a != WORST)
         levels = ",".join(map(str, self.levels))
+        eps = eps_flag(self.flat["eps"])
         return (
-            f"robust-tickets evaluate {directory} --attacks {attacks} --eps {self.flat['eps']:g} "
+            f"robust-tickets evaluate {directory} --attacks {attacks} --eps {eps} "
             f"--levels {levels} --n-examples {self.n}"
         )
 
 
-def group(rows: list[dict[str, Any]]) -> list[StrongAttacks]:
-    """One StrongAttacks per experiment that has evaluation rows at its training eps."""
+def group(
+    rows: list[dict[str, Any]], configs: dict[str, dict[str, Any]] | None = None
+) -> list[StrongAttacks]:
+    """One StrongAttacks per experiment that has evaluation rows at its training eps;
+    `configs` maps an experiment's name to its flat config."""
     by_experiment: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_experiment[r["experiment"]].append(r)
-    found = [StrongAttacks(name, found) for name, found in sorted(by_experiment.items())]
+    configs = configs or {}
+    found = [
+        StrongAttacks(name, found, configs.get(name))
+        for name, found in sorted(by_experiment.items())
+    ]
     return [s for s in found if s.values]
 
 

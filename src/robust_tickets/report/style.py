@@ -43,6 +43,15 @@ def pct(remaining: float) -> str:
     return f"{remaining:.0f}" if remaining >= 99.95 else f"{remaining:.1f}"
 
 
+def eps_flag(eps: float) -> str:
+    """A radius as a flag value that reads back exactly: 0.3, or 8/255 where it is one."""
+    if float(f"{eps:g}") == eps:
+        return f"{eps:g}"
+    if round(eps * 255) / 255 == eps:
+        return f"{round(eps * 255)}/255"
+    return repr(eps)
+
+
 def setting_title(flat: dict[str, Any]) -> str:
     """One line naming a setting: dataset, model, attack, training mode."""
     attack = flat["attack"].upper()
