@@ -153,6 +153,7 @@ def main() -> None:
             "adv_train": True,
             "steps": args.pgd_steps,
             "learning_rate": 2e-4,
+            "attack_labels": "predicted",  # as the plain loop (CIFAR-10's default is `true`)
         }
     )
     engine_model = create_model("conv2", (3, 32, 32), 10, 0).to(dev)

@@ -59,3 +59,47 @@ def test_runner_summary_gives_median_ratio_and_each_pairs_ratio():
     assert summary["engine"]["median_s"] == 20 and summary["baseline"]["median_s"] == 60
     assert summary["ratio"] == 20 / 60
     assert summary["pair_ratios"] == [10 / 40, 30 / 60, 20 / 100]
+
+
+def test_conv_benchmarks_plain_loop_trains_the_same_network_as_the_engine():
+    # the independent plain-PyTorch Conv-2 loop of benchmarks/conv.py and the engine's stepper,
+    # from the same init, masks, batches and random starts, end at the same weights: the
+    # speed ratio compares the same computation, and the engine's conv path trains correctly
+    import torch
+
+    from robust_tickets.attacks import ATTACKS
+    from robust_tickets.models import create_model
+    from robust_tickets.models.ticket import apply_masks_, prunable
+    from robust_tickets.resolve import from_flat
+    from robust_tickets.training import make_optimizer, make_stepper
+
+    conv = load("conv")
+    config = from_flat(
+        {"dataset": "cifar10", "model": "conv2", "attack": "pgd", "adv_train": True, "steps": 2,
+         "step_size": conv.STEP, "eps": conv.EPS, "learning_rate": 2e-4,
+         "attack_labels": "predicted"}
+    )  # fmt: skip
+    model = create_model("conv2", (3, 32, 32), 10, 0)
+    g = torch.Generator().manual_seed(1)
+    masks = {
+        n: (torch.rand(p.shape, generator=g) < 0.8).float() for n, p in prunable(model).items()
+    }
+    apply_masks_(model, masks)  # as the runner does before training a level
+    before = {n: p.detach().clone() for n, p in prunable(model).items()}
+    plain = conv.PlainConv2(model, masks)
+    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.get("pgd"))
+    plain_opt = torch.optim.Adam(plain.parameters(), lr=2e-4)
+    gen_engine, gen_plain = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    data = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        x = torch.rand(16, 3, 32, 32, generator=data)
+        y = torch.randint(0, 10, (16,), generator=data)
+        stepper.step(x, y, gen_engine)
+        conv.plain_step(plain, plain_opt, x, y, 2, gen_plain)
+    params = dict(model.named_parameters())
+    for i, name in enumerate(prunable(model)):
+        w_plain = (plain.weights[i] * plain.masks[i]).detach()
+        assert torch.allclose(params[name].detach(), w_plain, atol=1e-6), name
+        assert not torch.equal(params[name].detach(), before[name]), f"{name} did not train"
+        bias = params[name.removesuffix("weight") + "bias"].detach()
+        assert torch.allclose(bias, plain.biases[i].detach(), atol=1e-6), name
