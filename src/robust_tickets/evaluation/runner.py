@@ -112,6 +112,7 @@ def plan_experiment(
 ) -> list[LevelPlan]:
     """What is left to do in each chosen finished level (empty todo: only tables to refresh)."""
     check_eps = options.check_eps if options.check_eps is not None else config.attack.eps
+    radii = options.eps if options.eps is not None else default_eps(config)
     trials = dict(exp.trials())
     chosen = options.trials if options.trials is not None else sorted(trials)
     plans = []
@@ -126,7 +127,6 @@ def plan_experiment(
             if level_dir is None or not level_dir.is_done():
                 continue
             surrogate = dense if level != 0 else None
-            radii = options.eps if options.eps is not None else default_eps(config)
             tasks = [Task(a, e, "curve") for e in radii for a in options.attacks]
             if "transfer" in options.attacks and surrogate is None:
                 tasks = [t for t in tasks if t.attack != "transfer"]
