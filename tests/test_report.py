@@ -33,7 +33,7 @@ from robust_tickets.report.aggregate import (
 )
 from robust_tickets.report.load import load_series
 from robust_tickets.report.paper import PAPER, paper_rows
-from robust_tickets.report.tables import accuracy_table, summary_table
+from robust_tickets.report.tables import accuracy_table, paper_layout_table, summary_table
 from robust_tickets.resolve import from_flat
 from robust_tickets.results import iter_rows
 from robust_tickets.store import (
@@ -620,3 +620,38 @@ def test_report_of_a_conv_pgd_run_with_strong_attacks(tmp_path, fashion_small):
     page = (out / "index.html").read_text()
     assert "PGD (2 steps of 0.05)" in page
     assert "(1→6, 5x5)" in "".join(p.read_text() for p in out.rglob("*.svg"))
+
+
+def test_paper_layout_table_holds_every_compared_row_dense_only_runs_included(tmp_path):
+    """The paper's Tables 1-2 in one table: the pruned FGSM run's reached rows and a PGD run of
+    only its dense level (as configs/replicate.yaml has), each with the paper's cell and Δ."""
+    _paper_store(tmp_path)
+    pgd = _experiment(tmp_path, "reset", attack="pgd", dataset="mnist", adv_train=False,
+                      prune_iters=0)  # fmt: skip
+    _write_level(pgd, 0, 0, remaining=100.0)
+    table = paper_layout_table(load_series([tmp_path]), 30_000)
+    keys = [(r[0], r[1], r[2], r[3]) for r in table.rows]
+    assert keys == [
+        ("Fashion-MNIST", "FGSM", "adversarial", f"{p} ({lv})")
+        for p, lv in (("100", 0), ("51.3", 1), ("16.9", 2), ("8.7", 3))
+    ] + [("MNIST", "PGD", "natural", "100 (0)")]
+    raw = dict(zip(table.raw_header, table.raw_rows[1], strict=True))
+    ours = 100 * np.mean([acc(t, 1, ITERS, "test") for t in range(2)])
+    assert raw["natural_ours"] == pytest.approx(ours, abs=1e-3)
+    assert raw["natural_paper"] == 88.64 and raw["attack_paper"] == 86.79
+    assert raw["natural_diff"] == pytest.approx(round(ours, 2) - 88.64, abs=1e-9)
+    pgd_row = dict(zip(table.raw_header, table.raw_rows[-1], strict=True))
+    assert (pgd_row["natural_paper"], pgd_row["attack_paper"]) == (98.37, 2.31)
+    assert pgd_row["n"] == 1 and table.rows[-1][7] == f"{100 * adv_acc(0, 0, ITERS, 'test'):.2f}"
+    # a run outside the paper's setup (another eps) has no row
+    other = tmp_path / "other"
+    exp = _experiment(other, "reset", eps=0.1)
+    _write_level(exp, 0, 0, remaining=100.0)
+    assert paper_layout_table(load_series([other]), 30_000) is None
+
+
+def test_report_writes_the_paper_layout_table(paper_report):
+    _, report = paper_report
+    rows = _csv(report / "tables" / "paper_tables_1_2.csv")
+    assert [float(r["remaining"]) for r in rows] == [100.0, 51.3, 16.9, 8.7]
+    assert "Tables 1-2: ours beside the paper" in (report / "index.html").read_text()

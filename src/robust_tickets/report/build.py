@@ -47,7 +47,7 @@ from robust_tickets.report.replication import (
 )
 from robust_tickets.report.robustness import finding, group, strong_figure, strong_table
 from robust_tickets.report.style import pct, setting_slug, setting_title
-from robust_tickets.report.tables import accuracy_table, summary_table
+from robust_tickets.report.tables import accuracy_table, paper_layout_table, summary_table
 from robust_tickets.results import iter_rows
 
 MIN_FONT_PT = 9
@@ -464,6 +464,9 @@ def _write_report(
     )
     for text in _differences(series, at):
         summary.blocks.append(Note("Why these numbers differ from the paper's: " + text))
+    layout = paper_layout_table(series, at)
+    if layout is not None:
+        summary.blocks.append(writer.table(layout))
     pruned = sorted(
         (s for s in series if len(s.levels()) > 1),
         key=lambda s: (strategy_rank(s.strategy), s.name),

@@ -19,7 +19,7 @@ from robust_tickets.report.paper import (
     paper_rows,
     setup_differences,
 )
-from robust_tickets.report.style import pct, setting_title
+from robust_tickets.report.style import DATASET_NAMES, pct, setting_title
 
 STD_NOTE = "Cells: mean ± sample standard deviation (ddof=1) over trials, in percent."
 
@@ -253,3 +253,74 @@ def _seeds(series: Series) -> str:
         f"trials {', '.join(map(str, trials))} of base seed {series.config.seed}, each with its "
         "own derived seeds"
     )
+
+
+# ---- the paper's Tables 1-2 layout: every comparable experiment in one table ----------------
+def paper_layout_table(
+    series: list[Series], at: int, slug: str = "paper_tables_1_2"
+) -> Table | None:
+    """The paper's Tables 1-2 as one table: a row per (dataset, attack, training, sparsity) that
+    a compared experiment reached (dense-only runs included), ours beside the paper's with Δ.
+    None when no experiment has a paper counterpart."""
+    compared = [s for s in series if s.strategy == "reset" and paper_rows(s.flat) is not None]
+    if not compared:
+        return None
+    compared.sort(
+        key=lambda s: (s.flat["dataset"] != "fashion_mnist", s.flat["attack"] != "fgsm",
+                       not s.flat["adv_train"], s.name)
+    )  # fmt: skip
+    header = [
+        "dataset", "attack", "training", "% weights (level)", "natural: ours", "paper", "Δ",
+        "attack: ours", "paper", "Δ",
+    ]  # fmt: skip
+    raw_header = [
+        "dataset", "attack", "adv_train", "remaining", "level", "iteration", "n",
+        "natural_ours", "natural_paper", "natural_paper_std", "natural_diff",
+        "attack_ours", "attack_paper", "attack_paper_std", "attack_diff", "experiment",
+    ]  # fmt: skip
+    rows, raw_rows, iterations = [], [], set()
+    for s in compared:
+        flat, paper = s.flat, paper_rows(s.flat)
+        iteration = table_iteration(s.config, at)
+        iterations.add(iteration)
+        by_target = {paper_level(s.remaining(lv)): lv for lv in s.levels()}
+        for target in PAPER_LEVELS:
+            level = by_target.get(target)
+            if level is None:
+                continue
+            row = [
+                DATASET_NAMES.get(flat["dataset"], flat["dataset"]), flat["attack"].upper(),
+                "adversarial" if flat["adv_train"] else "natural", f"{pct(target)} ({level})",
+            ]  # fmt: skip
+            raw = [flat["dataset"], flat["attack"], bool(flat["adv_train"]), target, level,
+                   iteration]  # fmt: skip
+            stats = []
+            for metric, kind in (("acc", "natural"), ("adv_acc", "attack")):
+                stat = level_stat(s, level, "test", metric, iteration)
+                cell = paper_cell(paper, target)[kind]
+                text, diff, _ = diff_cell(stat, cell)
+                row += [fmt_stat(stat), f"{cell.mean:.2f} ± {cell.std:.2f}",
+                        text.split(" (")[0]]  # fmt: skip
+                stats.append((stat, cell, diff))
+            raw.append(stats[0][0].n)
+            for stat, cell, diff in stats:
+                raw += [_pct_or_none(stat.mean), cell.mean, cell.std, diff]
+            raw.append(s.name)
+            rows.append(row)
+            raw_rows.append(raw)
+    trials = sorted({len(s.trials()) for s in compared})
+    notes = [
+        "Test accuracy (%) at iteration "
+        + ", ".join(f"{i:,}" for i in sorted(iterations))
+        + f" of each level; ours: mean ± sample std over {'/'.join(map(str, trials))} trial(s); "
+        f"the paper (Cosentino et al. 2019, Tables 1-2, reset strategy): mean ± std over "
+        f"{PAPER_TRIALS} trials at iteration {PAPER_ITERATION:,}. Δ = ours − paper in points. "
+        '"Attack" is the accuracy on adversarial test examples made with the row\'s attack.',
+    ]
+    differences = sorted({d for s in compared for d in setup_differences(s.flat)})
+    if differences:
+        notes.append("These runs differ from the paper in: " + "; ".join(differences) + ".")
+    return Table(
+        slug=slug, title="The paper's Tables 1-2: ours beside the paper's", header=header,
+        rows=rows, raw_header=raw_header, raw_rows=raw_rows, notes=notes,
+    )  # fmt: skip
