@@ -103,3 +103,20 @@ def test_conv_benchmarks_plain_loop_trains_the_same_network_as_the_engine():
         assert not torch.equal(params[name].detach(), before[name]), f"{name} did not train"
         bias = params[name.removesuffix("weight") + "bias"].detach()
         assert torch.allclose(bias, plain.biases[i].detach(), atol=1e-6), name
+
+
+def test_conv_accuracy_benchmarks_plain_network_is_conv2():
+    # the independent Conv-2 of benchmarks/conv_accuracy.py has the registered conv2's layers
+    # (same shapes in the same order) and the same Gaussian Glorot scale: the accuracy
+    # comparison pits two implementations of one network, not two networks
+    from robust_tickets.models import create_model
+
+    bench = load("conv_accuracy")
+    plain = [p for p in bench.plain_conv2().parameters()]
+    engine = [p for p in create_model("conv2", (3, 32, 32), 10, 0).parameters()]
+    assert [p.shape for p in plain] == [p.shape for p in engine]
+    for a, b in zip(plain, engine, strict=True):
+        if a.dim() > 1:  # weights: the same distribution, std within 5% (>= 1,700 values each)
+            assert abs(a.std().item() / b.std().item() - 1) < 0.05
+        else:
+            assert not a.any() and not b.any()  # zero biases
