@@ -223,6 +223,7 @@ def _robustness_section(
     configs: dict[str, dict[str, Any]],
 ) -> Section | None:
     """Strong-attack results written by `robust-tickets evaluate`, where there are any."""
+    from robust_tickets.report.claim import claim_figure, claim_table
     from robust_tickets.report.robustness_curves import masking_table, robustness_curves
 
     if not any(r["split"] in ("robustness", "masking-check") for r in rows):
@@ -236,7 +237,18 @@ def _robustness_section(
         "every attack run fails on it. Where the worst case is far below the training attack's "
         "accuracy, that accuracy overstates the network's robustness."
     )
-    for index, strong in enumerate(group(rows, configs)):
+    strongs = group(rows, configs)
+    checks = masking_table(rows)
+    if strongs:
+        item = writer.figure(
+            claim_figure(strongs, checks),
+            "fig7_claim",
+            "The paper's measure against the worst case, natural and adversarial training",
+        )
+        if item is not None:
+            section.blocks.append(item)
+        section.blocks.append(writer.table(claim_table(strongs, checks)))
+    for index, strong in enumerate(strongs):
         section.blocks.append(Note(finding(strong)))
         reference = robustness_note(replication, strong.flat)
         if reference:
@@ -263,7 +275,6 @@ def _robustness_section(
             )  # fmt: skip
             if item is not None:
                 section.blocks.append(item)
-    checks = masking_table(rows)
     if checks:
         names = sorted(
             {k for e in checks for k in e}

@@ -66,8 +66,10 @@ class StrongAttacks:
                 self.seconds += float(r["seconds"] or 0)
             self.remaining[r["level"]] = r["remaining"]
             self.trials.add(r["trial"])
-        # Clean accuracy from training (full test set, the level's last evaluation).
+        # Clean accuracy and the training attack's accuracy as the paper reports it (the
+        # training-time metric: full test set, the level's last evaluation).
         self.clean: dict[int, list[float]] = defaultdict(list)
+        self.trained: dict[int, list[float]] = defaultdict(list)
         for r in rows:
             if (
                 r["split"] == "test"
@@ -76,6 +78,7 @@ class StrongAttacks:
                 and r["trial"] in self.trials
             ):
                 self.clean[r["level"]].append(r["acc"])
+                self.trained[r["level"]].append(r["adv_acc"])
         self.attacks = _attack_order({a for _, a in self.values}, self.training)
         self.levels = sorted(self.remaining)
 
