@@ -110,7 +110,9 @@ class Server:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     if self.path in outer.stall:
-                        outer.release.wait(10)
+                        # until the test ends (close() releases it): a fixed wait let a slow,
+                        # loaded machine see the stall end before the test interrupted it
+                        outer.release.wait(120)
                     self.close_connection = True
                     return
                 self.wfile.write(body)
