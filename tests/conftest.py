@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -11,6 +12,12 @@ from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.data.locate import locate
 from robust_tickets.data.registry import DATASETS
 from robust_tickets.resolve import from_flat
+
+# A suite started in the background by a non-interactive shell (`pytest ... &`) inherits an
+# ignored SIGINT, and so would every process it starts: the Ctrl-C tests would see their runs
+# finish instead of stopping. Handled (not ignored), SIGINT is back to default in children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _have(name: str) -> bool:
