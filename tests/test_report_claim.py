@@ -34,7 +34,7 @@ def rows():
     nat = _rows("nat", False, levels, [0.08, 0.1, 0.13], [0.0, 0.0, 0.0], [0.07, 0.08, 0.09])
     pgd = _rows("pgd", True, {0: 100.0}, [0.5], [0.09], [0.7])
     for r in pgd:
-        r["attack"] = "pgd"
+        r.update(attack="pgd", steps=10, step_size=0.05)
     check = {"experiment": "adv", "trial": 0, "level": 3, "remaining": 51.28, "split":
              "masking-check", "eval_eps": 0.3, "n_examples": 200}  # fmt: skip
     checks = [{**check, "check": "monotone", "flag": "warn"},
@@ -81,3 +81,19 @@ def test_claim_figure_draws_both_training_modes_and_rings_flagged_levels(rows):
     worst = {(d["training"], d["level"]): d["worst_case_pct"] for d in drawn.data}
     assert worst[("adversarial", 8)] == pytest.approx(2.0) and worst[("natural", 8)] == 0.0
     assert claim_figure(group([r for r in rows if r["experiment"] == "pgd"]), []) is None
+
+
+def test_finding_falls_back_to_the_training_metric_when_evaluate_skipped_the_training_attack(
+    rows,
+):
+    from robust_tickets.report.robustness import finding
+
+    by_name = {s.experiment: s for s in group(rows)}
+    for r in rows:  # the PGD run was evaluated with fgsm and apgd-ce, not with pgd itself
+        assert not (r["experiment"] == "pgd" and r.get("eval_attack") == "pgd")
+    text = finding(by_name["pgd"])
+    assert "(pgd, as measured during training on the full test set)" in text
+    assert text.endswith("100%: 50.0 → 9.0.")
+    assert finding(by_name["adv"]).endswith(
+        "100%: 90.0 → 0.0; 51.3%: 92.0 → 1.0; 16.9%: 95.0 → 2.0."
+    )
