@@ -87,6 +87,16 @@ def adversarial(model: nn.Module, attack, x: torch.Tensor, y: torch.Tensor) -> t
     return x_adv
 
 
+def half_adversarial_step(model: nn.Module, optimizer, x, x_adv, y) -> None:
+    """One optimiser step on 0.5 * CE(natural) + 0.5 * CE(adversarial), label smoothing 0.1."""
+    loss = 0.5 * F.cross_entropy(model(x), y, label_smoothing=0.1) + 0.5 * F.cross_entropy(
+        model(x_adv), y, label_smoothing=0.1
+    )
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def evaluate(model, attack, x_all, y_all, smoothing: float, batch_size: int = 1000) -> dict:
     totals = {"loss": 0.0, "acc": 0.0, "adv_loss": 0.0, "adv_acc": 0.0}
     model.eval()
@@ -148,13 +158,7 @@ def run_trial(splits, args, trial: int) -> list[dict]:
                 (it % per_epoch) * args.batch_size : (it % per_epoch + 1) * args.batch_size
             ]
             x, y = train_x[index], train_y[index]
-            x_adv = adversarial(model, attack, x, y)
-            loss = 0.5 * F.cross_entropy(model(x), y, label_smoothing=0.1) + 0.5 * F.cross_entropy(
-                model(x_adv), y, label_smoothing=0.1
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            half_adversarial_step(model, optimizer, x, adversarial(model, attack, x, y), y)
             with torch.no_grad():  # keep pruned weights exactly zero
                 for layer, mask in zip(model.layers, model.masks(), strict=True):
                     layer.weight.mul_(mask)

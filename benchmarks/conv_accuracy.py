@@ -32,6 +32,7 @@ from torch import nn
 from robust_tickets.data.load import load_splits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import half_adversarial_step  # benchmarks/baseline.py: the plain MLP loop's step
 from output import unused_path  # benchmarks/output.py, next to this file
 
 EPS, STEP, PGD_STEPS = 8 / 255, 0.025, 3
@@ -70,13 +71,7 @@ def plain_run(seed: int, train_x, train_y, test_x, test_y) -> dict[str, float]:
     for _ in range(ITERS):
         idx = torch.randint(0, len(train_y), (BATCH,), generator=gen)
         x, y = train_x[idx], train_y[idx]
-        x_adv = pgd(net, x, y, gen)
-        loss = 0.5 * F.cross_entropy(net(x), y, label_smoothing=0.1) + 0.5 * F.cross_entropy(
-            net(x_adv), y, label_smoothing=0.1
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        half_adversarial_step(net, opt, x, pgd(net, x, y, gen), y)
     natural = adversarial = 0
     for start in range(0, len(test_y), 250):
         x, y = test_x[start : start + 250], test_y[start : start + 250]

@@ -16,7 +16,7 @@ from robust_tickets.report.aggregate import mean_std
 from robust_tickets.report.figures import MAX_WIDTH_IN, Drawn, percent_axis
 from robust_tickets.report.formats import Table
 from robust_tickets.report.robustness import WORST, StrongAttacks
-from robust_tickets.report.style import DATASET_NAMES, pct
+from robust_tickets.report.style import DATASET_NAMES, pct, training_mode
 
 TRAINING_COLORS = {True: "#1f77b4", False: "#ff7f0e"}
 FLAGGED = ("warn", "fail")
@@ -33,10 +33,6 @@ def _panel_title(key: tuple) -> str:
     return f"{name} · {model} · {attack.upper()} ε={eps:g} · {strategy}"
 
 
-def _training(strong: StrongAttacks) -> str:
-    return "adversarial" if strong.flat["adv_train"] else "natural"
-
-
 def panels(strongs: list[StrongAttacks]) -> dict[tuple, list[StrongAttacks]]:
     """Strong-attack results grouped by setting apart from the training mode (adversarial
     first)."""
@@ -49,7 +45,8 @@ def panels(strongs: list[StrongAttacks]) -> dict[tuple, list[StrongAttacks]]:
 
 
 def flags(checks: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
-    """(experiment, level) -> names of the masking checks that warn or fail in any trial."""
+    """(experiment, level) of every checked network -> names of the masking checks that warn or
+    fail in any trial (empty where all pass)."""
     found: dict[tuple[str, int], set[str]] = defaultdict(set)
     for entry in checks:
         key = (entry["experiment"], entry["level"])
@@ -74,7 +71,8 @@ def claim_figure(strongs: list[StrongAttacks], checks: list[dict[str, Any]]) -> 
     for ax, (key, found) in zip(axes, grouped.items(), strict=False):
         xs: list[float] = []
         for strong in found:
-            color, training = TRAINING_COLORS[bool(strong.flat["adv_train"])], _training(strong)
+            color = TRAINING_COLORS[bool(strong.flat["adv_train"])]
+            training = training_mode(strong.flat)
             x = [strong.remaining[lv] for lv in strong.levels]
             xs += x
             trained = [mean_std(strong.trained.get(lv, [])) for lv in strong.levels]
@@ -151,11 +149,11 @@ def claim_table(
                     worst,
                 )
                 names = flagged.get((strong.experiment, lv), [])
-                checked = any(e["experiment"] == strong.experiment and e["level"] == lv
-                              for e in checks)  # fmt: skip
+                checked = (strong.experiment, lv) in flagged
                 verdict = ("warn: " + ", ".join(names)) if names else ("pass" if checked else "—")
                 rows.append([
-                    _panel_title(key), _training(strong), f"{pct(strong.remaining[lv])} ({lv})",
+                    _panel_title(key), training_mode(strong.flat),
+                    f"{pct(strong.remaining[lv])} ({lv})",
                     *(f"{s.mean * 100:.1f}" if s.n else "—" for s in stats),
                     verdict,
                 ])  # fmt: skip

@@ -52,12 +52,17 @@ def eps_flag(eps: float) -> str:
     return repr(eps)
 
 
+def training_mode(flat: dict[str, Any]) -> str:
+    """ "adversarial" or "natural" training."""
+    return "adversarial" if flat["adv_train"] else "natural"
+
+
 def setting_title(flat: dict[str, Any]) -> str:
     """One line naming a setting: dataset, model, attack, training mode."""
     attack = flat["attack"].upper()
     if flat["attack"] == "pgd":
         attack += f" ({flat['steps']} steps of {flat['step_size']:g})"
-    mode = "adversarial training" if flat["adv_train"] else "natural training"
+    mode = f"{training_mode(flat)} training"
     dataset = DATASET_NAMES.get(flat["dataset"], flat["dataset"])
     return f"{dataset} · {flat['model']} · {attack} ε={flat['eps']:g} · {mode}"
 

@@ -19,7 +19,7 @@ from robust_tickets.report.paper import (
     paper_rows,
     setup_differences,
 )
-from robust_tickets.report.style import DATASET_NAMES, pct, setting_title
+from robust_tickets.report.style import DATASET_NAMES, pct, setting_title, training_mode
 
 STD_NOTE = "Cells: mean ± sample standard deviation (ddof=1) over trials, in percent."
 
@@ -290,7 +290,7 @@ def paper_layout_table(
                 continue
             row = [
                 DATASET_NAMES.get(flat["dataset"], flat["dataset"]), flat["attack"].upper(),
-                "adversarial" if flat["adv_train"] else "natural", f"{pct(target)} ({level})",
+                training_mode(flat), f"{pct(target)} ({level})",
             ]  # fmt: skip
             raw = [flat["dataset"], flat["attack"], bool(flat["adv_train"]), target, level,
                    iteration]  # fmt: skip
