@@ -20,6 +20,7 @@ from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.level_pool import LevelPool
 from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress
+from robust_tickets.schedule import level_steps
 from robust_tickets.store import ExperimentDir, experiment_dir, verify_trial, write_config
 from robust_tickets.trial import (
     RunOptions,
@@ -70,11 +71,11 @@ def run_experiment(
         if options.force:  # only now that the inputs are known to be good and no one else
             for trial in trial_ids:  # is running these trials
                 exp.move_aside(trial)
-        total = len(trial_ids) * num_levels(config) * config.train.train_iters
+        total = len(trial_ids) * num_levels(config) * level_steps(config)
         progress = Progress(total, quiet=options.quiet, desc=config.name())
         try:
             progress.advance(
-                (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
+                (len(trial_ids) - len(todo)) * num_levels(config) * level_steps(config)
             )
             if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
                 _run_in_pool(config, options, exp, splits, todo, progress)
