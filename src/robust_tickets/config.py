@@ -75,6 +75,12 @@ class TrainConfig:
         "evaluations: docs/faithfulness.md)",
         since_value="steps",
     )
+    stop_step: int = _f(
+        0,
+        "end every level after this many steps of its loop, evaluating there (0: the loop's "
+        "full length)",
+        since_value=0,
+    )
     adam: str = _f(
         "torch",
         "`torch`: torch's Adam (eps 1e-8 added to the bias-corrected root); `keras`: TF 1.13 "

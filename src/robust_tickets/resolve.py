@@ -96,6 +96,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (config.seed >= 0, "seed must be >= 0"),
         (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
         (t.train_loop in TRAIN_LOOPS, "train_loop must be steps or keras"),
+        (0 <= t.stop_step <= limits.MAX_TRAIN_ITERS, "stop_step must be >= 0 (0: off)"),
         (t.adam in ("torch", "keras"), "adam must be torch or keras"),
         (t.loss_form in ("logits", "clipped"), "loss_form must be logits or clipped"),
     ]

@@ -16,6 +16,10 @@ tell a level's length without opening its files:
   a level is 60 epochs = 50,040 steps. There is no evaluation before training (the original
   had none); one more evaluation after the last step (unlabelled: the original printed it
   without logging it) is what reports read as the level's end.
+
+`stop_step` (0: off) ends every level of either loop after that many steps, its last
+evaluation there (labelled as the loop labels that step): the PGD-adversarial replication stops
+at step 25,021, the evaluation the paper's tables read, and takes its masks from there.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class LevelSchedule:
     batch_size: int
     train_iters: int
     eval_every: int
+    stop_step: int = 0
 
     def __post_init__(self) -> None:
         if self.loop not in TRAIN_LOOPS:
@@ -60,7 +65,8 @@ class LevelSchedule:
     @property
     def total(self) -> int:
         """Training steps in the level."""
-        return self.epochs * self.per_epoch if self.loop == "keras" else self.train_iters
+        full = self.epochs * self.per_epoch if self.loop == "keras" else self.train_iters
+        return min(full, self.stop_step) if self.stop_step else full
 
     @property
     def evaluates_at_start(self) -> bool:
@@ -69,8 +75,8 @@ class LevelSchedule:
     @property
     def evaluations(self) -> int:
         """Evaluations in a level."""
-        if self.loop == "keras":  # the callback's points, and the unlabelled end
-            return self.epochs * math.ceil(self.per_epoch / self.eval_every) + 1
+        if self.loop == "keras":  # the callback's points, and the end
+            return sum(1 for done in range(1, self.total + 1) if self.evaluates_after(done))
         return 1 + math.ceil(self.total / self.eval_every)
 
     def batch(self, step: int) -> tuple[int, int, int]:
@@ -92,6 +98,8 @@ class LevelSchedule:
         which the original never labelled)."""
         if self.loop == "steps":
             return done
+        if done < 1:
+            return None
         epoch, k = divmod(done - 1, self.per_epoch)
         if k % self.eval_every:
             return None
@@ -125,6 +133,7 @@ def level_schedule(config: ExperimentConfig, n: int | None = None) -> LevelSched
         batch_size=t.batch_size,
         train_iters=t.train_iters,
         eval_every=t.eval_every,
+        stop_step=t.stop_step,
     )
 
 

@@ -22,10 +22,12 @@ KERAS_EPSILON = 1e-7  # tf.keras.backend.epsilon() in TF 1.13
 LOSS_FORMS = ("logits", "clipped")
 
 
-def smoothed_targets(y: torch.Tensor, classes: int, smoothing: float) -> torch.Tensor:
+def smoothed_targets(
+    y: torch.Tensor, classes: int, smoothing: float, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """One-hot targets of labels `y`, smoothed as Keras and torch both do: the true class gets
     1 - smoothing + smoothing / classes, every other class smoothing / classes."""
-    targets = torch.full((len(y), classes), smoothing / classes, device=y.device)
+    targets = torch.full((len(y), classes), smoothing / classes, dtype=dtype, device=y.device)
     return targets.scatter_(1, y[:, None], 1.0 - smoothing + smoothing / classes)
 
 
@@ -45,7 +47,7 @@ def cross_entropy(
     probs = torch.softmax(logits, 1)
     probs = probs / probs.sum(1, keepdim=True)
     clipped = probs.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON)
-    targets = smoothed_targets(y, logits.shape[1], smoothing).to(logits.dtype)
+    targets = smoothed_targets(y, logits.shape[1], smoothing, logits.dtype)
     per_row = -(targets * clipped.log()).sum(1)
     return per_row.mean() if reduction == "mean" else per_row.sum()
 
