@@ -24,11 +24,20 @@ def _list(kind, what: str | None = None):
     return parse
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from robust_tickets.evaluation.attacks import EvalSettings
-    from robust_tickets.evaluation.runner import DEFAULT_ATTACKS
+# The evaluation package imports torch, and `--help` must not: its defaults (EvalSettings and
+# evaluation.runner.DEFAULT_ATTACKS) are repeated here, checked equal by tests/test_names.py.
+DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
+STRENGTH_DEFAULTS = {
+    "pgd_steps": 40,
+    "pgd_restarts": 5,
+    "apgd_steps": 100,
+    "fab_steps": 100,
+    "square_queries": 5000,
+    "batch_size": 1000,
+}
 
-    s = EvalSettings()
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "evaluate",
         help="attack saved tickets with strong attacks; robustness curves; masking checks",
@@ -64,12 +73,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--check-eps", type=number, default=None, help="eps of the checks (default: training eps)"
     )
     strength = parser.add_argument_group("attack strength")
-    strength.add_argument("--pgd-steps", type=int, default=s.pgd_steps)
-    strength.add_argument("--pgd-restarts", type=int, default=s.pgd_restarts)
-    strength.add_argument("--apgd-steps", type=int, default=s.apgd_steps)
-    strength.add_argument("--fab-steps", type=int, default=s.fab_steps)
-    strength.add_argument("--square-queries", type=int, default=s.square_queries)
-    strength.add_argument("--batch-size", type=int, default=s.batch_size)
+    helps = {
+        "pgd_steps": "PGD steps of `pgd-restarts` and `transfer`",
+        "pgd_restarts": "random starts of `pgd-restarts` and `transfer`",
+        "apgd_steps": "steps of APGD-CE, APGD-DLR and APGD-T",
+        "fab_steps": "steps of FAB-T",
+        "square_queries": "queries of Square",
+        "batch_size": "test images attacked at once; lower it if memory runs out",
+    }
+    for name, default in STRENGTH_DEFAULTS.items():
+        strength.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=default,
+            help=f"{helps[name]} (default: {default})",
+        )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--data-dir", default=None, help="directory with the dataset files")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

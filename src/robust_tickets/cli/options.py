@@ -1,4 +1,7 @@
-"""CLI flags generated from the config dataclasses, so every config field is a flag."""
+"""CLI flags generated from the config dataclasses, so every config field is a flag.
+
+Nothing here imports torch (the registries do): `--help` must answer at once. Building the
+config (`robust_tickets.resolve`) is imported only when a command runs."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from robust_tickets.config import (
     number,
 )
 from robust_tickets.errors import UserError
-from robust_tickets.resolve import from_flat
+from robust_tickets.names import FIELD_CHOICES
 
 FLAG_ALIASES = {"strategy": ["--experiment"]}
 RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads", "jobs")
@@ -30,6 +33,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for name, kind in FIELD_TYPES.items():
         flags = [f"--{name.replace('_', '-')}", *FLAG_ALIASES.get(name, [])]
         help_text = f"{FIELD_META[name]['help']} (default: {FIELD_DEFAULTS[name]})"
+        if name in FIELD_CHOICES:
+            help_text += f"; one of: {', '.join(FIELD_CHOICES[name])}"
         if kind is bool:
             group.add_argument(
                 *flags,
@@ -58,6 +63,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace) -> tuple[ExperimentConfig, dict[str, Any]]:
     """Defaults < preset < config file < flags. Returns the config and run options found."""
+    from robust_tickets.resolve import from_flat  # imports torch: only once a command runs
+
     values: dict[str, Any] = {}
     run_options: dict[str, Any] = {}
     preset = getattr(args, "preset", None)

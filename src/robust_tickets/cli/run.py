@@ -16,7 +16,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run one experiment (iterative pruning with adversarial or natural training)",
         description="Run one experiment. Rerunning the same command resumes it; a finished "
-        "experiment is not redone unless --force.",
+        "experiment is not redone unless --force. Short runs: each evaluation covers the full "
+        "validation and test sets (10,000 images each), which dominates a run of a few hundred "
+        "iterations; --valid-size 1000 --test-size 1000 (or a larger --eval-every) make it "
+        "fast.",
     )
     add_config_flags(parser)
     runopts = parser.add_argument_group("running")
