@@ -17,6 +17,10 @@ MAX_EXAMPLES = 100_000_000
 MAX_TRIALS = 10_000
 MAX_PROCESSES = 1_024  # --jobs, --threads
 MAX_QUERIES = 10_000_000
+# A criterion's own pass over training batches before each pruning step (--snip-batches,
+# --hydra-iters; HYDRA's published runs take ~20 epochs, a few thousand batches): unbounded,
+# a typo of a few digits would run every level until killed.
+MAX_CRITERION_STEPS = 1_000_000
 
 
 def finite(name: str, value: float, hint: str = "") -> float:

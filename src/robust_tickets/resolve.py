@@ -69,6 +69,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("steps", a.steps, limits.MAX_STEPS),
         ("prune_iters", p.prune_iters, limits.MAX_PRUNE_ITERS),
         ("valid_size", d.valid_size, limits.MAX_EXAMPLES),
+        ("snip_batches", p.snip_batches, limits.MAX_CRITERION_STEPS),
+        ("hydra_iters", p.hydra_iters, limits.MAX_CRITERION_STEPS),
     ]
     for name, value, high in bounded:
         if value > high:

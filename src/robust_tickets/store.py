@@ -304,9 +304,16 @@ def verify_trial(trial: TrialDir) -> None:
             read_metrics(level.metrics)
 
 
-def find_experiments(root: str | Path) -> Iterator[ExperimentDir]:
-    """Every experiment directory at or below `root` (hidden directories are skipped)."""
+def find_experiments(root: str | Path, _seen: set[str] | None = None) -> Iterator[ExperimentDir]:
+    """Every experiment directory at or below `root` (hidden directories are skipped), each
+    once: symbolic links are followed, but never into a directory already visited (a link
+    loop, or a second path to one experiment)."""
     root = Path(root)
+    seen = set() if _seen is None else _seen
+    real = os.path.realpath(root)  # never raises, even on a link loop
+    if real in seen:
+        return
+    seen.add(real)
     if (root / CONFIG_FILE).is_file():
         yield ExperimentDir(root)
         return
@@ -314,4 +321,4 @@ def find_experiments(root: str | Path) -> Iterator[ExperimentDir]:
         return
     for child in sorted(root.iterdir()):
         if child.is_dir() and not child.name.startswith("."):
-            yield from find_experiments(child)
+            yield from find_experiments(child, seen)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from robust_tickets.cli.paths import path_text
 from robust_tickets.errors import UserError
 
 ORDER = 30
@@ -21,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing = actions.add_parser(
         "list", help="every registered dataset: present or not, where, sample counts"
     )
-    listing.add_argument("--data-dir", default=None, help="also look here first")
+    listing.add_argument("--data-dir", type=path_text, default=None, help="also look here first")
     listing.add_argument(
         "--no-verify",
         dest="verify",
@@ -36,7 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fetching.add_argument("names", nargs="*", metavar="NAME")
     fetching.add_argument("--all", action="store_true", help="every registered dataset")
     fetching.add_argument(
-        "--data-dir", default=None, help="put it in DATA_DIR/NAME instead of the user cache"
+        "--data-dir",
+        type=path_text,
+        default=None,
+        help="put it in DATA_DIR/NAME instead of the user cache",
     )
     fetching.add_argument(
         "--quiet-if-present",

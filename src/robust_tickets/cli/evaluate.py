@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robust_tickets.cli.paths import path_text
 from robust_tickets.config import number
 from robust_tickets.errors import UserError
 
@@ -89,7 +90,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             help=f"{helps[name]} (default: {default})",
         )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--data-dir", default=None, help="directory with the dataset files")
+    parser.add_argument(
+        "--data-dir", type=path_text, default=None, help="directory with the dataset files"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.add_argument(

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from robust_tickets import __version__
+from robust_tickets.cli import memory
 from robust_tickets.errors import RunFailed, UserError
 
 
@@ -104,6 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `results --json | head`
         return 0
+    except (MemoryError, RuntimeError) as exc:
+        if not memory.is_out_of_memory(exc):  # a bug: keep its traceback
+            raise
+        print(
+            f"robust-tickets {args.command}: error: {memory.message(exc, args.command)}",
+            file=sys.stderr,
+        )
+        return 2
     except OSError as exc:
         message = filesystem_error(exc)
         if message is None:  # not about a path the user chose: a bug, keep its traceback

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robust_tickets.cli.paths import output_path
+
 ORDER = 40
 
 
@@ -20,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         "-o",
-        type=Path,
+        type=output_path,
         default=None,
         metavar="REPORT_DIR",
         help="where to write the report (default: reports/<name of DIR>); a previous report "

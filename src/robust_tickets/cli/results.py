@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from robust_tickets.cli.paths import path_text
 from robust_tickets.errors import UserError
 
 ORDER = 20
@@ -19,7 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object per line (default)")
     fmt.add_argument(
-        "--csv", nargs="?", const="-", metavar="FILE", help="one CSV table, to FILE or stdout"
+        "--csv",
+        nargs="?",
+        const="-",
+        type=path_text,
+        metavar="FILE",
+        help="one CSV table, to FILE or stdout",
     )
     parser.add_argument(
         "--eval",

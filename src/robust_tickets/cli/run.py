@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from robust_tickets.cli.options import add_config_flags, resolve_config
+from robust_tickets.cli.paths import output_path, path_text
+from robust_tickets.errors import UserError
 
 ORDER = 10
 
@@ -26,7 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     runopts.add_argument("--trials", type=int, default=None, help="number of trials (default 1)")
     runopts.add_argument("--first-trial", type=int, default=0, help="index of the first trial")
     runopts.add_argument(
-        "--output", "-o", type=Path, default=None, help="results directory (default: results)"
+        "--output",
+        "-o",
+        type=output_path,
+        default=None,
+        help="results directory (default: results)",
     )
     runopts.add_argument(
         "--force",
@@ -37,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     runopts.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default cpu)")
     runopts.add_argument(
         "--data-dir",
+        type=path_text,
         default=None,
         help="directory with the dataset files (else $ROBUST_TICKETS_DATA, the "
         "user cache, system directories)",
@@ -89,8 +96,10 @@ def early_workers(argv: list[str]) -> int:
 
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets import limits
+    from robust_tickets.cli.memory import is_out_of_memory, remove_unfinished_run
     from robust_tickets.cli.paths import check_output_dir
     from robust_tickets.experiment import RunOptions, run_experiment
+    from robust_tickets.store import experiment_dir
 
     config, file_options = resolve_config(args)
 
@@ -98,6 +107,9 @@ def handle(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         return value if value is not None else file_options.get(name, default)
 
+    for key in ("output", "data_dir"):  # flags are checked by the parser, files here
+        if str(pick(key, "-")).strip() == "":
+            raise UserError(f"{key} in {args.config} is empty: give a path, or leave it out")
     trials = int(pick("trials", 1))
     threads = pick("threads", None)
     limits.count("--trials", trials, 1, limits.MAX_TRIALS)
@@ -125,7 +137,17 @@ def handle(args: argparse.Namespace) -> int:
         claim=True,  # never beside a sweep or another run on the same trial
     )
     check_output_dir(options.output, "--output")
-    exp, ran = run_experiment(config, options)
+    output_existed = options.output.exists()
+    experiment = experiment_dir(options.output, config).path
+    existed = experiment.exists()
+    try:
+        exp, ran = run_experiment(config, options)
+    except (MemoryError, RuntimeError) as exc:  # the one line is main's; the clean-up is here
+        if is_out_of_memory(exc) and not existed:
+            remove_unfinished_run(
+                options.output, experiment, options.trial_ids(), output_existed, config.name()
+            )
+        raise
     if not ran:
         print(f"already complete, nothing to do: {exp.path} (use --force to redo)")
     else:

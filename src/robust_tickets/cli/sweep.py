@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from robust_tickets.cli.paths import output_path, path_text
 from robust_tickets.errors import UserError
 
 ORDER = 50
@@ -49,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--output",
         "-o",
-        type=Path,
+        type=output_path,
         default=Path("results"),
         help="results directory (default: results)",
     )
@@ -67,7 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:N (default cpu; ray with GPUs: cuda)"
     )
-    parser.add_argument("--data-dir", default=None, help="directory with the dataset files")
+    parser.add_argument(
+        "--data-dir", type=path_text, default=None, help="directory with the dataset files"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="only the final summary")
     parser.set_defaults(handler=handle)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
@@ -15,6 +16,9 @@ from tqdm import tqdm
 # reach only package registries) must fail in seconds, not minutes.
 TIMEOUT_S = float(os.environ.get("ROBUST_TICKETS_DOWNLOAD_TIMEOUT", "10"))
 _CHUNK = 1 << 16
+# Errors of the local disk, not of the connection: raised as they are (naming `dest`), so that
+# a full disk is not reported as a failed download and the next source tried in vain.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 class DownloadError(Exception):
@@ -57,7 +61,12 @@ def download(url: str, dest: Path, *, timeout: float | None = None, quiet: bool 
     except urllib.error.URLError as exc:
         part.unlink(missing_ok=True)
         raise DownloadError(f"cannot connect ({exc.reason})") from None
-    except (OSError, http.client.HTTPException) as exc:  # timeouts, resets, short reads
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        if exc.errno in DISK_ERRNOS:
+            raise OSError(exc.errno, exc.strerror, str(dest)) from None
+        raise DownloadError(f"connection failed ({exc.__class__.__name__}: {exc})") from None
+    except http.client.HTTPException as exc:  # short reads, bad status lines
         part.unlink(missing_ok=True)
         raise DownloadError(f"connection failed ({exc.__class__.__name__}: {exc})") from None
     except BaseException:

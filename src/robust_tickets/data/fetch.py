@@ -9,11 +9,13 @@ interrupted fetch leaves nothing under a final name.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +75,15 @@ def fetch_spec(
         read_dir(spec, found)  # a damaged copy is an error, never silently used or replaced
         if not place or data_dir is None or _inside(found, Path(data_dir)):
             return Fetched(found, ALREADY_PRESENT)
-        return Fetched(_copy(spec, found, target), f"copied from {found}")
+        with _writing(spec, target):
+            return Fetched(_copy(spec, found, target), f"copied from {found}")
+    with _writing(spec, target):
+        return _fetch_from_sources(spec, target, quiet, say)
+
+
+def _fetch_from_sources(
+    spec: DatasetSpec, target: Path, quiet: bool, say: Callable[[str], None]
+) -> Fetched:
     target.parent.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     for source in spec.sources:
@@ -96,6 +106,29 @@ def fetch_spec(
         f"could not fetch {spec.name}; tried {tried}. Copy the files into "
         f"{target} from a machine that has them, or pass --data-dir"
     )
+
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+@contextlib.contextmanager
+def _writing(spec: DatasetSpec, target: Path) -> Iterator[None]:
+    """A full or unwritable disk while a dataset is put in place names where it was going
+    (`target`), not the staging file or the copy's source, which shutil names first."""
+    try:
+        yield
+    except OSError as exc:
+        where = str(exc.filename or target.parent)
+        if exc.errno in _NO_SPACE:  # only ever the disk being written
+            hint = "free some space there or choose another --data-dir"
+        elif exc.errno in _NOT_WRITABLE and where.startswith(str(target.parent)):
+            hint = "choose a --data-dir you can write to"
+        else:  # e.g. a source archive elsewhere that cannot be read: named as it is
+            raise
+        raise UserError(
+            f"cannot write {spec.name} into {target} ({exc.strerror or exc}): {hint}"
+        ) from None
 
 
 def _inside(found: Path, data_dir: Path) -> bool:
