@@ -101,6 +101,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
+def _with_datasets(experiments: list, data_dir: str | None) -> list:
+    """`experiments`, once every dataset they were trained on is here: a missing one (results
+    copied from another machine) is fetched on first use, as `run` does."""
+    from robust_tickets.data.fetch import ensure_dataset
+
+    for dataset in sorted({exp.config().data.dataset for exp in experiments}):
+        ensure_dataset(dataset, data_dir)
+    return experiments
+
+
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets import limits
     from robust_tickets.evaluation.attacks import EVAL_ATTACKS, EvalSettings
@@ -147,7 +157,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UserError("--attacks is empty: name at least one (see --list-attacks)")
     for name in options.attacks:
         EVAL_ATTACKS.canonical(name)
-    experiments = find_experiment_dirs(args.dirs)
+    experiments = _with_datasets(find_experiment_dirs(args.dirs), args.data_dir)
     check_selection(experiments, options)
     for exp in experiments:  # damage anywhere stops the command before it writes anything
         verify_experiment(exp, options)

@@ -117,6 +117,11 @@ def handle(args: argparse.Namespace) -> int:
     from robust_tickets.sweep.progress import LiveView, View, summary
     from robust_tickets.sweep.scheduler import run_sweep
 
+    if args.executor == "local":  # fetch a missing dataset once, not in every worker at once
+        from robust_tickets.data.fetch import ensure_dataset
+
+        for dataset in sorted({job.config.data.dataset for job in jobs}):
+            ensure_dataset(dataset, args.data_dir)
     executor = EXECUTORS.get(args.executor)(**options)
     view = View() if args.quiet else LiveView()
     result = run_sweep(
