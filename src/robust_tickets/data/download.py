@@ -29,7 +29,8 @@ def download(url: str, dest: Path, *, timeout: float | None = None, quiet: bool 
     """Download `url` to `dest`, writing to ``dest.part`` and renaming only once complete.
 
     Any failure (network, HTTP status, fewer bytes than Content-Length, Ctrl-C) removes the
-    partial file and raises (DownloadError, or KeyboardInterrupt as is)."""
+    partial file and raises (DownloadError, or KeyboardInterrupt as is); a full or read-only
+    disk raises OSError naming `dest`."""
     part = dest.with_name(dest.name + ".part")
     request = urllib.request.Request(url, headers={"User-Agent": "robust-tickets"})
     try:
