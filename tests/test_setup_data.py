@@ -60,6 +60,10 @@ class _Fetched(Exception):
 @pytest.fixture
 def fetch_calls(monkeypatch) -> list[tuple]:
     """ensure_dataset replaced by a recorder that stops the command (nothing is fetched)."""
+    # modules that bind ensure_dataset at import: imported first, with the real one, so that
+    # the patch cannot outlive this test through them
+    import robust_tickets.experiment
+    import robust_tickets.sweep.scheduler  # noqa: F401
     from robust_tickets.data import fetch
 
     calls: list[tuple] = []
