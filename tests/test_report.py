@@ -573,6 +573,10 @@ def test_published_replication_is_a_labelled_reference(tmp_path, paper_report):
     summary = _csv(next((out / "tables").glob("summary_*.csv")))
     row = next(r for r in summary if r["remaining"] == "8.7" and r["metric"] == "adv_acc")
     assert float(row["replication_pct_mean"]) == pytest.approx(100 * adv_acc(4, 3, ITERS, "test"))
+    # one replication trial: no spread, said once in the header, never "± 0.00"
+    assert row["replication_pct_std"] == ""
+    markdown = next((out / "tables").glob("summary_*.md")).read_text()
+    assert "replication (n=1)" in markdown and "± 0.00" not in markdown
     bad = tmp_path / "bad.csv"
     bad.write_text("not,a,results,file\n1,2,3,4\n")
     assert main(["report", str(results), "--out", str(out), "--replication", str(bad)]) == 2

@@ -40,12 +40,10 @@ def fmt_stat(stat: Stat) -> str:
     return f"{stat.mean * 100:.2f} ± {stat.std * 100:.2f}"
 
 
-def fmt_reference(mean: float, std: float, trials: int) -> str:
-    """A published value in percent: "84.37 ± 0.20", or "84.37 (n=1)" from a single trial
-    (never "± 0.00", which would claim a spread that was not measured)."""
-    if math.isnan(std):
-        return f"{mean:.2f}" + (" (n=1)" if trials == 1 else "")
-    return f"{mean:.2f} ± {std:.2f}"
+def fmt_reference(mean: float, std: float) -> str:
+    """A published value in percent: "84.37 ± 0.20", or "84.37" from a single trial (NaN std;
+    never "± 0.00", which would claim a spread that was not measured)."""
+    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
 def pct_or_none(value: float) -> float | None:
@@ -140,7 +138,7 @@ def to_csv(table: Table) -> str:
 
 # Cells wrap, so that a wide table fits a 1,024 px window, but never inside a number: "81.23 ±
 # 0.45" keeps its parts together (non-breaking spaces), a note after it ("(n=1)", "(−1.3)") may
-# go to the next line; text cells may break anywhere (experiment names have no spaces).
+# go to the next line; a long name (an experiment's, without spaces) may break anywhere.
 KEEP_TOGETHER = "\u00a0±\u00a0"
 _NUMBER = re.compile(r"^[−+\-]?[\d.,]+( ± [\d.]+)?( \([^)]*\))?( \[n=\d+\])?%?$")
 
@@ -151,7 +149,10 @@ def to_html(table: Table) -> str:
     def cell(text: str) -> str:
         if _NUMBER.match(text) or text in ("—", ""):
             return f'<td class="num">{esc(text).replace(" ± ", KEEP_TOGETHER)}</td>'
-        return f'<td class="text">{esc(text)}</td>'
+        # only a word too long for any column (an experiment's name) may break inside: letting
+        # every word do so would make the browser squeeze columns into "adversari-al"
+        long = " long" if any(len(word) > 24 for word in text.split()) else ""
+        return f'<td class="text{long}">{esc(text)}</td>'
 
     head = "".join(f"<th>{esc(h)}</th>" for h in table.header)
     body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in table.rows)

@@ -34,7 +34,7 @@ table{border-collapse:collapse;margin:1em 0 .3em 0;font-size:.85em;
 caption{caption-side:top;text-align:left;font-weight:600;padding-bottom:.4em}
 th,td{padding:.25em .5em;text-align:right;border-bottom:1px solid #e3e3e3;vertical-align:top}
 th{background:#f5f5f7;border-bottom:2px solid #ccc;font-weight:600}
-td.text{overflow-wrap:anywhere}
+td.long{overflow-wrap:anywhere}
 td:first-child,th:first-child{text-align:left}
 .notes{font-size:.85em;color:#555;margin-top:.2em;max-width:1100px}
 .files{font-size:.85em} .files a{margin-right:.6em}

@@ -106,7 +106,8 @@ def suptitle(fig: Figure, flat: dict, title: str, what: str, series: list) -> No
     """Three lines at most: what is shown, the setting's title, and the rest of the config with
     the number of trials, wrapped to the figure's width."""
     width = max(60, int(fig.get_figwidth() * 13))
-    details = f"{setting_details(flat)} · mean ± 1 std over trials (n = {trial_counts(series)})"
+    spread = "mean ± 1 std over trials" if any(len(s.trials()) > 1 for s in series) else "one trial"
+    details = f"{setting_details(flat)} · {spread} (n = {trial_counts(series)})"
     fig.suptitle("\n".join([what, title, *textwrap.wrap(details, width)]), fontsize=10)
     fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06)
 

@@ -125,8 +125,8 @@ def summary_table(
         header.append(f"{what}: ours")
         if paper is not None:
             header += ["paper", "Δ (pp)"]
-        if reference is not None:
-            header.append("replication")
+        if reference is not None:  # one trial: said once in the header, not in every cell
+            header.append("replication" + (" (n=1)" if reference.trials == 1 else ""))
     raw_header = [
         "remaining", "level", "iteration", "n", "metric", "ours_pct_mean", "ours_pct_std",
         "paper_pct_mean", "paper_pct_std", "diff_pct", "diff_uncertainty_pct",
@@ -158,7 +158,7 @@ def summary_table(
                     row += [f"{cell.mean:.2f} ± {cell.std:.2f}", text]
             ref = reference.points.get(target, {}).get(kind) if reference is not None else None
             if reference is not None:
-                row.append("—" if ref is None else fmt_reference(*ref, reference.trials))
+                row.append("—" if ref is None else fmt_reference(*ref))
             raw_rows.append(
                 [
                     target, level, iteration, stat.n, metric, pct_or_none(stat.mean),
