@@ -1,10 +1,10 @@
-"""Figures and a table of the strong-attack evaluation, from result rows only.
+"""Part of the robustness section: robust accuracy (the worst case over the attacks run)
+against eps, one line per level, and the strong worst case against % of weights remaining.
 
 Every function takes rows as `robust_tickets.results.iter_rows(root, include_eval=True)` yields
 them (training rows and evaluation rows mixed; each picks what it needs) and returns a
 `matplotlib.figure.Figure` (no pyplot state) or None when there is nothing to draw. Values are
 means over trials; one panel per experiment setting (training attack and mode, strategy).
-Part of the robustness section.
 """
 
 from __future__ import annotations

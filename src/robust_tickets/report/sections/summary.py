@@ -190,7 +190,10 @@ def summary_table(
             "setup (model, eps, allocation and pruning rates)."
         )
     if reference is not None:
-        notes.append(f"Replication: {reference.label}, mean ± std over its trials; for reference.")
+        spread = (
+            "its single trial's value" if reference.trials == 1 else "mean ± std over its trials"
+        )
+        notes.append(f"Replication: {reference.label}, {spread}; for reference.")
     title = (
         f"{series.title} · strategy {series.label}: test accuracy (%) at the paper's "
         f"six sparsities, ours at iteration {iteration:,}"
