@@ -79,6 +79,12 @@ METHOD_FIELDS = {
     "attack_labels": "attacks on {} labels",
     "label_smoothing": "label smoothing {:g}",
     "l1_reg": "L1 {:g}",
+    # fields the lead adds in main at the same time (the original code's loop, Adam and loss);
+    # a field the config does not have yet is skipped
+    "train_loop": "{} training loop",
+    "stop_step": "stopped at step {:,}",
+    "adam": "{} Adam",
+    "loss_form": "{} cross-entropy",
 }
 
 
