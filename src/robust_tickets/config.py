@@ -163,11 +163,20 @@ class ExperimentConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def name(self) -> str:
+        """`dataset-model-attack-adv|nat-strategy[-choices]-hash`. A pruning choice that is not
+        its default (criterion, one-shot, allocation) is spelled out, so runs that differ in
+        one are told apart by name, not only by hash; at their defaults nothing is added, so
+        existing directories keep their names."""
         mode = "adv" if self.train.adv_train else "nat"
-        return (
-            f"{self.data.dataset}-{self.model.model}-{self.attack.attack}-{mode}-"
-            f"{self.prune.strategy}-{self.hash()}"
-        )
+        prune, default = self.prune, PruneConfig()
+        parts = [self.data.dataset, self.model.model, self.attack.attack, mode, prune.strategy]
+        if prune.criterion != default.criterion:
+            parts.append(f"criterion_{prune.criterion}")
+        if prune.one_shot != default.one_shot:
+            parts.append("one_shot")
+        if prune.prune_method != default.prune_method:
+            parts.append(prune.prune_method)
+        return "-".join([*parts, self.hash()])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

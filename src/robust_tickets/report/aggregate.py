@@ -46,6 +46,13 @@ def table_iteration(config: ExperimentConfig, at: int) -> int:
     return max(at, 0) // t.eval_every * t.eval_every
 
 
+def table_stat(series: Series, level: int, metric: str, at: int) -> Stat:
+    """What the tables and the accuracy figure show for `level`: test `metric` (mean ± std
+    over trials) at the tabulated evaluation, the paper's "iteration 30,000" when `at` is
+    30,000 (see table_iteration). The one place that picks which evaluation that is."""
+    return level_stat(series, level, "test", metric, table_iteration(series.config, at))
+
+
 def value_at(run: LevelRun, split: str, metric: str, iteration: int) -> float | None:
     curve = run.curves.get(split)
     if curve is None:

@@ -45,6 +45,8 @@ PAPER_REQUIRED = {
     "prune_method": "layerwise",
     "prune_rate": 0.2,
     "prune_rate_output": 0.1,
+    "criterion": "magnitude",  # a random or SNIP ticket is never set against the paper's
+    "one_shot": False,
 }
 PAPER_REQUIRED_PGD = {"step_size": 0.05, "steps": 10, "random_start": True}
 PAPER_SETUP = {
