@@ -178,6 +178,13 @@ class ExperimentConfig:
             parts.append(prune.prune_method)
         return "-".join([*parts, self.hash()])
 
+    def legacy_name(self) -> str:
+        """The name before the pruning choices were spelled out (same hash): a run made then
+        is found and resumed under it (`store.experiment_dir`)."""
+        mode = "adv" if self.train.adv_train else "nat"
+        parts = [self.data.dataset, self.model.model, self.attack.attack, mode]
+        return "-".join([*parts, self.prune.strategy, self.hash()])
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

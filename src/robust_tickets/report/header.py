@@ -12,7 +12,7 @@ from typing import Any
 
 from robust_tickets import __version__
 from robust_tickets.config import PRESET_RUN_OPTIONS, PRESETS
-from robust_tickets.report.aggregate import table_iteration
+from robust_tickets.report.aggregate import evaluation_name, table_iteration, table_label
 from robust_tickets.report.data import ReportData
 from robust_tickets.report.html import MetaGroup
 from robust_tickets.report.load import Series
@@ -166,8 +166,9 @@ def header_groups(data: ReportData) -> list[MetaGroup]:
         groups.append(MetaGroup(heading, rows))
     at = data.at
     shown = sorted({table_iteration(s.config, at) for s in data.series})
-    its = ", ".join(f"{i:,}" for i in shown)
-    if shown == [at]:
+    names = sorted({evaluation_name(s.config, at) for s in data.series})
+    its = ", ".join(names).removeprefix("iteration ")
+    if shown == [at] or all(table_label(s.config, at) == at for s in data.series):
         why = ""
     elif at == PAPER_ITERATION:
         why = f" (each run's last evaluated iteration; the paper's tables are at {at:,})"

@@ -7,7 +7,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from robust_tickets.report.aggregate import Stat, table_iteration, table_stat
+from robust_tickets.report.aggregate import (
+    Stat,
+    evaluation_name,
+    table_iteration,
+    table_label,
+    table_stat,
+)
 from robust_tickets.report.data import ReportData
 from robust_tickets.report.formats import (
     Table,
@@ -33,6 +39,7 @@ from robust_tickets.report.plot import Reference
 from robust_tickets.report.sections.base import Part
 from robust_tickets.report.sections.robustness import finding
 from robust_tickets.report.style import DATASET_NAMES, pct, training_mode
+from robust_tickets.schedule import level_steps
 
 PAPER_NOTE = (
     "Δ = ours − paper in percentage points, from the values as shown; ± is the standard error "
@@ -81,12 +88,13 @@ def differences(series: list[Series], at: int) -> list[str]:
         if paper_rows(s.flat) is None:
             continue
         t = s.config.train
-        iteration = table_iteration(s.config, at)
         items = setup_differences(s.flat)
         if len(s.trials()) != PAPER_TRIALS:
             items.append(f"{len(s.trials())} trial(s) (paper {PAPER_TRIALS})")
-        if iteration != PAPER_ITERATION:
-            items.append(f"accuracy read at iteration {iteration:,} (paper {PAPER_ITERATION:,})")
+        if table_label(s.config, at) != PAPER_ITERATION:
+            items.append(
+                f"accuracy read at {evaluation_name(s.config, at)} (paper {PAPER_ITERATION:,})"
+            )
         text = f"{s.label}: " + "; ".join(items) + "." if items else ""
         if t.train_iters < PAPER_ITERATION:
             share = t.train_iters / PAPER_SETUP["train_iters"]
@@ -170,15 +178,17 @@ def summary_table(
         rows.append(row)
     trials = series.trials()
     notes = [
-        f"Ours: test accuracy at iteration {iteration:,} of {series.config.train.train_iters:,} "
-        f"per level, mean ± sample std over {len(trials)} trial(s) (trials "
+        f"Ours: test accuracy at {evaluation_name(series.config, at)} of "
+        f"{level_steps(series.config):,} steps per level, mean ± sample std over "
+        f"{len(trials)} trial(s) (trials "
         f"{', '.join(map(str, trials))} of base seed {series.config.seed}, each with its own "
         "derived seeds).",
     ]
     if paper is not None:
         notes.append(
             f"Paper: Cosentino et al. 2019, Table {2 if flat['dataset'] == 'fashion_mnist' else 1}"
-            f", reset strategy, iteration {PAPER_ITERATION:,} of 50,000, mean ± std over "
+            f", reset strategy (the original code: `rewind_trained`), iteration "
+            f"{PAPER_ITERATION:,} (the original's label: step 25,021 of 50,040), mean ± std over "
             f"{PAPER_TRIALS} trials. {PAPER_NOTE}"
         )
         found = setup_differences(flat)
@@ -196,7 +206,7 @@ def summary_table(
         notes.append(f"Replication: {reference.label}, {spread}; for reference.")
     title = (
         f"{series.title} · strategy {series.label}: test accuracy (%) at the paper's "
-        f"six sparsities, ours at iteration {iteration:,}"
+        f"six sparsities, ours at {evaluation_name(series.config, at)}"
         + (f" vs the paper's at {PAPER_ITERATION:,}" if paper is not None else "")
     )
     return Table(
@@ -248,7 +258,7 @@ def paper_layout_table(
     for s in compared:
         flat, paper = s.flat, paper_rows(s.flat)
         iteration = table_iteration(s.config, at)
-        iterations.add(iteration)
+        iterations.add(evaluation_name(s.config, at))
         by_target = {paper_level(s.remaining(lv)): lv for lv in s.levels()}
         training = training_mode(flat) + (f" ({labels[s.name]})" if labels[s.name] else "")
         for target in PAPER_LEVELS:
@@ -277,14 +287,16 @@ def paper_layout_table(
             raw_rows.append(raw)
     trials = sorted({len(s.trials()) for s in compared})
     notes = [
-        "Test accuracy (%) at iteration "
-        + ", ".join(f"{i:,}" for i in sorted(iterations))
+        "Test accuracy (%) at "
+        + ", ".join(sorted(iterations))
         + f" of each level; ours: mean ± sample std over {'/'.join(map(str, trials))} trial(s) "
         "(a single trial: its value); "
         f"the paper (Cosentino et al. 2019, Tables 1-2, reset strategy): mean ± std over "
-        f"{PAPER_TRIALS} trials at iteration {PAPER_ITERATION:,}. Δ = ours − paper in points. "
+        f"{PAPER_TRIALS} trials at iteration {PAPER_ITERATION:,} (the original code's label: "
+        "step 25,021). Δ = ours − paper in points. "
         '"Attack" is the accuracy on adversarial test examples made with the row\'s attack. '
-        "Only magnitude-pruned reset tickets of the paper's setup are listed.",
+        "Only magnitude-pruned tickets of the paper's setup (strategy reset, the text's, or "
+        "rewind_trained, the original code's) are listed.",
     ]
     found = sorted({d for s in compared for d in setup_differences(s.flat)})
     if found:
