@@ -122,6 +122,37 @@ def _fgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     return _project_attack(model, "fgsm", AttackConfig(attack="fgsm", eps=eps))
 
 
+def _single_step_config(name: str, eps: float, ctx: AttackContext) -> AttackConfig:
+    """A single-step attack at `eps` with the training run's settings (multiples of eps)."""
+    t = ctx.train_attack
+    return AttackConfig(
+        attack=name,
+        eps=eps,
+        nfgsm_noise=t.nfgsm_noise,
+        nfgsm_step=t.nfgsm_step,
+        fgsm_rs_step=t.fgsm_rs_step,
+    )
+
+
+@eval_attack(
+    "fgsm-rs", kind="white-box", params=lambda ctx: {"step": ctx.train_attack.fgsm_rs_step}
+)
+def _fgsm_rs(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """The project's FGSM from a random start (step = fgsm_rs_step x eps, as in training)."""
+    return _project_attack(model, "fgsm-rs", _single_step_config("fgsm-rs", eps, ctx))
+
+
+@eval_attack(
+    "nfgsm",
+    kind="white-box",
+    params=lambda ctx: {"noise": ctx.train_attack.nfgsm_noise, "step": ctx.train_attack.nfgsm_step},
+)
+def _nfgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """The project's N-FGSM as in training, its result projected onto the eps-ball (as every
+    evaluation attack's is: N-FGSM itself may leave the ball)."""
+    return _project_attack(model, "nfgsm", _single_step_config("nfgsm", eps, ctx))
+
+
 def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
     steps = ctx.train_attack.steps
     return AttackConfig("pgd", eps, _relative_step(ctx.train_attack) * eps, steps, True)
