@@ -245,9 +245,9 @@ def _ce_vs_dlr(lookup: Lookup, eps: float, t: Thresholds) -> dict[str, Any]:
     share = broken / left if left else 0.0
     flag = WARN if p < t.alpha else PASS
     detail = (
-        f"{ce_names} {ce_acc:.3f} vs {names} {acc:.3f}: {names} fool {broken} of the {left} "
-        f"examples {ce_names} leave ({share:.0%}; above {t.dlr_share:.0%} at p={p:.2g}, "
-        f"warns below {t.alpha:g})"
+        f"{ce_names} {ce_acc:.3f} vs {names} {acc:.3f}: {broken} of the {left} examples that "
+        f"{ce_names} leave fall to {names} ({share:.0%}; more than {t.dlr_share:.0%} at "
+        f"p={p:.2g}, warns below {t.alpha:g})"
     )
     values = {"ce": ce_acc, "acc": acc, "left": left, "broken": broken, "share": share, "p": p}
     return _result("ce-vs-dlr", flag, detail, ce_attacks=ce_names, attacks=names, **values)
