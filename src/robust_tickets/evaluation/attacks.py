@@ -148,8 +148,10 @@ def _fgsm_rs(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     params=lambda ctx: {"noise": ctx.train_attack.nfgsm_noise, "step": ctx.train_attack.nfgsm_step},
 )
 def _nfgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-    """The project's N-FGSM as in training, its result projected onto the eps-ball (as every
-    evaluation attack's is: N-FGSM itself may leave the ball)."""
+    """The project's N-FGSM as in training (noise, step), projected onto the eps-ball.
+
+    Every evaluation attack's result is projected (`robustness.project`); N-FGSM's training
+    perturbation itself may leave the ball."""
     return _project_attack(model, "nfgsm", _single_step_config("nfgsm", eps, ctx))
 
 
