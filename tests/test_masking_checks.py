@@ -122,6 +122,13 @@ def test_each_side_is_the_worst_case_of_its_attacks():
     assert _checks(results)["square-vs-ce"]["flag"] == "warn"
 
 
+def test_nothing_robust_passes():
+    none = torch.zeros(50, dtype=torch.bool)
+    checks = _checks({"apgd-ce": none, "apgd-t": none, "square": none})
+    assert checks["square-vs-ce"]["flag"] == "pass" and checks["ce-vs-dlr"]["flag"] == "pass"
+    assert "no example left" in checks["ce-vs-dlr"]["detail"]
+
+
 def test_missing_attacks_skip_with_a_reason():
     checks = _checks({"apgd-ce": _robust(10, (0, 5))})
     for name in ("square-vs-ce", "ce-vs-dlr"):

@@ -248,6 +248,8 @@ def _ce_vs_dlr(lookup: Lookup, eps: float, t: Thresholds) -> dict[str, Any]:
         f"{ce_names} {ce_acc:.3f} vs {names} {acc:.3f}: {broken} of the {left} examples that "
         f"{ce_names} leave fall to {names} ({share:.0%}; more than {t.dlr_share:.0%} at "
         f"p={p:.2g}, warns below {t.alpha:g})"
+        if left
+        else f"{ce_names} {ce_acc:.3f}: no example left for {names} to break"
     )
     values = {"ce": ce_acc, "acc": acc, "left": left, "broken": broken, "share": share, "p": p}
     return _result("ce-vs-dlr", flag, detail, ce_attacks=ce_names, attacks=names, **values)
