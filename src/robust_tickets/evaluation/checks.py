@@ -246,8 +246,8 @@ def _ce_vs_dlr(lookup: Lookup, eps: float, t: Thresholds) -> dict[str, Any]:
     flag = WARN if p < t.alpha else PASS
     detail = (
         f"{ce_names} {ce_acc:.3f} vs {names} {acc:.3f}: {broken} of the {left} examples that "
-        f"{ce_names} leave fall to {names} ({share:.0%}; more than {t.dlr_share:.0%} at "
-        f"p={p:.2g}, warns below {t.alpha:g})"
+        f"{ce_names} leave fall to {names} ({share:.0%}; p={p:.2g} against a share of "
+        f"{t.dlr_share:.0%}, warns below {t.alpha:g})"
         if left
         else f"{ce_names} {ce_acc:.3f}: no example left for {names} to break"
     )
