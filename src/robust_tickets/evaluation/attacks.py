@@ -150,9 +150,14 @@ def _fgsm_rs(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
 def _nfgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     """The project's N-FGSM as in training (noise, step), projected onto the eps-ball.
 
-    Every evaluation attack's result is projected (`robustness.project`); N-FGSM's training
-    perturbation itself may leave the ball."""
-    return _project_attack(model, "nfgsm", _single_step_config("nfgsm", eps, ctx))
+    N-FGSM's training perturbation may leave the ball; an evaluation attack returns points of
+    the threat model (which `robustness.project` would enforce anyway)."""
+    run = _project_attack(model, "nfgsm", _single_step_config("nfgsm", eps, ctx))
+
+    def projected(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+        return torch.maximum(torch.minimum(run(x, y, seed), x + eps), x - eps).clamp_(0, 1)
+
+    return projected
 
 
 def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
