@@ -57,6 +57,19 @@ class AttackConfig:
         "CleverHans; no label leaking) or the `true` classes",
         since_value="true",
     )
+    # The single-step attacks' own settings, in multiples of eps as their papers give them
+    # (so an eps sweep keeps each paper's ratio); PGD's step_size is absolute, hence not reused.
+    nfgsm_noise: float = _f(
+        2.0, "attack `nfgsm`: the uniform noise's half-width in multiples of eps", since_value=2.0
+    )
+    nfgsm_step: float = _f(
+        1.0, "attack `nfgsm`: the signed-gradient step in multiples of eps", since_value=1.0
+    )
+    fgsm_rs_step: float = _f(
+        1.25,
+        "attack `fgsm-rs`: the step from its random start in multiples of eps",
+        since_value=1.25,
+    )
 
 
 @dataclass(frozen=True)
