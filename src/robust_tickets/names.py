@@ -12,7 +12,7 @@ from __future__ import annotations
 
 DATASETS = ("cifar10", "fashion_mnist", "mnist")
 MODELS = ("conv2", "conv4", "conv6", "dense-300-100", "lenet5")
-ATTACKS = ("fgsm", "pgd")
+ATTACKS = ("fgsm", "fgsm-rs", "nfgsm", "pgd")
 STRATEGIES = ("continue", "dense", "random", "reset", "rewind", "rewind_trained")
 PRUNE_METHODS = ("global", "layerwise")
 CRITERIA = ("hydra", "magnitude", "random", "shuffle", "snip")
