@@ -14,6 +14,7 @@ import pytest
 
 from robust_tickets import claims as locks
 from robust_tickets.cli.main import main
+from robust_tickets.config import PRESETS
 from robust_tickets.errors import UserError
 from robust_tickets.pruning import STRATEGIES
 from robust_tickets.resolve import from_flat
@@ -141,11 +142,11 @@ def test_paper_grid_is_exactly_the_papers_full_grid():
         for d in ("mnist", "fashion_mnist")
         for a in ("fgsm", "pgd")
         for adv in (False, True)
-        for s in ("reset", "random", "continue", "dense")
+        for s in ("rewind_trained", "random", "continue", "dense")
         for t in range(5)
     }
     assert len(jobs) == 160 and set(combos) == expected
-    paper = from_flat({})  # the defaults are the paper's hyperparameters
+    paper = from_flat(PRESETS["paper"])  # what the original code ran
     for job in jobs:
         differs = {
             k
@@ -193,7 +194,8 @@ def test_dry_run_lists_the_paper_grid_and_marks_done_jobs(tmp_path, capsys):
     assert len(rows) == 160
     assert {line.split()[0] for line in rows} == {j.key for j in jobs}
     assert [line.split()[0] for line in rows if line.endswith("  done")] == [done.key]
-    assert sum(j.iterations for j in jobs) == 120 * 21 * 50_000 + 40 * 50_000
+    # the original's Keras loop: 60 epochs of 834 batches = 50,040 steps a level
+    assert sum(j.iterations for j in jobs) == 120 * 21 * 50_040 + 40 * 50_040
     left = sum(j.iterations for j in jobs) - done.iterations
     assert f"160 jobs: 1 done, 159 to run; {left:,} training iterations left" in out
 
