@@ -18,9 +18,16 @@ from robust_tickets.data import Splits, load_splits
 from robust_tickets.data.fetch import ensure_dataset
 from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.level_pool import LevelPool
+from robust_tickets.models import create_model
 from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress
-from robust_tickets.store import ExperimentDir, experiment_dir, verify_trial, write_config
+from robust_tickets.store import (
+    ExperimentDir,
+    experiment_dir,
+    verify_trial,
+    verify_trial_states,
+    write_config,
+)
 from robust_tickets.trial import (
     RunOptions,
     TrialRunner,
@@ -65,8 +72,11 @@ def run_experiment(
         )
     with _claims(options, config, trial_ids if options.force else todo):
         write_config(exp, config)
+        shape = tuple(splits.train.x.shape[1:])
+        model = create_model(config.model.model, shape, splits.num_classes, seed=0)
         for trial in [] if options.force else todo:  # damage is named before any work starts
             verify_trial(exp.trial(trial))
+            verify_trial_states(exp.trial(trial), model)  # e.g. files of another model
         if options.force:  # only now that the inputs are known to be good and no one else
             for trial in trial_ids:  # is running these trials
                 exp.move_aside(trial)
