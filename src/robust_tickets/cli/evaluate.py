@@ -135,11 +135,11 @@ def handle(args: argparse.Namespace) -> int:
     check_selection(experiments, options)
     # damage anywhere stops the command before it writes anything
     work = [(exp, verify_experiment(exp, options)) for exp in experiments]
-    for line in announce(work, options):  # what will run and for how long, before it does
-        print(line, file=sys.stderr, flush=True)
     started = time.perf_counter()
     # another `evaluate` on one of these levels: stop before writing (it would lose rows)
     with claimed_levels([plan for _, plans in work for plan in plans]):
+        for line in announce(work, options):  # what will run and for how long, before it does
+            print(line, file=sys.stderr, flush=True)
         for exp in experiments:
             plans = evaluate_experiment(exp, options)
             results = [p.result for p in plans if p.result is not None]
