@@ -96,6 +96,8 @@ def _other_model_state(path: Path) -> None:
     """The whole state of another network (LeNet-5's, in a 784-300-100 run)."""
     other = create_model("lenet5", (1, 28, 28), 10, seed=0)
     save_tensors(path, state(other))
+
+
 COMMANDS = {
     "results": lambda root: ["results", str(root), "--json", "--eval"],
     "report": lambda root: ["report", str(root), "--out", str(root.parent / "report")],

@@ -7,9 +7,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robust_tickets.config import number
 from robust_tickets.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported only when the command runs, not for --help
+    from robust_tickets.evaluation.runner import EvalOptions
+    from robust_tickets.store import ExperimentDir
 
 ORDER = 60
 
@@ -143,12 +148,15 @@ def handle(args: argparse.Namespace) -> int:
         for exp in experiments:
             plans = evaluate_experiment(exp, options)
             results = [p.result for p in plans if p.result is not None]
-            print(format_results(exp.path.resolve(), results, _check_eps(exp, options)))
+            order = tuple(EVAL_ATTACKS.canonical(a) for a in options.attacks)
+            print(
+                format_results(exp.path.resolve(), results, _check_eps(exp, options), order=order)
+            )
     print(f"evaluate took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0
 
 
-def _check_eps(exp, options) -> float | None:
+def _check_eps(exp: ExperimentDir, options: EvalOptions) -> float | None:
     if not options.checks:
         return None
     return options.check_eps if options.check_eps is not None else exp.config().attack.eps

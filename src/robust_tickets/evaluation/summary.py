@@ -71,6 +71,28 @@ def _table(header: list[str], rows: list[list[str]], last_free: bool = False) ->
     return out
 
 
+SHORT = {  # check names short enough that six warnings fit beside the numbers
+    "monotone": "mono",
+    "unbounded": "unbd",
+    "more-steps": "steps",
+    "black-box": "bbox",
+    "transfer": "transf",
+    "library": "lib",
+}
+
+
+def _flags(results: list[LevelResult]) -> list[str]:
+    """Each level's flag, naming the checks that warned (short names if any list is long)."""
+
+    def text(r: LevelResult, names: dict[str, str]) -> str:
+        if r.flag is None:
+            return "-"
+        return r.flag if not r.warned else "warn: " + ",".join(names.get(w, w) for w in r.warned)
+
+    full = [text(r, {}) for r in results]
+    return full if max(map(len, full)) <= 30 else [text(r, SHORT) for r in results]
+
+
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
@@ -80,8 +102,10 @@ def format_results(
     results: list[LevelResult],
     check_eps: float | None,
     width: int = WIDTH,
+    order: tuple[str, ...] = (),
 ) -> str:
-    """The results of one experiment as text no wider than `width` columns."""
+    """The results of one experiment as text no wider than `width` columns; attack columns
+    in `order` (the order asked for), then any others alphabetically."""
     if not results:
         return f"{path}: no finished level to evaluate"
     n = results[0].n
@@ -90,7 +114,8 @@ def format_results(
     # else at the largest radius evaluated
     at = check_eps if check_eps in radii else (radii[-1] if radii else None)
     lines = [f"{path}", f"  robust accuracy (%) on the first {n} test examples"]
-    attacks = sorted({a for r in results for (a, eps) in r.acc if eps == at})
+    found = {a for r in results for (a, eps) in r.acc if eps == at}
+    attacks = [a for a in order if a in found] + sorted(found - set(order))
     fixed = ["trial", "level", "left%", "clean"]
     rows_of = lambda names: [  # noqa: E731
         [
@@ -103,21 +128,17 @@ def format_results(
         ]
         for r in results
     ]
+    any_checks = any(r.flag is not None for r in results)
+    flags = _flags(results) if any_checks else []
+    room = max(map(len, ["checks", *flags])) + 2 if any_checks else 0
     shown = list(attacks)
-    while shown and len(_table([*fixed, *shown, "worst"], rows_of(shown))[0]) > width - 14:
-        shown.pop()  # keep room for the flags; the rest is in robustness.csv
+    while shown and len(_table([*fixed, *shown, "worst"], rows_of(shown))[0]) > width - 2 - room:
+        shown.pop()  # the flags matter more; the hidden attacks are named below the table
     header = [*fixed, *shown, "worst"]
     rows = rows_of(shown)
-    any_checks = any(r.flag is not None for r in results)
     if any_checks:
-        plain = _table(header, rows)
-        room = width - 2 - len(plain[0]) - 2
-        flags = [
-            "-" if r.flag is None else (r.flag if not r.warned else "warn: " + ",".join(r.warned))
-            for r in results
-        ]
         header.append("checks")
-        rows = [[*row, _fit(f, room)] for row, f in zip(rows, flags, strict=True)]
+        rows = [[*row, f] for row, f in zip(rows, flags, strict=True)]
     if at is not None:
         lines[-1] += f" at eps {at:g}" + (" (the masking checks' eps)" if at == check_eps else "")
     lines += ["  " + line for line in _table(header, rows, last_free=any_checks)]
@@ -126,13 +147,26 @@ def format_results(
         lines.append(_fit(f"  not shown for width: {', '.join(hidden)}", width))
     if len(radii) > 1:  # the worst case along the whole curve, one column per eps
         lines.append("  worst case (%) by eps:")
-        eps_cols = [f"{eps:g}" for eps in radii]
-        worst_rows = [
-            [str(r.trial), str(r.level), *[_pct(r.worst.get(eps)) for eps in radii]]
-            for r in results
-        ]
-        table = _table(["trial", "level", *eps_cols], worst_rows)
-        lines += ["  " + _fit(line, width - 2) for line in table]
+
+        def by_eps(chosen: list[float]) -> list[str]:
+            rows = [
+                [str(r.trial), str(r.level), *[_pct(r.worst.get(eps)) for eps in chosen]]
+                for r in results
+            ]
+            return _table(["trial", "level", *[f"{eps:g}" for eps in chosen]], rows)
+
+        chosen = list(radii)
+        while len(chosen) > 1 and len(by_eps(chosen)[0]) > width - 2:
+            chosen.pop()
+        lines += ["  " + line for line in by_eps(chosen)]
+        if len(chosen) < len(radii):
+            lines.append(
+                _fit(
+                    f"  and at eps {', '.join(f'{e:g}' for e in radii[len(chosen) :])}"
+                    " in robustness.csv",
+                    width,
+                )
+            )
     if any_checks:
         lines.append(
             _fit(
