@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from pathlib import Path
 
 import torch
 
+from robust_tickets.attacks import ATTACKS
 from robust_tickets.claims import claimed
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
@@ -20,7 +22,7 @@ from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.level_pool import LevelPool
 from robust_tickets.models import create_model
 from robust_tickets.prestart import available_cores
-from robust_tickets.progress import Progress
+from robust_tickets.progress import Progress, Work, eval_cost
 from robust_tickets.store import (
     ExperimentDir,
     experiment_dir,
@@ -36,6 +38,7 @@ from robust_tickets.trial import (
     num_levels,
     pruning_rates,
     resolve_device,
+    with_test_size,
 )
 
 __all__ = [
@@ -57,7 +60,8 @@ def run_experiment(
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
-    exp = experiment_dir(options.output, config)
+    # absolute: the path printed at the end is one a user can paste anywhere
+    exp = experiment_dir(Path(options.output).resolve(), config)
     trial_ids = options.trial_ids()
     todo = [t for t in trial_ids if options.force or not is_complete(exp, config, t)]
     if not todo:
@@ -80,8 +84,10 @@ def run_experiment(
         if options.force:  # only now that the inputs are known to be good and no one else
             for trial in trial_ids:  # is running these trials
                 exp.move_aside(trial)
-        total = len(trial_ids) * num_levels(config) * config.train.train_iters
-        progress = Progress(total, quiet=options.quiet, desc=config.name())
+        work = training_work(config, splits)
+        total = len(trial_ids) * num_levels(config) * work.level()
+        progress = Progress(total, quiet=options.quiet, desc=config.name(), work=work)
+        finished = False
         try:
             progress.advance(
                 (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
@@ -91,9 +97,19 @@ def run_experiment(
             else:
                 for trial in todo:
                     TrialRunner(config, exp, trial, splits, device, progress).run()
+            finished = True
         finally:
-            progress.close()
+            progress.close(finished)
     return exp, todo
+
+
+def training_work(config: ExperimentConfig, splits: Splits) -> Work:
+    """What one level costs, its evaluations counted (see `progress.Work`)."""
+    t = config.train
+    steps = config.attack.steps if "steps" in ATTACKS.get(config.attack.attack).uses else 1
+    examples = len(splits.valid) + len(with_test_size(splits, config).test)
+    cost = eval_cost(t.batch_size, examples, t.adv_train, steps)
+    return Work(t.train_iters, t.eval_every, cost)
 
 
 def _claims(
