@@ -106,7 +106,7 @@ def test_setting_a_default_explicitly_keeps_the_identity():
 
 def test_aliases_are_canonicalised_so_they_share_a_directory():
     a = from_flat({"strategy": "reinit_orig"})
-    b = from_flat({"strategy": "reset"})
+    b = from_flat({"strategy": "rewind_trained"})
     assert a == b and a.name() == b.name()
     assert from_flat({"strategy": "no_pruning"}).prune.strategy == "dense"
     assert from_flat({"strategy": "reinit_rand"}).prune.strategy == "random"

@@ -7,35 +7,48 @@ import pytest
 
 from robust_tickets.level_pool import trial_status
 from robust_tickets.progress import Progress, Work, eval_cost
+from robust_tickets.schedule import LevelSchedule
 from robust_tickets.store import ExperimentDir, write_json, write_metrics
 
 
 def _simulate(work: Work, levels: int, progress: Progress) -> list[tuple[float, float]]:
-    """Run `levels` levels as TrialRunner does (an evaluation at 0, every eval_every and at the
-    end, one `advance` per step), where a step takes 1 s and an evaluation `eval_cost` s.
-    Returns (fraction of the time spent, fraction on the bar) at every step."""
+    """Run `levels` levels as TrialRunner does (an evaluation after each of the schedule's
+    points, 0 being before training; one `advance` per step), where a step takes 1 s and an
+    evaluation `eval_cost` s. Returns (fraction of the time spent, fraction on the bar) at
+    every step."""
     clock, seen = 0.0, []
     total_time = levels * work.level()
+    points = set(work.points)
     for _ in range(levels):
-        clock += work.eval_cost  # the evaluation at iteration 0
-        for i in range(1, work.train_iters + 1):
+        clock += work.eval_cost if 0 in points else 0.0
+        for i in range(1, work.steps + 1):
             clock += 1.0
             progress.advance()
             seen.append((clock / total_time, progress.done() / progress.bar.total))
-            if i % work.eval_every == 0 or i == work.train_iters:
-                clock += work.eval_cost
+            clock += work.eval_cost if i in points else 0.0
     return seen
 
 
-@pytest.mark.parametrize("train_iters, eval_every", [(50, 500), (400, 100), (30, 7)])
-def test_the_bar_is_the_share_of_time_spent_when_evaluations_are_weighed(train_iters, eval_every):
+def _schedule(loop: str, train_iters: int, eval_every: int, n: int = 50_000) -> LevelSchedule:
+    return LevelSchedule(loop, n, 60, train_iters, eval_every)
+
+
+@pytest.mark.parametrize(
+    "loop, train_iters, eval_every",
+    [("steps", 50, 500), ("steps", 400, 100), ("steps", 30, 7), ("keras", 3000, 500)],
+)
+def test_the_bar_is_the_share_of_time_spent_when_evaluations_are_weighed(
+    loop, train_iters, eval_every
+):
     """LeNet-5, 2 x 50 steps, each evaluation on 10k + 10k examples: 83 s, nearly all spent
     evaluating, opened with an ETA of 22 minutes. Weighed, the bar is the share of the time
     spent after every step (each evaluation is counted by the step that follows it), so the
     ETA is right from the first step on, as far as the cost model is."""
     cost = eval_cost(batch_size=60, eval_examples=20_000, adversarial_training=True, attack_steps=1)
     assert cost == pytest.approx(20_000 * (1 + 1 / 3) / (60 * 3))  # ~148 steps' worth
-    work = Work(train_iters, eval_every, cost)
+    schedule = _schedule(loop, train_iters, eval_every)
+    work = Work.of(schedule, cost)
+    assert len(work.points) == schedule.evaluations and work.steps == schedule.total
     levels = 2
     progress = Progress(levels * work.level(), work=work)
     seen = _simulate(work, levels, progress)
@@ -49,8 +62,8 @@ def test_the_bar_is_the_share_of_time_spent_when_evaluations_are_weighed(train_i
 
 
 def test_work_counts_each_evaluation_once_and_never_goes_back():
-    work = Work(train_iters=30, eval_every=7, eval_cost=5.0)
-    # evaluations at 0, 7, 14, 21, 28 and 30
+    work = Work.of(_schedule("steps", 30, 7), eval_cost=5.0)
+    assert work.points == (0, 7, 14, 21, 28, 30)
     assert [work.evaluations(b) for b in (0, 1, 7, 8, 30, 31)] == [0, 1, 1, 2, 5, 6]
     assert work.level() == 30 + 6 * 5.0
     sequence = [work.sequential(i) for i in range(0, 3 * 30 + 1)]

@@ -86,8 +86,8 @@ def test_exclude_drops_matching_points_and_include_adds_points():
 
 
 def test_aliases_naming_the_same_job_give_it_once():
-    jobs = expand({"axes": {"strategy": ["reset", "reinit_orig"], "trial": [0, 1]}})
-    assert points(jobs, "strategy") == [("reset", 0), ("reset", 1)]
+    jobs = expand({"axes": {"strategy": ["rewind_trained", "reinit_orig"], "trial": [0, 1]}})
+    assert points(jobs, "strategy") == [("rewind_trained", 0), ("rewind_trained", 1)]
 
 
 BAD_GRIDS = [

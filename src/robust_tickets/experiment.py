@@ -23,6 +23,7 @@ from robust_tickets.level_pool import LevelPool
 from robust_tickets.models import create_model
 from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress, Work, eval_cost
+from robust_tickets.schedule import level_schedule, level_steps
 from robust_tickets.store import (
     ExperimentDir,
     experiment_dir,
@@ -90,7 +91,7 @@ def run_experiment(
         finished = False
         try:
             progress.advance(
-                (len(trial_ids) - len(todo)) * num_levels(config) * config.train.train_iters
+                (len(trial_ids) - len(todo)) * num_levels(config) * level_steps(config)
             )
             if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
                 _run_in_pool(config, options, exp, splits, todo, progress)
@@ -104,12 +105,13 @@ def run_experiment(
 
 
 def training_work(config: ExperimentConfig, splits: Splits) -> Work:
-    """What one level costs, its evaluations counted (see `progress.Work`)."""
+    """What one level costs, its evaluations counted (see `progress.Work`): its steps and
+    evaluation points from the level's schedule (either training loop)."""
     t = config.train
     steps = config.attack.steps if "steps" in ATTACKS.get(config.attack.attack).uses else 1
     examples = len(splits.valid) + len(with_test_size(splits, config).test)
     cost = eval_cost(t.batch_size, examples, t.adv_train, steps)
-    return Work(t.train_iters, t.eval_every, cost)
+    return Work.of(level_schedule(config, len(splits.train)), cost)
 
 
 def _claims(

@@ -10,6 +10,7 @@ its ETA covers both.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -21,28 +22,28 @@ PERCENT_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postf
 
 @dataclass(frozen=True)
 class Work:
-    """The work of one level in training iterations: `train_iters` steps plus an evaluation
-    (worth `eval_cost` iterations) at iteration 0, every `eval_every` and at the end."""
+    """The work of one level in training steps: `steps` steps plus an evaluation (worth
+    `eval_cost` steps) after each step in `points` (0: before training), as the level's
+    schedule (`robust_tickets.schedule`) evaluates."""
 
-    train_iters: int
-    eval_every: int
+    steps: int
+    points: tuple[int, ...]  # sorted
     eval_cost: float
 
+    @classmethod
+    def of(cls, schedule: Any, eval_cost: float) -> Work:
+        """The work of a level run by `schedule` (a `schedule.LevelSchedule`)."""
+        start = (0,) if schedule.evaluates_at_start else ()
+        after = (d for d in range(1, schedule.total + 1) if schedule.evaluates_after(d))
+        return cls(schedule.total, (*start, *after), eval_cost)
+
     def evaluations(self, below: int) -> int:
-        """Evaluations at iterations 0 <= i < `below` (at 0, each multiple of eval_every, and
-        at train_iters)."""
-        if below <= 0:
-            return 0
-        every = max(1, self.eval_every)
-        count = 1 + (below - 1) // every  # 0, every, 2 every, ... below `below`
-        last = self.train_iters
-        if below > last and last % every != 0:
-            count += 1
-        return count
+        """Evaluations at points before step `below`."""
+        return bisect.bisect_left(self.points, below)
 
     def level(self) -> float:
         """The whole of one level."""
-        return self.train_iters + self.eval_cost * self.evaluations(self.train_iters + 1)
+        return self.steps + self.eval_cost * len(self.points)
 
     def sequential(self, iterations: int) -> float:
         """Work done once `iterations` steps of consecutive levels are done, as a trial runs
@@ -50,15 +51,15 @@ class Work:
         the next level starts; `Progress.close` fills in the very last)."""
         if iterations <= 0:
             return 0.0
-        full, rest = divmod(iterations, self.train_iters)
+        full, rest = divmod(iterations, self.steps)
         if rest == 0:  # the level just ended: its final evaluation is still running
-            full, rest = full - 1, self.train_iters
+            full, rest = full - 1, self.steps
         return full * self.level() + rest + self.eval_cost * self.evaluations(rest)
 
     def on_disk(self, iterations: int) -> float:
         """Work done when a trial's files show `iterations` steps (`trial.iterations_done`:
         finished levels plus the last evaluation written, which is therefore done)."""
-        full, rest = divmod(max(0, iterations), self.train_iters)
+        full, rest = divmod(max(0, iterations), self.steps)
         if rest == 0:  # the next level's first evaluation is not on disk yet
             return full * self.level()
         return full * self.level() + rest + self.eval_cost * self.evaluations(rest + 1)

@@ -30,6 +30,7 @@ from robust_tickets.data import DATASETS
 from robust_tickets.errors import UserError
 from robust_tickets.models import MODELS
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES
+from robust_tickets.schedule import TRAIN_LOOPS
 
 
 def defaults_for(dataset: str) -> dict[str, Any]:
@@ -94,6 +95,10 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (p.hydra_lr > 0, "hydra_lr must be positive"),
         (config.seed >= 0, "seed must be >= 0"),
         (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
+        (t.train_loop in TRAIN_LOOPS, "train_loop must be steps or keras"),
+        (0 <= t.stop_step <= limits.MAX_TRAIN_ITERS, "stop_step must be >= 0 (0: off)"),
+        (t.adam in ("torch", "keras"), "adam must be torch or keras"),
+        (t.loss_form in ("logits", "clipped"), "loss_form must be logits or clipped"),
     ]
     for ok, message in checks:
         if not ok:

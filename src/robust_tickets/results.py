@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from robust_tickets.config import ExperimentConfig
+from robust_tickets.schedule import level_steps
 from robust_tickets.store import find_experiments, read_level_info, read_level_metrics
 
 ROW_FIELDS = (
@@ -32,6 +33,7 @@ ROW_FIELDS = (
     "remaining",
     "complete",
     "iteration",
+    "label",
     "split",
     "loss",
     "acc",
@@ -53,7 +55,9 @@ def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
         "prune_method": config.prune.prune_method,
         "criterion": config.prune.criterion,
         "one_shot": config.prune.one_shot,
-        "train_iters": config.train.train_iters,
+        # the level's training steps (the keras loop's 60 epochs are 50,040 steps, not the
+        # config's train_iters of 50,000): a row with iteration == train_iters is a level's end
+        "train_iters": level_steps(config),
     }
 
 
@@ -119,7 +123,7 @@ def iter_eval_rows(root: str | Path) -> Iterator[dict[str, Any]]:
                     "level": level,
                     "remaining": read_level_info(level_dir.info)["remaining"],
                     "complete": level_dir.is_done(),
-                    "iteration": config.train.train_iters,
+                    "iteration": level_steps(config),
                 }
                 for row in store.read_table():
                     yield {

@@ -39,7 +39,10 @@ from robust_tickets.errors import UserError
 from robust_tickets.models.ticket import masks_mismatch, state_mismatch
 from robust_tickets.resolve import config_from_dict
 
-METRIC_FIELDS = ("iteration", "split", "loss", "acc", "adv_loss", "adv_acc")
+# `label`: the evaluation's label in the original code's counting (`robust_tickets.schedule`):
+# the step itself for the default loop, blank for the keras loop's unlabelled final evaluation;
+# files written before it existed have no such column (their label is the step).
+METRIC_FIELDS = ("iteration", "split", "loss", "acc", "adv_loss", "adv_acc", "label")
 CONFIG_FILE = "config.yaml"
 
 
@@ -150,8 +153,17 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row[k] for k in METRIC_FIELDS})
+        # rows checkpointed before labels existed are labelled by their step
+        writer.writerow(
+            {"label": row["iteration"], **{k: row[k] for k in METRIC_FIELDS if k in row}}
+        )
     atomic_write_text(path, buffer.getvalue())
+
+
+def _label(row: dict[str, str]) -> int | None:
+    if "label" not in row or row["label"] is None:  # written before labels existed
+        return int(row["iteration"])
+    return int(row["label"]) if row["label"] != "" else None
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -166,6 +178,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
                         "iteration": int(row["iteration"]),
                         "split": str(row["split"]),
                         **{k: float(row[k]) for k in ("loss", "acc", "adv_loss", "adv_acc")},
+                        "label": _label(row),
                     }
                 )
             except (KeyError, TypeError, ValueError) as error:

@@ -40,6 +40,7 @@ from robust_tickets.pruning import (
     keep_counts,
     layer_rates,
 )
+from robust_tickets.schedule import level_schedule, level_steps
 from robust_tickets.seeds import derive
 from robust_tickets.store import (
     ExperimentDir,
@@ -205,13 +206,14 @@ class TrialRunner:
                 original=load_tensors(self.dir.level(0).init),
                 rewind=rewind,
                 fresh=lambda: self._fresh(level),
+                dense_trained=lambda: load_tensors(self.dir.level(0).final),
             )
         )
         start = {k: v * new_masks[k] if k in new_masks else v for k, v in chosen.items()}
         return start, new_masks
 
     # ---- one level ----------------------------------------------------------------------
-    def evaluate(self, level: int, iteration: int) -> list[dict]:
+    def evaluate(self, level: int, iteration: int, label: int | None) -> list[dict]:
         rows = []
         generator = torch.Generator(self.device).manual_seed(
             derive(self.seed, "eval", level, iteration)
@@ -226,10 +228,11 @@ class TrialRunner:
                 self.attack,
                 self.config.attack,
                 label_smoothing=smoothing,
+                loss_form=self.config.train.loss_form,
                 generator=generator,
                 device=self.device,
             )
-            rows.append({"iteration": iteration, "split": split_name, **metrics})
+            rows.append({"iteration": iteration, "split": split_name, **metrics, "label": label})
         return rows
 
     def run_level(self, level: int) -> None:
@@ -250,14 +253,19 @@ class TrialRunner:
             write_json(level_dir.info, {"level": level, "remaining": remaining})
         optimizer = make_optimizer(self.model, config)
         generator = torch.Generator(self.device).manual_seed(derive(self.seed, "attack", level))
+        schedule = level_schedule(config, len(self.splits.train))
         batches = EpochBatches(
-            len(self.splits.train), config.train.batch_size, derive(self.seed, "data", level)
+            len(self.splits.train),
+            config.train.batch_size,
+            derive(self.seed, "data", level),
+            per_epoch=schedule.per_epoch,
         )
         if level_dir.checkpoint.exists():
             state = load_checkpoint(level_dir.checkpoint, self.model, optimizer, generator)
             self.progress.advance(state.iteration)
         else:
-            state = LevelState(iteration=0, rows=self.evaluate(level, 0))
+            rows = self.evaluate(level, 0, 0) if schedule.evaluates_at_start else []
+            state = LevelState(iteration=0, rows=rows)
             self._after_eval(level_dir, optimizer, generator, state, remaining)
         self._maybe_save_rewind(level, state.iteration)
 
@@ -265,22 +273,30 @@ class TrialRunner:
         train_x, train_y = self.splits.train.x, self.splits.train.y
         image_shape = train_x.shape[1:]
         flat_x = train_x.reshape(len(train_x), -1)  # index_select on rows: the cheapest gather
-        t = config.train
-        stepper = make_stepper(self.model, masks, optimizer, config, self.attack)
-        # a stepper may offer its own input buffer: the batch is then gathered straight into it
-        buffer = getattr(stepper, "images", None)
-        if buffer is None or buffer.device != flat_x.device:
-            buffer = flat_x.new_empty(t.batch_size, flat_x.shape[1])
-        while state.iteration < t.train_iters:
+        feeds: dict[int, tuple] = {}  # batch size -> (stepper, input buffer)
+
+        def feed(size: int) -> tuple:
+            if size not in feeds:  # the keras loop's short last batch gets a stepper of its own
+                stepper = make_stepper(self.model, masks, optimizer, config, self.attack, size)
+                # a stepper may offer its own input buffer: the batch is gathered straight into it
+                buffer = getattr(stepper, "images", None)
+                if buffer is None or buffer.device != flat_x.device:
+                    buffer = flat_x.new_empty(size, flat_x.shape[1])
+                feeds[size] = (stepper, buffer)
+            return feeds[size]
+
+        while state.iteration < schedule.total:
             index = batches.indices(state.iteration)
+            stepper, buffer = feed(len(index))
             y = torch.index_select(train_y, 0, index).to(self.device, non_blocking=True)
             x = torch.index_select(flat_x, 0, index, out=buffer).view(-1, *image_shape)
             stepper.step(x.to(self.device, non_blocking=True), y, generator)
             state.iteration += 1
             self.progress.advance()
             self._maybe_save_rewind(level, state.iteration)
-            if state.iteration % t.eval_every == 0 or state.iteration == t.train_iters:
-                state.rows += self.evaluate(level, state.iteration)
+            if schedule.evaluates_after(state.iteration):
+                label = schedule.label(state.iteration)
+                state.rows += self.evaluate(level, state.iteration, label)
                 self._after_eval(level_dir, optimizer, generator, state, remaining)
 
         save_tensors(level_dir.final, model_state(self.model))
@@ -289,7 +305,7 @@ class TrialRunner:
             {
                 "level": level,
                 "remaining": remaining,
-                "iterations": t.train_iters,
+                "iterations": schedule.total,
                 "seconds_this_session": round(time.perf_counter() - began, 3),
                 **run_info(self.device),  # what made these numbers, for reports
             },
@@ -327,7 +343,7 @@ class TrialRunner:
         for level in range(num_levels(self.config)):
             level_dir = self.dir.level(level)
             if level_dir.is_done():
-                self.progress.advance(self.config.train.train_iters)
+                self.progress.advance(level_steps(self.config))
                 continue
             self.run_level(level)
 
@@ -335,15 +351,16 @@ class TrialRunner:
 def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> int:
     """Training iterations of `trial` already on disk (finished levels + the last evaluation)."""
     done = 0
+    steps = level_steps(config)
     for level in range(num_levels(config)):
         level_dir = exp.trial(trial).level(level)
         if level_dir.is_done():
-            done += config.train.train_iters
+            done += steps
         elif level_dir.metrics.is_file():
             try:
                 lines = level_dir.metrics.read_text().strip().splitlines()
                 last = int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
             except (OSError, ValueError, IndexError):
                 last = 0  # being replaced right now: the next poll will see it
-            done += min(config.train.train_iters, last)
+            done += min(steps, last)
     return done

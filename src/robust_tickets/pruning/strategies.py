@@ -23,6 +23,7 @@ class LevelStart:
     original: dict[str, torch.Tensor]  # the initialisation of level 0
     rewind: dict[str, torch.Tensor] | None  # level-0 state at iteration `rewind_iter`
     fresh: Callable[[], dict[str, torch.Tensor]]  # a new random init (seeded per level)
+    dense_trained: Callable[[], dict[str, torch.Tensor]]  # level 0's state at its end
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,14 @@ class Strategy:
 
 STRATEGIES: Registry[Strategy] = Registry("strategy")
 
-STRATEGIES.register("reset", aliases=("reinit_orig",))(Strategy(lambda s: s.original))
+# The lottery-ticket reset the paper's text describes: survivors go back to their initial values.
+STRATEGIES.register("reset")(Strategy(lambda s: s.original))
+# What the original code's `reinit_orig` does: its `train_once` returns the kernels *after*
+# training, so every pruned level restarts from the dense network's trained weights (masked),
+# while each new mask comes from the previous level's trained weights.
+STRATEGIES.register("rewind_trained", aliases=("reinit_orig",))(
+    Strategy(lambda s: s.dense_trained())
+)
 STRATEGIES.register("random", aliases=("reinit_rand",))(Strategy(lambda s: s.fresh()))
 STRATEGIES.register("continue", aliases=("reinit_none",))(Strategy(lambda s: s.trained))
 STRATEGIES.register("rewind", aliases=("late_reset",))(

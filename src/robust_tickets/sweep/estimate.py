@@ -21,6 +21,7 @@ from robust_tickets.data import Split, Splits
 from robust_tickets.data.registry import DATASETS
 from robust_tickets.pruning import CRITERIA
 from robust_tickets.resolve import replace_fields
+from robust_tickets.schedule import level_steps
 from robust_tickets.sweep.jobs import Job, eval_images, evaluations_per_level
 
 _STEPS = (4, 24)  # two runs whose difference times 20 training steps
@@ -35,7 +36,7 @@ class Rates:
 
 def job_seconds(job: Job, rates: Rates) -> float:
     c = job.config
-    per_level = c.train.train_iters * rates.step
+    per_level = level_steps(c) * rates.step
     per_level += evaluations_per_level(c) * eval_images(c) * rates.image
     # a criterion that trains (HYDRA's score phase) or takes gradients (SNIP) before each
     # pruned level: each of its steps costs about a training step

@@ -16,7 +16,7 @@ include:                           # optional: extra points (base + these fields
 ```
 
 Values in `when`/`exclude` may be a value or a list (any of). Names are compared after
-canonicalisation (`reinit_orig` matches `reset`). Every problem is a one-line UserError.
+canonicalisation (`reinit_orig` matches `rewind_trained`). Every problem is a one-line UserError.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 from robust_tickets.claims import STORE_AREA, trial_claim_path
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
+from robust_tickets.schedule import level_schedule, level_steps
 
 SWEEP_DIR = STORE_AREA
 
@@ -39,7 +40,7 @@ class Job:
 
     @property
     def iterations(self) -> int:
-        return self.levels * self.config.train.train_iters
+        return self.levels * level_steps(self.config)
 
     @property
     def work(self) -> float:
@@ -49,7 +50,7 @@ class Job:
         passes = c.attack.steps if c.attack.attack != "fgsm" else 1
         step = c.train.batch_size * (1 + (1 + passes if c.train.adv_train else 0))
         evaluation = eval_images(c) * (1 + passes)
-        return self.levels * (c.train.train_iters * step + evaluations_per_level(c) * evaluation)
+        return self.levels * (level_steps(c) * step + evaluations_per_level(c) * evaluation)
 
     def is_complete(self, output: Path) -> bool:
         from robust_tickets.experiment import is_complete
@@ -70,9 +71,8 @@ class Job:
 
 
 def evaluations_per_level(config: ExperimentConfig) -> int:
-    """At iteration 0, every `eval_every`, and at the end."""
-    t = config.train
-    return 1 + t.train_iters // t.eval_every + (1 if t.train_iters % t.eval_every else 0)
+    """At iteration 0, every `eval_every`, and at the end (or the keras loop's points)."""
+    return level_schedule(config).evaluations
 
 
 def eval_images(config: ExperimentConfig) -> int:

@@ -7,10 +7,17 @@ this model's size. `Adam` keeps the arithmetic (bit for bit: tests/test_fast_pat
 `state_dict` layout (so checkpoints are interchangeable) and the usual ``zero_grad()`` /
 ``step()`` use, and adds ``step(grads)`` for gradients that were never stored in ``.grad``.
 The kernel runs on CPU from torch 2.4 (hence the package's lower bound) and on CUDA.
+
+``keras=True`` gives TF 1.13 Keras's Adam (tensorflow/python/keras/optimizers.py of the 1.13.1
+wheel), which the original code trained with: p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m /
+(sqrt(v) + eps), eps 1e-7 added to the *uncorrected* root. That is torch's update with
+eps / sqrt(1 - b2^t) in place of eps (31.6x eps at the first step, tending to eps), so the
+same kernel runs it with that epsilon at each step.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,9 +34,11 @@ class Adam:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        keras: bool = False,
     ) -> None:
         self.params = list(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.keras = keras
         self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
         self.exp_avgs = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
@@ -51,6 +60,9 @@ class Adam:
                 raise ValueError("every parameter needs a gradient for Adam.step()")
         self.started = True
         torch._foreach_add_(self.steps, 1)
+        eps = self.eps
+        if self.keras:  # every parameter has taken the same number of steps
+            eps = self.eps / math.sqrt(1.0 - self.betas[1] ** float(self.steps[0]))
         torch._fused_adam_(
             self.params,
             grads,
@@ -63,7 +75,7 @@ class Adam:
             beta1=self.betas[0],
             beta2=self.betas[1],
             weight_decay=self.weight_decay,
-            eps=self.eps,
+            eps=eps,
             maximize=False,
         )
 

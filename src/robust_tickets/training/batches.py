@@ -12,13 +12,16 @@ from robust_tickets.seeds import derive
 
 
 class EpochBatches:
-    """Batch `i` = slice `i mod (n // batch)` of the permutation of epoch `i // (n // batch)`."""
+    """Batch `i` = slice `i mod per_epoch` of the permutation of epoch `i // per_epoch`.
 
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+    `per_epoch` is n // batch (full batches only) unless given: ceil(n / batch) makes the last
+    batch of each epoch short, as Keras's `fit` does (`robust_tickets.schedule`)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, per_epoch: int | None = None) -> None:
         if batch_size > n:
             raise ValueError("batch larger than the data")
         self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.per_epoch = n // batch_size
+        self.per_epoch = n // batch_size if per_epoch is None else per_epoch
         self._epoch = -1
         self._perm = torch.empty(0, dtype=torch.long)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
@@ -11,6 +10,7 @@ from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split
 from robust_tickets.models.backend import backend_of
+from robust_tickets.training.losses import cross_entropy
 
 EVAL_BATCH = 1_000  # fastest measured on CPU: rows enough for the matmuls, small enough for cache
 
@@ -22,6 +22,7 @@ def evaluate_split(
     attack_config: AttackConfig,
     *,
     label_smoothing: float = 0.0,
+    loss_form: str = "logits",
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     batch_size: int = EVAL_BATCH,
@@ -37,7 +38,7 @@ def evaluate_split(
     reuse = attack.reuses_start(attack_config)
 
     def add(prefix: str, logits: torch.Tensor, y: torch.Tensor) -> None:
-        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing, reduction="sum")
+        loss = cross_entropy(logits, y, smoothing=label_smoothing, form=loss_form, reduction="sum")
         totals[f"{prefix}loss"] += float(loss)
         totals[f"{prefix}acc"] += float((logits.argmax(1) == y).sum())
 

@@ -27,6 +27,7 @@ from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward
 from robust_tickets.models.ticket import apply_masks_, prunable
 from robust_tickets.training.adam import Adam
+from robust_tickets.training.losses import logit_grad
 from robust_tickets.training.step import FAST_STEPPERS
 
 _threshold_backward = torch.ops.aten.threshold_backward
@@ -45,6 +46,7 @@ class FastStepper:
         optimizer: Adam,
         config: ExperimentConfig,
         attack: Attack,
+        batch_size: int | None = None,  # default: the config's (a short last batch needs its own)
     ) -> None:
         net = backend_of(model)
         if not isinstance(net, MLP):
@@ -55,7 +57,7 @@ class FastStepper:
         self.net = net
         self.config, self.optimizer, self.attack = config, optimizer, attack
         self.adversarial_training = config.train.adv_train
-        self.n = n = config.train.batch_size
+        self.n = n = config.train.batch_size if batch_size is None else batch_size
         rows = 2 * n if config.train.adv_train else n
         like = weights[0]
         widths = [w.shape[1] for w in weights] + [weights[-1].shape[0]]
@@ -107,7 +109,11 @@ class FastStepper:
             half.copy_(y)
         targets = self.targets.fill_(smoothing / k)
         targets.scatter_(1, self.labels, 1.0 - smoothing + smoothing / k)
-        d = torch.softmax(acts[-1], 1).sub_(targets).mul_(1.0 / rows)
+        if cfg.train.loss_form == "logits":
+            d = torch.softmax(acts[-1], 1).sub_(targets)
+        else:
+            d = logit_grad(torch.softmax(acts[-1], 1), targets, cfg.train.loss_form)
+        d.mul_(1.0 / rows)
         weights = self.net.weights
         for i in range(len(weights) - 1, -1, -1):
             torch.mm(d.t(), acts[i], out=self.grads[i])

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import Attack
@@ -28,6 +27,7 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import AutogradBackend, Forward, backend_of, mode_free
 from robust_tickets.models.ticket import mask_grads_, prunable
 from robust_tickets.training.adam import Adam
+from robust_tickets.training.losses import cross_entropy
 
 
 class Stepper(Protocol):
@@ -36,7 +36,8 @@ class Stepper(Protocol):
         ...
 
 
-# backend type -> its own stepper (model, masks, optimizer, config, attack) -> Stepper | None
+# backend type -> its own stepper (model, masks, optimizer, config, attack, batch_size) ->
+# Stepper | None
 FAST_STEPPERS: dict[type, Callable[..., Stepper | None]] = {}
 
 
@@ -61,10 +62,10 @@ class AutogradStepper:
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
         model, cfg = self.model, self.config
-        smoothing = cfg.data.label_smoothing
+        smoothing, form = cfg.data.label_smoothing, cfg.train.loss_form
         model.train()
         if not cfg.train.adv_train:
-            loss = F.cross_entropy(model(x), y, label_smoothing=smoothing)
+            loss = cross_entropy(model(x), y, smoothing=smoothing, form=form)
         else:
             leaf = x.detach().requires_grad_(self.share_forward)
             logits = model(leaf)
@@ -79,8 +80,8 @@ class AutogradStepper:
                 finally:
                     model.train()
             adv_logits = model(x_adv.detach().clamp_(INPUT_MIN, INPUT_MAX))
-            loss = 0.5 * F.cross_entropy(logits, y, label_smoothing=smoothing) + 0.5 * (
-                F.cross_entropy(adv_logits, y, label_smoothing=smoothing)
+            loss = 0.5 * cross_entropy(logits, y, smoothing=smoothing, form=form) + 0.5 * (
+                cross_entropy(adv_logits, y, smoothing=smoothing, form=form)
             )
         if cfg.train.l1_reg > 0:  # pruned weights are zero, so they add nothing
             loss = loss + cfg.train.l1_reg * sum(w.abs().sum() for w in self.weights)
@@ -104,12 +105,14 @@ def make_stepper(
     optimizer: Adam,
     config: ExperimentConfig,
     attack: Attack,
+    batch_size: int | None = None,
 ) -> Stepper:
     """The stepper of the model's backend if it has one for this config, else autograd's.
 
-    Build it after the level's weights, masks and any checkpointed optimizer state are loaded."""
+    `batch_size` (default: the config's) is the size of the batches it will take. Build it after
+    the level's weights, masks and any checkpointed optimizer state are loaded."""
     own = FAST_STEPPERS.get(type(backend_of(model)))
-    stepper = own(model, masks, optimizer, config, attack) if own is not None else None
+    stepper = own(model, masks, optimizer, config, attack, batch_size) if own is not None else None
     return (
         stepper if stepper is not None else AutogradStepper(model, masks, optimizer, config, attack)
     )
@@ -130,5 +133,8 @@ def train_step(
 
 
 def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Adam:
-    """A fresh Adam for each level (as in the reference), fused into one kernel per step."""
+    """A fresh Adam for each level (as in the reference), fused into one kernel per step; with
+    `adam: keras`, TF 1.13 Keras's variant (see `robust_tickets.training.adam`)."""
+    if config.train.adam == "keras":
+        return Adam(model.parameters(), config.train.learning_rate, eps=1e-7, keras=True)
     return Adam(model.parameters(), config.train.learning_rate)
