@@ -8,6 +8,7 @@ parameters and number of examples is not recomputed.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -309,24 +310,31 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
     if not levels:
         return ["evaluate: everything asked for is stored already; refreshing the tables"]
     size = "/".join(map(str, sorted(examples)))
-    lines = [
-        f"evaluate: {levels} level(s) x {size} test examples, the attacks asked for: "
-        f"{_range(estimate.span(curve))}"
-    ]
+    asked = _range(estimate.span(curve)) if curve else "stored already"
+    lines = [f"evaluate: {levels} level(s) x {size} test examples; the attacks asked for: {asked}"]
     if extra:
         what = " and ".join(f"{', '.join(names)} at eps {eps:g}" for eps, names in added.items())
         lines.append(
-            f"  the masking checks add {what}: {_range(estimate.span(extra))} more "
+            f"the masking checks add {what}: {_range(estimate.span(extra), ' more')} "
             "(--no-checks skips them)"
         )
-    return lines
+    # readable in 100 columns, continuation lines indented
+    wrapped = []
+    for k, line in enumerate(lines):
+        first = "" if k == 0 else "  "
+        wrapped += textwrap.wrap(
+            line, 100, initial_indent=first, subsequent_indent="    ", break_on_hyphens=False
+        )
+    return wrapped
 
 
-def _range(span: tuple[float, float]) -> str:
+def _range(span: tuple[float, float], more: str = "") -> str:
     low, high = (estimate.duration(v) for v in span)
     if low == high:
-        return f"about {low}"
-    return f"about {low} (attacks succeed at once) to {high} (every example resists)"
+        return f"about {low}{more}"
+    return (
+        f"about {low}{more} if the attacks succeed at once, up to {high} if every example resists"
+    )
 
 
 @contextlib.contextmanager
