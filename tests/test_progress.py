@@ -78,7 +78,7 @@ def test_work_counts_each_evaluation_once_and_never_goes_back():
 def test_a_pool_shows_each_running_trials_level_left_and_accuracy(tmp_path):
     exp = ExperimentDir(tmp_path / "exp")
     level = exp.trial(1).level(3)
-    assert trial_status(exp, 1, 3) == "L03"  # nothing on disk yet: no numbers, no error
+    assert trial_status(exp, 1, 3) == "L03 starting"  # nothing on disk yet: no error
     write_json(level.info, {"level": 3, "remaining": 51.2})
     rows = [
         {"iteration": it, "split": split, "loss": 1.0, "acc": acc, "adv_loss": 2.0, "adv_acc": adv}

@@ -71,6 +71,8 @@ def trial_status(exp: ExperimentDir, trial: int, level: int) -> str:
     its latest test (or validation) accuracy, natural/adversarial, read from its files."""
     level_dir = exp.trial(trial).level(level)
     text = f"L{level:02d}"
+    if not level_dir.info.is_file():  # e.g. a worker still importing torch
+        return f"{text} starting"
     try:
         text += f" {float(json.loads(level_dir.info.read_text())['remaining']):.1f}%"
         lines = level_dir.metrics.read_text().splitlines()
