@@ -17,6 +17,8 @@ def test_defaults_are_the_papers():
 
 # the criteria's own settings, read only when that criterion is chosen (tests/test_criteria.py)
 SNIP_HYDRA = {"snip_batches", "hydra_iters", "hydra_lr"}
+# the single-step attacks' settings (nfgsm, fgsm-rs), read only when that attack is chosen
+SINGLE_STEP = {"nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
 
 
 @pytest.mark.parametrize(
@@ -24,19 +26,29 @@ SNIP_HYDRA = {"snip_batches", "hydra_iters", "hydra_lr"}
     [
         (
             {"attack": "pgd", "strategy": "rewind", "rewind_iter": 5},
-            {"prune_rate_conv", *SNIP_HYDRA},
+            {"prune_rate_conv", *SNIP_HYDRA, *SINGLE_STEP},
         ),
         (
             {"dataset": "cifar10", "model": "conv2", "attack": "pgd", "strategy": "rewind"},
-            SNIP_HYDRA,
+            SNIP_HYDRA | SINGLE_STEP,
         ),
         (
             {"attack": "pgd", "criterion": "hydra"},
-            {"prune_rate_conv", "rewind_iter", "snip_batches"},
+            {"prune_rate_conv", "rewind_iter", "snip_batches", *SINGLE_STEP},
         ),
         (
             {"attack": "pgd", "criterion": "snip"},
-            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr"},
+            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr", *SINGLE_STEP},
+        ),
+        (
+            {"attack": "nfgsm"},
+            {"step_size", "steps", "random_start", "fgsm_rs_step", "rewind_iter", "prune_rate_conv"}
+            | SNIP_HYDRA,
+        ),
+        (
+            {"attack": "fgsm-rs"},
+            {"step_size", "steps", "random_start", "nfgsm_noise", "nfgsm_step", "rewind_iter"}
+            | {"prune_rate_conv", *SNIP_HYDRA},
         ),
     ],
 )

@@ -236,3 +236,16 @@ def test_an_interrupted_keras_level_resumes_to_the_same_weights(tmp_path, thousa
         assert read_metrics(a.metrics) == read_metrics(b.metrics)
         for name, tensor in load_tensors(a.final).items():
             assert torch.equal(tensor, load_tensors(b.final)[name])
+
+
+def test_a_run_made_before_names_spelled_out_the_criterion_resumes_in_place(tmp_path):
+    from robust_tickets.store import experiment_dir, write_config
+
+    config = from_flat({"criterion": "random", "train_iters": 10})
+    assert "criterion_random" in config.name() and config.legacy_name() != config.name()
+    old = tmp_path / config.legacy_name()
+    old.mkdir()
+    write_config(experiment_dir(tmp_path, config).__class__(old), config)
+    assert experiment_dir(tmp_path, config).path == old
+    fresh = from_flat({"criterion": "random", "train_iters": 11})
+    assert experiment_dir(tmp_path, fresh).path.name == fresh.name()

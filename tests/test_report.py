@@ -33,7 +33,8 @@ from robust_tickets.report.aggregate import (
 )
 from robust_tickets.report.load import load_series
 from robust_tickets.report.paper import PAPER, paper_rows
-from robust_tickets.report.tables import accuracy_table, paper_layout_table, summary_table
+from robust_tickets.report.sections.setting import accuracy_table
+from robust_tickets.report.sections.summary import paper_layout_table, summary_table
 from robust_tickets.resolve import from_flat
 from robust_tickets.results import iter_rows
 from robust_tickets.store import (
@@ -468,7 +469,7 @@ def test_summary_has_the_papers_six_rows_with_paper_values_and_differences(paper
     assert why.startswith("reset: train_iters 40 (paper 50000); eval_every 20 (paper 500); 2 trial")
     assert "Every level here trains 0.1% as long as the paper's" in why  # 40 of 50,000
     table = page[page.index("six sparsities, ours at iteration 40") :]
-    table = table[: table.index("</table>")]
+    table = table[: table.index("</table>")].replace("\u00a0", " ")  # ± kept with its numbers
     nat = [100 * acc(t, 1, ITERS, "test") for t in range(2)]
     diff = round(np.mean(nat), 2) - 88.64
     assert f"{diff:+.2f} ± ".replace("-", "−") in table and "88.64 ± 0.29" in table
@@ -483,7 +484,7 @@ def test_the_papers_truncated_levels_are_matched(tmp_path):
     table = summary_table(series, 30_000)
     assert [row[1] for row in table.rows] == ["0", "—", "—", "—", "15", "18"]
     assert [row[0] for row in table.rows] == ["100", "51.3", "16.9", "8.7", "3.6", "1.8"]
-    assert "n=1, no spread" in table.rows[5][4]  # one trial: Δ without an uncertainty
+    assert table.rows[5][4].endswith("(n=1)")  # one trial: Δ without an uncertainty
 
 
 def test_dense_line_is_drawn_from_level_0_and_its_data_written(paper_report):
@@ -572,6 +573,10 @@ def test_published_replication_is_a_labelled_reference(tmp_path, paper_report):
     summary = _csv(next((out / "tables").glob("summary_*.csv")))
     row = next(r for r in summary if r["remaining"] == "8.7" and r["metric"] == "adv_acc")
     assert float(row["replication_pct_mean"]) == pytest.approx(100 * adv_acc(4, 3, ITERS, "test"))
+    # one replication trial: no spread, said once in the header, never "± 0.00"
+    assert row["replication_pct_std"] == ""
+    markdown = next((out / "tables").glob("summary_*.md")).read_text()
+    assert "replication (n=1)" in markdown and "± 0.00" not in markdown
     bad = tmp_path / "bad.csv"
     bad.write_text("not,a,results,file\n1,2,3,4\n")
     assert main(["report", str(results), "--out", str(out), "--replication", str(bad)]) == 2
@@ -650,8 +655,16 @@ def test_paper_layout_table_holds_every_compared_row_dense_only_runs_included(tm
     assert paper_layout_table(load_series([other]), 30_000) is None
 
 
-def test_report_writes_the_paper_layout_table(paper_report):
-    _, report = paper_report
-    rows = _csv(report / "tables" / "paper_tables_1_2.csv")
-    assert [float(r["remaining"]) for r in rows] == [100.0, 51.3, 16.9, 8.7]
-    assert "Tables 1-2: ours beside the paper" in (report / "index.html").read_text()
+def test_report_writes_the_paper_layout_table_when_it_gathers_several_experiments(
+    paper_report, tmp_path
+):
+    _, report = paper_report  # one compared experiment: its summary table says it all
+    assert not (report / "tables" / "paper_tables_1_2.csv").exists()
+    _paper_store(tmp_path / "r")
+    pgd = _experiment(tmp_path / "r", "reset", attack="pgd", dataset="mnist", adv_train=False,
+                      prune_iters=0)  # fmt: skip
+    _write_level(pgd, 0, 0, remaining=100.0)
+    assert main(["report", str(tmp_path / "r"), "--out", str(tmp_path / "out")]) == 0
+    rows = _csv(tmp_path / "out" / "tables" / "paper_tables_1_2.csv")
+    assert [float(r["remaining"]) for r in rows] == [100.0, 51.3, 16.9, 8.7, 100.0]
+    assert "Tables 1-2: ours beside the paper" in (tmp_path / "out" / "index.html").read_text()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from robust_tickets.report.claim import claim_figure, claim_table, flags, panels
-from robust_tickets.report.robustness import group
+from robust_tickets.report.sections.robustness import finding
+from robust_tickets.report.sections.robustness_claim import claim_figure, claim_table, panels
+from robust_tickets.report.strong import flags, group, masking_table
 
 
 def _rows(experiment: str, adv_train: bool, levels: dict[int, float], trained, worst, fgsm):
@@ -50,8 +51,6 @@ def test_claim_panels_pair_natural_and_adversarial_training(rows):
 
 
 def test_claim_table_holds_both_measures_and_the_masking_flags(rows):
-    from robust_tickets.report.robustness_curves import masking_table
-
     checks = masking_table(rows)
     assert flags(checks) == {("adv", 3): ["monotone"]}
     table = claim_table(group(rows), checks)
@@ -67,8 +66,6 @@ def test_claim_table_holds_both_measures_and_the_masking_flags(rows):
 
 
 def test_claim_figure_draws_both_training_modes_and_rings_flagged_levels(rows):
-    from robust_tickets.report.robustness_curves import masking_table
-
     drawn = claim_figure(group(rows), masking_table(rows))
     (ax,) = [a for a in drawn.fig.axes if a.get_visible()]  # the dense-only PGD: no panel
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -86,8 +83,6 @@ def test_claim_figure_draws_both_training_modes_and_rings_flagged_levels(rows):
 def test_finding_falls_back_to_the_training_metric_when_evaluate_skipped_the_training_attack(
     rows,
 ):
-    from robust_tickets.report.robustness import finding
-
     by_name = {s.experiment: s for s in group(rows)}
     for r in rows:  # the PGD run was evaluated with fgsm and apgd-ce, not with pgd itself
         assert not (r["experiment"] == "pgd" and r.get("eval_attack") == "pgd")

@@ -7,7 +7,12 @@ import math
 
 import pytest
 
-from robust_tickets.report.criteria import criteria_figure, criteria_table, load_criteria
+from robust_tickets.report.data import DEFAULT_AT, load_data
+from robust_tickets.report.sections.criteria import (
+    criteria_figure,
+    criteria_settings,
+    criteria_table,
+)
 from robust_tickets.resolve import from_flat
 from robust_tickets.store import experiment_dir, write_config, write_json, write_metrics
 
@@ -32,6 +37,11 @@ def _store(root, values, accs, trials=(0,)):
             write_metrics(level_dir.metrics, rows)
             write_json(level_dir.done, {"level": level})
     return config
+
+
+def load_criteria(dirs):
+    data = load_data(dirs, DEFAULT_AT)
+    return criteria_settings(data.series, data.strongs)
 
 
 def test_criteria_of_one_setting_are_compared_at_matched_sparsity(tmp_path):
@@ -63,7 +73,7 @@ def test_criteria_of_one_setting_are_compared_at_matched_sparsity(tmp_path):
     axes = fig.get_axes()
     assert len(axes) == 2  # no strong-attack results: natural and adversarial only
     assert any(line.get_label() == "dense" for line in axes[0].get_lines())
-    assert len([t for t in axes[0].get_legend().get_texts()]) == 4  # three criteria + dense
+    assert len(fig.legends[0].get_texts()) == 4  # three criteria + dense, beside the panels
 
 
 def _strong(root, config, level, acc, eps):
@@ -74,7 +84,7 @@ def _strong(root, config, level, acc, eps):
     table.parent.mkdir(parents=True, exist_ok=True)
     lines = [",".join(TABLE_FIELDS)]
     for attack in ("apgd-ce", "worst-case"):
-        lines.append(f"{attack},,{eps},100,{round(acc * 100)},{acc},strong,1.0")
+        lines.append(f"{attack},,{eps},100,{round(acc * 100)},{acc},curve,1.0")
     table.write_text("\n".join(lines) + "\n")
 
 
@@ -102,4 +112,4 @@ def test_the_report_has_a_criteria_section_with_its_figure_and_table(tmp_path):
         assert (index.parent / name).is_file()
     table = (index.parent / f"tables/table_{stem}.md").read_text()
     assert "snip: natural" in table and "(-5.0)" in table
-    assert "Criteria: fashion_mnist" in index.read_text()
+    assert "Criteria: Fashion-MNIST · dense-300-100 · PGD" in index.read_text()

@@ -57,6 +57,19 @@ class AttackConfig:
         "CleverHans; no label leaking) or the `true` classes",
         since_value="true",
     )
+    # The single-step attacks' own settings, in multiples of eps as their papers give them
+    # (so an eps sweep keeps each paper's ratio); PGD's step_size is absolute, hence not reused.
+    nfgsm_noise: float = _f(
+        2.0, "attack `nfgsm`: the uniform noise's half-width in multiples of eps", since_value=2.0
+    )
+    nfgsm_step: float = _f(
+        1.0, "attack `nfgsm`: the signed-gradient step in multiples of eps", since_value=1.0
+    )
+    fgsm_rs_step: float = _f(
+        1.25,
+        "attack `fgsm-rs`: the step from its random start in multiples of eps",
+        since_value=1.25,
+    )
 
 
 @dataclass(frozen=True)
@@ -163,11 +176,27 @@ class ExperimentConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def name(self) -> str:
+        """`dataset-model-attack-adv|nat-strategy[-choices]-hash`. A pruning choice that is not
+        its default (criterion, one-shot, allocation) is spelled out, so runs that differ in
+        one are told apart by name, not only by hash; at their defaults nothing is added, so
+        existing directories keep their names."""
         mode = "adv" if self.train.adv_train else "nat"
-        return (
-            f"{self.data.dataset}-{self.model.model}-{self.attack.attack}-{mode}-"
-            f"{self.prune.strategy}-{self.hash()}"
-        )
+        prune, default = self.prune, PruneConfig()
+        parts = [self.data.dataset, self.model.model, self.attack.attack, mode, prune.strategy]
+        if prune.criterion != default.criterion:
+            parts.append(f"criterion_{prune.criterion}")
+        if prune.one_shot != default.one_shot:
+            parts.append("one_shot")
+        if prune.prune_method != default.prune_method:
+            parts.append(prune.prune_method)
+        return "-".join([*parts, self.hash()])
+
+    def legacy_name(self) -> str:
+        """The name before the pruning choices were spelled out (same hash): a run made then
+        is found and resumed under it (`store.experiment_dir`)."""
+        mode = "adv" if self.train.adv_train else "nat"
+        parts = [self.data.dataset, self.model.model, self.attack.attack, mode]
+        return "-".join([*parts, self.prune.strategy, self.hash()])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -99,6 +99,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (0 <= t.stop_step <= limits.MAX_TRAIN_ITERS, "stop_step must be >= 0 (0: off)"),
         (t.adam in ("torch", "keras"), "adam must be torch or keras"),
         (t.loss_form in ("logits", "clipped"), "loss_form must be logits or clipped"),
+        (a.nfgsm_noise >= 0, "nfgsm_noise must be >= 0 (0: no noise)"),
+        (a.nfgsm_step > 0, "nfgsm_step must be positive"),
+        (a.fgsm_rs_step > 0, "fgsm_rs_step must be positive"),
     ]
     for ok, message in checks:
         if not ok:
@@ -154,6 +157,9 @@ COMPONENT_FIELDS = frozenset(
         "step_size",
         "steps",
         "random_start",
+        "nfgsm_noise",
+        "nfgsm_step",
+        "fgsm_rs_step",
         "rewind_iter",
         "prune_iters",
         "prune_method",

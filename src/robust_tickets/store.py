@@ -267,7 +267,12 @@ class ExperimentDir:
 
 
 def experiment_dir(output: str | Path, config: ExperimentConfig) -> ExperimentDir:
-    return ExperimentDir(Path(output) / config.name())
+    """The run's directory: its name, or the name it had before names spelled out the pruning
+    choices, when a run was made under that one (so that it resumes where it is)."""
+    path, legacy = Path(output) / config.name(), Path(output) / config.legacy_name()
+    if legacy != path and not path.exists() and (legacy / "config.yaml").is_file():
+        return ExperimentDir(legacy)
+    return ExperimentDir(path)
 
 
 def write_config(exp: ExperimentDir, config: ExperimentConfig) -> None:

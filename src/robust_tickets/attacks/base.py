@@ -106,6 +106,20 @@ def attack(
     return decorator
 
 
+def uniform(x: torch.Tensor, generator: Generators) -> torch.Tensor:
+    """U[0, 1) noise shaped like x, drawn in x's element order (so an attack draws the same noise
+    on a backend's flat inputs as on images). With one generator per stacked ticket
+    (x: [T, N, ...]) row t is what `generator[t]` would give that ticket alone."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    if len(generator) != x.shape[0]:
+        raise ValueError(f"{len(generator)} generators for {x.shape[0]} stacked tickets")
+    noise = torch.empty_like(x)
+    for row, g in zip(noise, generator, strict=True):
+        torch.rand(row.shape, generator=g, dtype=x.dtype, device=x.device, out=row)
+    return noise
+
+
 def labels_for_attack(config: AttackConfig, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """The labels an attack should move away from: the true ones, or the model's predictions
     (`attack_labels: predicted`, which keeps FGSM training from leaking the label)."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, Generators, attack, loss_input_grad
+from robust_tickets.attacks.base import (
+    INPUT_MAX,
+    INPUT_MIN,
+    Generators,
+    attack,
+    loss_input_grad,
+    uniform,
+)
 from robust_tickets.config import AttackConfig
 from robust_tickets.models.backend import Backend, Forward
 
@@ -18,28 +25,17 @@ def _start(
     """(lower bound, upper bound, first point) of the attack on `x`.
 
     With one generator per ticket (x: [T, N, D]) ticket t's noise is what `generator[t]` would
-    give an attack on that ticket alone."""
+    give an attack on that ticket alone (`base.uniform`)."""
     eps = config.eps
     x = x.detach()
     lower = (x - eps).clamp_(min=INPUT_MIN)
     upper = (x + eps).clamp_(max=INPUT_MAX)
     if config.random_start:
-        noise = _uniform(x, generator)
+        noise = uniform(x, generator)
         x_adv = torch.maximum(torch.minimum(x + eps * (2 * noise - 1), upper), lower)
     else:
         x_adv = x.clone()
     return lower, upper, x_adv
-
-
-def _uniform(x: torch.Tensor, generator: Generators) -> torch.Tensor:
-    if generator is None or isinstance(generator, torch.Generator):
-        return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    if len(generator) != x.shape[0]:
-        raise ValueError(f"{len(generator)} generators for {x.shape[0]} stacked tickets")
-    noise = torch.empty_like(x)
-    for row, g in zip(noise, generator, strict=True):
-        torch.rand(row.shape, generator=g, dtype=x.dtype, device=x.device, out=row)
-    return noise
 
 
 @attack(

@@ -122,6 +122,44 @@ def _fgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     return _project_attack(model, "fgsm", AttackConfig(attack="fgsm", eps=eps))
 
 
+def _single_step_config(name: str, eps: float, ctx: AttackContext) -> AttackConfig:
+    """A single-step attack at `eps` with the training run's settings (multiples of eps)."""
+    t = ctx.train_attack
+    return AttackConfig(
+        attack=name,
+        eps=eps,
+        nfgsm_noise=t.nfgsm_noise,
+        nfgsm_step=t.nfgsm_step,
+        fgsm_rs_step=t.fgsm_rs_step,
+    )
+
+
+@eval_attack(
+    "fgsm-rs", kind="white-box", params=lambda ctx: {"step": ctx.train_attack.fgsm_rs_step}
+)
+def _fgsm_rs(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """The project's FGSM from a random start (step = fgsm_rs_step x eps, as in training)."""
+    return _project_attack(model, "fgsm-rs", _single_step_config("fgsm-rs", eps, ctx))
+
+
+@eval_attack(
+    "nfgsm",
+    kind="white-box",
+    params=lambda ctx: {"noise": ctx.train_attack.nfgsm_noise, "step": ctx.train_attack.nfgsm_step},
+)
+def _nfgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """The project's N-FGSM as in training (noise, step), projected onto the eps-ball.
+
+    N-FGSM's training perturbation may leave the ball; an evaluation attack returns points of
+    the threat model (which `robustness.project` would enforce anyway)."""
+    run = _project_attack(model, "nfgsm", _single_step_config("nfgsm", eps, ctx))
+
+    def projected(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+        return torch.maximum(torch.minimum(run(x, y, seed), x + eps), x - eps).clamp_(0, 1)
+
+    return projected
+
+
 def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
     steps = ctx.train_attack.steps
     return AttackConfig("pgd", eps, _relative_step(ctx.train_attack) * eps, steps, True)

@@ -15,6 +15,7 @@ import numpy as np
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.report.load import LevelRun, Series
 from robust_tickets.report.paper import PAPER_LEVELS
+from robust_tickets.schedule import level_schedule
 from robust_tickets.store import load_tensors
 
 
@@ -36,14 +37,41 @@ def mean_std(values: list[float] | np.ndarray) -> Stat:
 
 
 def table_iteration(config: ExperimentConfig, at: int) -> int:
-    """The evaluated iteration a table at iteration `at` uses: `at` itself when evaluated,
-    else the last evaluated iteration before it (the level's end when the run is shorter).
-    Evaluations are at 0, every eval_every and the end: computed, never listed, so that a
-    huge train_iters / eval_every costs nothing."""
-    t = config.train
-    if at >= t.train_iters:
-        return t.train_iters
-    return max(at, 0) // t.eval_every * t.eval_every
+    """The step of the evaluation a table "at iteration `at`" uses. `at` is a label: the
+    paper's "iteration 30,000" is the evaluation the original code labelled 30,000, step
+    25,021 of the keras loop (`robust_tickets.schedule`), step 30,000 of the plain one. Not
+    evaluated: the last labelled evaluation before it (the level's end when the run is
+    shorter). Computed, never listed, so that a huge train_iters / eval_every costs nothing."""
+    schedule = level_schedule(config)
+    label = max(at, 0) // schedule.eval_every * schedule.eval_every
+    if schedule.loop == "steps":
+        return schedule.total if at >= schedule.total else label
+    step = schedule.step_of_label(label)
+    return schedule.total if step is None else step
+
+
+def table_label(config: ExperimentConfig, at: int) -> int | None:
+    """The label of that evaluation (None: the keras loop's unlabelled end)."""
+    return level_schedule(config).label(table_iteration(config, at))
+
+
+def evaluation_name(config: ExperimentConfig, at: int) -> str:
+    """How a page names that evaluation: "iteration 30,000", or for the keras loop
+    "label 30,000 (step 25,021)"."""
+    step = table_iteration(config, at)
+    if config.train.train_loop == "steps":
+        return f"iteration {step:,}"
+    label = table_label(config, at)
+    if label is None:
+        return f"step {step:,} (the level's end)"
+    return f"label {label:,} (step {step:,})"
+
+
+def table_stat(series: Series, level: int, metric: str, at: int) -> Stat:
+    """What the tables and the accuracy figure show for `level`: test `metric` (mean ± std
+    over trials) at the tabulated evaluation, the paper's "iteration 30,000" when `at` is
+    30,000 (see table_iteration). The one place that picks which evaluation that is."""
+    return level_stat(series, level, "test", metric, table_iteration(series.config, at))
 
 
 def value_at(run: LevelRun, split: str, metric: str, iteration: int) -> float | None:

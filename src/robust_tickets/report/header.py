@@ -4,12 +4,20 @@ length, wall time. Older runs that did not record something are said to lack it.
 
 from __future__ import annotations
 
+import html
 import shlex
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from robust_tickets import __version__
 from robust_tickets.config import PRESET_RUN_OPTIONS, PRESETS
+from robust_tickets.report.aggregate import evaluation_name, table_iteration, table_label
+from robust_tickets.report.data import ReportData
+from robust_tickets.report.html import MetaGroup
 from robust_tickets.report.load import Series
+from robust_tickets.report.paper import PAPER_ITERATION
+from robust_tickets.report.style import pct
 from robust_tickets.resolve import from_flat
 from robust_tickets.store import read_json
 
@@ -23,18 +31,25 @@ def _flag(name: str, value: Any) -> list[str]:
     return [flag, f"{value:g}" if isinstance(value, float) else str(value)]
 
 
-def command_line(series: Series) -> str:
-    """The shortest `robust-tickets run` command that writes this experiment (same config hash)
-    with the trials found, into the results directory it was read from."""
+def closest_preset(series: Series) -> tuple[str | None, dict[str, Any]]:
+    """The preset (None: the defaults) from which the fewest settings change to this
+    experiment's config, and those changes."""
     flat = series.flat
     candidates: list[tuple[str | None, dict[str, Any]]] = [(None, from_flat({}).flat())]
     candidates += [(name, from_flat(values).flat()) for name, values in PRESETS.items()]
-    best = None
+    best: tuple[str | None, dict[str, Any]] | None = None
     for preset, base in candidates:
         changed = {k: v for k, v in flat.items() if base[k] != v}
         if best is None or len(changed) < len(best[1]):
             best = (preset, changed)
-    preset, changed = best  # type: ignore[misc]
+    assert best is not None
+    return best
+
+
+def command_line(series: Series) -> str:
+    """The shortest `robust-tickets run` command that writes this experiment (same config hash)
+    with the trials found, into the results directory it was read from."""
+    preset, changed = closest_preset(series)
     argv = ["robust-tickets", "run"] + (["--preset", preset] if preset else [])
     for name, value in changed.items():
         argv += _flag(name, value)
@@ -54,6 +69,16 @@ def preset_name(series: Series) -> str | None:
         if from_flat(values).hash() == series.config.hash():
             return name
     return None
+
+
+def preset_text(series: Series) -> str:
+    """What the header says beside the experiment's name, consistent with its command line:
+    "preset finding", "preset lenet5 with 4 settings changed", or "no preset: ..."."""
+    preset, changed = closest_preset(series)
+    count = f"{len(changed)} setting{'s' if len(changed) != 1 else ''} changed"
+    if preset is None:
+        return f"no preset: the defaults with {count}" if changed else "no preset: the defaults"
+    return f"preset {preset}" + (f" with {count}" if changed else "")
 
 
 def run_info(series: Series) -> dict[str, Any]:
@@ -91,3 +116,71 @@ def duration(seconds: float | None) -> str:
         return "unknown"
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def header_groups(data: ReportData) -> list[MetaGroup]:
+    """The page's header: one block per experiment (what was run, by what, for how long), then
+    one for the report (the iteration its tables show, when and from what it was made)."""
+    esc = html.escape
+    groups = []
+    for index, s in enumerate(data.series, start=1):
+        info = run_info(s)
+        t = s.config.train
+        levels = s.levels()
+        trials = s.trials()
+        heading = (
+            f"Experiment {index} of {len(data.series)}: {esc(s.title)}, strategy {esc(s.label)}"
+        )
+        rows = [
+            ("experiment", f"<code>{esc(s.name)}</code> ({esc(preset_text(s))})"),
+            ("command", f"<code>{esc(command_line(s))}</code>"),
+            (
+                "training",
+                f"{t.train_iters:,} iterations per level, evaluated every {t.eval_every:,} on "
+                f"the full validation and test sets; levels {levels[0]}–{levels[-1]} "
+                f"({pct(s.remaining(levels[0]))}% → {pct(s.remaining(levels[-1]))}% of the "
+                "weights)",
+            ),
+            (
+                "trials and seeds",
+                f"{len(trials)} ({', '.join(map(str, trials))}); base seed {s.config.seed}, each "
+                "trial derives its own init, data-order and attack seeds",
+            ),
+            (
+                "code",
+                f"robust_tickets {esc(info['robust_tickets'])}, commit "
+                f"<code>{esc(info['commit'] or 'unknown (not a git checkout)')}</code>",
+            ),
+            (
+                "torch, device, threads",
+                f"torch {esc(info['torch'])}, device {esc(info['device'])}, "
+                f"{esc(info['threads'])} torch thread(s) per worker process",
+            ),
+            (
+                "time",
+                f"{duration(info['span_seconds'])} wall from the first level's start to the last "
+                f"one's end ({info['started']} → {info['finished']}); "
+                f"{duration(info['level_seconds'])} of training summed over levels",
+            ),
+        ]
+        groups.append(MetaGroup(heading, rows))
+    at = data.at
+    shown = sorted({table_iteration(s.config, at) for s in data.series})
+    names = sorted({evaluation_name(s.config, at) for s in data.series})
+    its = ", ".join(names).removeprefix("iteration ")
+    if shown == [at] or all(table_label(s.config, at) == at for s in data.series):
+        why = ""
+    elif at == PAPER_ITERATION:
+        why = f" (each run's last evaluated iteration; the paper's tables are at {at:,})"
+    else:
+        why = f" (the last evaluated iteration up to the {at:,} asked for)"
+    rows = [
+        ("tables and figures", f"test accuracy at iteration {its} of each level{esc(why)}"),
+        (
+            "report",
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, robust_tickets {__version__}, "
+            "from " + ", ".join(f"<code>{esc(str(d))}</code>" for d in data.dirs),
+        ),
+    ]
+    groups.append(MetaGroup("This report", rows))
+    return groups

@@ -19,19 +19,23 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-
  max-width:1280px;margin:1.5em auto;padding:0 1.5em;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.7em;margin-bottom:.3em} h2{margin-top:2em;border-bottom:2px solid #ddd;
  padding-bottom:.2em}
-code{font-size:.92em;word-break:break-word}
-table.meta{font-size:.9em;margin:.5em 0 1em 0} table.meta th{background:none;border:none;
- text-align:left;vertical-align:top;padding-right:1em;color:#555;font-weight:600}
+code{font-size:.92em;overflow-wrap:anywhere}
+table.meta{font-size:.9em;margin:.3em 0 1.2em 0;width:100%}
+table.meta caption{font-size:1.05em;border-bottom:1px solid #ddd}
+table.meta th{background:none;border:none;text-align:left;vertical-align:top;
+ padding-right:1em;color:#555;font-weight:600;white-space:nowrap;width:11em}
 table.meta td{text-align:left;white-space:normal;border:none}
 nav ul{columns:2;font-size:.92em}
 figure{margin:1.2em 0 2em 0;overflow-x:auto}
-figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}
 figcaption{font-size:.92em;color:#333;margin-top:.4em;max-width:1100px}
-table{border-collapse:collapse;margin:1em 0 .3em 0;font-size:.88em;
+table{border-collapse:collapse;margin:1em 0 .3em 0;font-size:.85em;
  font-variant-numeric:tabular-nums}
 caption{caption-side:top;text-align:left;font-weight:600;padding-bottom:.4em}
-th,td{padding:.25em .6em;text-align:right;border-bottom:1px solid #e3e3e3;white-space:nowrap}
-th{background:#f5f5f7;border-bottom:2px solid #ccc} td:first-child,th:first-child{text-align:left}
+th,td{padding:.25em .5em;text-align:right;border-bottom:1px solid #e3e3e3;vertical-align:top}
+th{background:#f5f5f7;border-bottom:2px solid #ccc;font-weight:600}
+td.long{overflow-wrap:anywhere}
+td:first-child,th:first-child{text-align:left}
 .notes{font-size:.85em;color:#555;margin-top:.2em;max-width:1100px}
 .files{font-size:.85em} .files a{margin-right:.6em}
 .note{background:#eef5fc;border-left:4px solid #4a90d9;padding:.5em 1em;font-size:.92em;
@@ -63,7 +67,15 @@ class Note:
 
 
 @dataclass
-class Section:
+class MetaGroup:
+    """One block of the header: a heading (already-escaped HTML) and its (field, HTML) rows."""
+
+    heading: str
+    rows: list[tuple[str, str]]
+
+
+@dataclass
+class PageSection:
     title: str
     anchor: str
     intro: str = ""  # already-escaped HTML
@@ -99,19 +111,23 @@ def _note(note: Note) -> str:
 
 
 def render_page(
-    title: str, meta: list[tuple[str, str]], missing: list[str], sections: list[Section]
+    title: str, meta: list[MetaGroup], missing: list[str], sections: list[PageSection]
 ) -> str:
-    """`meta`: (field, already-escaped HTML) rows of the header."""
+    """`meta`: the header's blocks, one per experiment and one for the report itself, each
+    under its own heading so that several experiments do not run together."""
     esc = html.escape
-    header = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in meta)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        f'<table class="meta"><tbody>{header}</tbody></table>',
     ]
+    for group in meta:
+        rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in group.rows)
+        parts.append(
+            f'<table class="meta"><caption>{group.heading}</caption><tbody>{rows}</tbody></table>'
+        )
     if missing:
         items = "".join(f"<li>{esc(m)}</li>" for m in missing)
         parts.append(

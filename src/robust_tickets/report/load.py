@@ -9,6 +9,7 @@ Experiments are grouped into *settings*: configs equal in everything but the str
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ import numpy as np
 
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
-from robust_tickets.experiment import num_levels
+from robust_tickets.pruning.strategies import STRATEGIES
+from robust_tickets.report.style import setting_slug, setting_title
 from robust_tickets.results import iter_rows
 from robust_tickets.store import ExperimentDir, LevelDir, find_experiments
 
@@ -57,7 +59,8 @@ class Series:
     paths: list[Path]
     runs: dict[tuple[int, int], LevelRun] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    label: str = ""
+    label: str = ""  # the strategy, and what tells it from its setting's other experiments
+    title: str = ""  # its setting's title (style.setting_title, told apart from other settings)
 
     @property
     def flat(self) -> dict[str, Any]:
@@ -87,9 +90,16 @@ class Setting:
 
     flat: dict[str, Any]
     series: list[Series]
+    title: str = ""  # unique among the report's settings
+    slug: str = ""  # unique file-name stem
 
     def by_strategy(self, strategy: str) -> list[Series]:
         return [s for s in self.series if s.strategy == strategy]
+
+    def primary(self) -> Series:
+        """The experiment the others are compared with: the first `reset` one, else the first."""
+        resets = self.by_strategy("reset")
+        return resets[0] if resets else self.series[0]
 
 
 def _level_runs(exp: ExperimentDir) -> dict[tuple[int, int], LevelRun]:
@@ -140,6 +150,12 @@ def _gaps(numbers: list[int]) -> str:
         elif high - low > 2:
             parts.append(f"{low + 1}-{high - 1}")
     return ", ".join(parts)
+
+
+def num_levels(config: ExperimentConfig) -> int:
+    """Levels a run of `config` has (as the runner counts them; computed here so that the
+    report never imports the training engine)."""
+    return 1 + config.prune.prune_iters if STRATEGIES.get(config.prune.strategy).prunes else 1
 
 
 def _missing_notes(series: Series, exp_dirs: list[ExperimentDir]) -> list[str]:
@@ -206,7 +222,8 @@ def load_series(dirs: list[Path]) -> list[Series]:
 
 
 def group_settings(series: list[Series]) -> list[Setting]:
-    """Group experiments by everything but strategy; label each series within its setting."""
+    """Group experiments by everything but strategy; label each series within its setting, and
+    give each setting a title and a file stem no other setting has."""
     groups: dict[tuple, list[Series]] = {}
     for s in series:
         flat = s.flat
@@ -221,11 +238,37 @@ def group_settings(series: list[Series]) -> list[Setting]:
             detail = ", ".join(f"{k}={s.flat[k]}" for k in differing)
             s.label = f"{s.strategy} ({detail})" if detail else s.strategy
         common = {k: v for k, v in members[0].flat.items() if k not in NOT_SETTING}
-        settings.append(Setting(flat=common, series=members))
+        settings.append(Setting(flat=common, series=members, title=setting_title(common)))
     settings.sort(
         key=lambda g: (g.flat["dataset"], g.flat["attack"], not g.flat["adv_train"], str(g.flat))
     )
+    _tell_apart(settings)
     return settings
+
+
+def _tell_apart(settings: list[Setting]) -> None:
+    """Settings whose titles coincide (they differ in a setting the title does not name, such
+    as the learning rate) get the fields they differ in appended; then unique slugs."""
+    by_title: dict[str, list[Setting]] = defaultdict(list)
+    for setting in settings:
+        by_title[setting.title].append(setting)
+    for twins in by_title.values():
+        if len(twins) < 2:
+            continue
+        keys = sorted({k for t in twins for k in t.flat})
+        differing = [k for k in keys if len({repr(t.flat.get(k)) for t in twins}) > 1]
+        for t in twins:
+            t.title += " · " + ", ".join(f"{k} {t.flat.get(k)}" for k in differing)
+    used: set[str] = set()
+    for setting in settings:
+        base = slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", setting_slug(setting.flat))
+        n = 2
+        while slug in used:
+            slug, n = f"{base}-{n}", n + 1
+        used.add(slug)
+        setting.slug = slug
+        for s in setting.series:
+            s.title = setting.title
 
 
 STRATEGY_ORDER = ("reset", "dense", "random", "continue", "rewind")

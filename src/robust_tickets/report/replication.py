@@ -9,6 +9,7 @@ before it), then mean ± sample std over trials per % of weights remaining.
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from robust_tickets.errors import UserError
-from robust_tickets.report.figures import Reference
 from robust_tickets.report.paper import paper_level
+from robust_tickets.report.plot import Reference
 
 LABEL = "published replication (docs/replication)"
 
@@ -91,13 +92,13 @@ def reference_for(
         cell = {}
         for kind, metric in (("natural", "acc"), ("attack", "adv_acc")):
             values = np.array([100 * r[metric] for r in found])
-            std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            std = float(values.std(ddof=1)) if len(values) > 1 else math.nan  # no spread
             cell[kind] = (float(values.mean()), std)
         points[remaining] = cell
     iteration = max(r["iteration"] for r in picked.values())
     trials = len({(r["experiment"], r["trial"]) for r in picked.values()})
     label = f"{LABEL}, it. {iteration:,}, {trials} trial(s)"
-    return Reference(label, points), iteration, trials
+    return Reference(label, points, trials), iteration, trials
 
 
 # ---- strong attacks: docs/replication/robustness.csv (`results DIR --csv --eval`) ------------

@@ -3,10 +3,14 @@ level looks the same everywhere in a report."""
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
+
+from robust_tickets.resolve import from_flat
 
 DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
 STRATEGY_COLORS = {
@@ -57,14 +61,63 @@ def training_mode(flat: dict[str, Any]) -> str:
     return "adversarial" if flat["adv_train"] else "natural"
 
 
+# Settings that change the method (how tickets are found or trained), named in every title and
+# table row where they are not the default for the run's dataset, model and attack: two runs
+# that differ only in one of them must never look alike on the page.
+METHOD_FIELDS = {
+    "criterion": "criterion {}",
+    "one_shot": "one-shot",
+    "prune_method": "{} allocation",
+    "prune_rate": "prune rate {:g}",
+    "prune_rate_output": "output prune rate {:g}",
+    "prune_rate_conv": "conv prune rate {:g}",
+    "rewind_iter": "rewind to iteration {:,}",
+    "snip_batches": "SNIP over {} batches",
+    "hydra_iters": "HYDRA {:,} score iterations",
+    "hydra_lr": "HYDRA score lr {:g}",
+    "random_start": "no random start",
+    "attack_labels": "attacks on {} labels",
+    "label_smoothing": "label smoothing {:g}",
+    "l1_reg": "L1 {:g}",
+    # fields the lead adds in main at the same time (the original code's loop, Adam and loss);
+    # a field the config does not have yet is skipped
+    "train_loop": "{} training loop",
+    "stop_step": "stopped at step {:,}",
+    "adam": "{} Adam",
+    "loss_form": "{} cross-entropy",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _defaults(dataset: str, model: str, attack: str, strategy: str) -> dict[str, Any]:
+    return from_flat(
+        {"dataset": dataset, "model": model, "attack": attack, "strategy": strategy}
+    ).flat()
+
+
+def method_tag(flat: dict[str, Any]) -> str:
+    """The method settings of `flat` that are not their defaults ("criterion random, one-shot"),
+    or "" for the default method."""
+    base = _defaults(flat["dataset"], flat["model"], flat["attack"], flat.get("strategy", "reset"))
+    parts = []
+    for name, template in METHOD_FIELDS.items():
+        if name in flat and name in base and flat[name] != base[name]:
+            parts.append(template.format(flat[name]))
+    return ", ".join(parts)
+
+
 def setting_title(flat: dict[str, Any]) -> str:
-    """One line naming a setting: dataset, model, attack, training mode."""
+    """One line naming a setting: dataset, model, attack, training mode, and every method
+    setting that is not the default."""
     attack = flat["attack"].upper()
     if flat["attack"] == "pgd":
         attack += f" ({flat['steps']} steps of {flat['step_size']:g})"
     mode = f"{training_mode(flat)} training"
     dataset = DATASET_NAMES.get(flat["dataset"], flat["dataset"])
-    return f"{dataset} · {flat['model']} · {attack} ε={flat['eps']:g} · {mode}"
+    tag = method_tag(flat)
+    return f"{dataset} · {flat['model']} · {attack} ε={flat['eps']:g} · {mode}" + (
+        f" · {tag}" if tag else ""
+    )
 
 
 def setting_details(flat: dict[str, Any]) -> str:
@@ -79,4 +132,5 @@ def setting_details(flat: dict[str, Any]) -> str:
 
 def setting_slug(flat: dict[str, Any]) -> str:
     mode = "adv" if flat["adv_train"] else "nat"
-    return f"{flat['dataset']}-{flat['model']}-{flat['attack']}-{mode}"
+    tag = re.sub(r"[^A-Za-z0-9.]+", "_", method_tag(flat)).strip("_")
+    return f"{flat['dataset']}-{flat['model']}-{flat['attack']}-{mode}" + (f"-{tag}" if tag else "")

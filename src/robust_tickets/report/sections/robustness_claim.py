@@ -2,8 +2,9 @@
 case of the strong attacks, natural and adversarial training side by side, with the
 gradient-masking flags, per sparsity.
 
-One panel per (dataset, model, training attack, eps, strategy) that has strong-attack results;
-experiments differing only in natural vs adversarial training share a panel."""
+One panel per (dataset, model, training attack, eps, strategy, method) that has strong-attack
+results; experiments differing only in natural vs adversarial training share a panel. Part of
+the robustness section."""
 
 from __future__ import annotations
 
@@ -13,24 +14,25 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from robust_tickets.report.aggregate import mean_std
-from robust_tickets.report.figures import MAX_WIDTH_IN, Drawn, percent_axis
 from robust_tickets.report.formats import Table
-from robust_tickets.report.robustness import WORST, StrongAttacks
-from robust_tickets.report.style import DATASET_NAMES, pct, training_mode
+from robust_tickets.report.plot import MAX_WIDTH_IN, Drawn, percent_axis
+from robust_tickets.report.strong import WORST, StrongAttacks, flags
+from robust_tickets.report.style import DATASET_NAMES, method_tag, pct, training_mode
 
 TRAINING_COLORS = {True: "#1f77b4", False: "#ff7f0e"}
-FLAGGED = ("warn", "fail")
 
 
 def _key(strong: StrongAttacks) -> tuple:
     f = strong.flat
-    return (f["dataset"], f["model"], f["attack"], f["eps"], f["strategy"])
+    return (f["dataset"], f["model"], f["attack"], f["eps"], f["strategy"], method_tag(f))
 
 
 def _panel_title(key: tuple) -> str:
-    dataset, model, attack, eps, strategy = key
+    dataset, model, attack, eps, strategy, tag = key
     name = DATASET_NAMES.get(dataset, dataset)
-    return f"{name} · {model} · {attack.upper()} ε={eps:g} · {strategy}"
+    return f"{name} · {model} · {attack.upper()} ε={eps:g} · {strategy}" + (
+        f" · {tag}" if tag else ""
+    )
 
 
 def panels(strongs: list[StrongAttacks]) -> dict[tuple, list[StrongAttacks]]:
@@ -42,16 +44,6 @@ def panels(strongs: list[StrongAttacks]) -> dict[tuple, list[StrongAttacks]]:
     for found in grouped.values():
         found.sort(key=lambda s: not s.flat["adv_train"])
     return dict(sorted(grouped.items()))
-
-
-def flags(checks: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
-    """(experiment, level) of every checked network -> names of the masking checks that warn or
-    fail in any trial (empty where all pass)."""
-    found: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for entry in checks:
-        key = (entry["experiment"], entry["level"])
-        found[key] |= {k for k, v in entry.items() if v in FLAGGED and k != "overall"}
-    return {k: sorted(v) for k, v in found.items()}
 
 
 def claim_figure(strongs: list[StrongAttacks], checks: list[dict[str, Any]]) -> Drawn | None:
@@ -110,14 +102,25 @@ def claim_figure(strongs: list[StrongAttacks], checks: list[dict[str, Any]]) -> 
     for ax in axes[len(grouped) :]:
         ax.set_visible(False)
     n = sorted({s.n for v in grouped.values() for s in v})
+    modes = {bool(s.flat["adv_train"]) for v in grouped.values() for s in v}
+    colours = "; ".join(
+        f"{'blue' if mode else 'orange'}: {'adversarial' if mode else 'natural'} training"
+        for mode in sorted(modes, reverse=True)
+    )
+    ringed = any(d["masking_flags"] for d in data)
     caption = (
         "Dashed: the training attack's accuracy as the paper reports it (the training-time "
         "metric at the end of each level, full test set). Solid: the per-example worst case of "
         f"the strong attacks run by `evaluate` at the same ε, on the first "
-        f"{'/'.join(f'{v:,}' for v in n)} test images. Blue: adversarial training; orange: "
-        "natural training. A red ring: a gradient-masking check warns for that network. Mean "
-        "over the evaluated trials. Where the two worst-case lines coincide (at 0), the natural "
-        "one (thin) is drawn over the adversarial one (thick)."
+        f"{'/'.join(f'{v:,}' for v in n)} test images. {colours.capitalize()}."
+        + (" A red ring: a gradient-masking check warns for that network." if ringed else "")
+        + " Mean over the evaluated trials."
+        + (
+            " Where the two worst-case lines coincide (at 0), the natural one (thin) is drawn "
+            "over the adversarial one (thick)."
+            if len(modes) > 1
+            else ""
+        )
     )
     return Drawn(fig, data, caption)
 

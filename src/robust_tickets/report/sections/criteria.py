@@ -1,16 +1,15 @@
-"""Pruning criteria compared at matched sparsity: one figure and one table per setting.
+"""Pruning criteria compared at matched sparsity: one part per setting in which pruned
+experiments differ in criterion, with a figure and a table.
 
-A *setting* here is every experiment that differs only in how it prunes (criterion, strategy,
-one-shot or iterative, the criterion's own settings, how far it ran); the dense run of the
-setting is the horizontal reference. Each line is one experiment: test accuracy (natural,
-adversarial under the training attack) at the end of each level against % of weights remaining,
-the mean over trials with a one-std band. Where `robust-tickets evaluate` has written strong-
-attack results, a third panel shows the per-example worst case over its attacks at the training
-eps. The table gives the same numbers and each criterion's difference from magnitude pruning
-at the same % remaining (every criterion keeps exactly the schedule's counts, so levels match).
-
-Reads only `robust_tickets.results` rows (the store's stable interface); never retrains. Kept
-apart from the rest of the report, which `report.build` calls through `criteria_items`.
+A *criteria setting* is every experiment that differs only in how it prunes (criterion,
+strategy, one-shot or iterative, the criterion's own settings, how far it ran); its dense run is
+the horizontal reference. Each line is one experiment: test accuracy (natural, adversarial under
+the training attack) at the end of each finished level against % of weights remaining, the mean
+over trials with a one-std band; where `robust-tickets evaluate` ran, a third panel shows the
+per-example worst case of its attacks at the training eps. The table gives the same numbers and
+each criterion's difference from magnitude pruning at the same % remaining (every criterion
+keeps exactly the schedule's counts, so levels match). Reads the series and strong-attack
+results of ReportData, like every other section.
 """
 
 from __future__ import annotations
@@ -18,16 +17,21 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from robust_tickets.config import ExperimentConfig
-from robust_tickets.results import iter_eval_rows, iter_rows
-from robust_tickets.store import find_experiments
+from robust_tickets.config import FIELD_DEFAULTS, ExperimentConfig
+from robust_tickets.report.data import ReportData
+from robust_tickets.report.formats import Table
+from robust_tickets.report.load import Series
+from robust_tickets.report.plot import MAX_WIDTH_IN, Drawn
+from robust_tickets.report.sections.base import Part
+from robust_tickets.report.strong import WORST as STRONG_WORST
+from robust_tickets.report.strong import StrongAttacks
+from robust_tickets.report.style import setting_title
 
 # What may differ within a setting: how the network is pruned and how far it went.
 PRUNING_FIELDS = frozenset(
@@ -81,12 +85,53 @@ class CriteriaSetting:
         return next((line for line in self.lines if line.criterion == "magnitude"), None)
 
     def title(self) -> str:
-        f = self.flat
-        mode = f"{f['attack']} adversarial training" if f["adv_train"] else "natural training"
-        return (
-            f"{f['dataset']}, {f['model']}, {mode} (eps {f['eps']:g}), {f['prune_method']} "
-            f"allocation"
-        )
+        base = {**self.flat, **{k: FIELD_DEFAULTS[k] for k in PRUNING_FIELDS}}
+        return f"{setting_title(base)}, {self.flat['prune_method']} allocation"
+
+    def has_worst(self) -> bool:
+        return any(WORST in v for line in self.lines for v in line.values.values())
+
+
+class CriteriaSection:
+    def build(self, data: ReportData) -> list[Part]:
+        parts = []
+        for setting in criteria_settings(data.series, data.strongs):
+            stem = slug(setting)
+            part = Part(
+                f"Criteria: {setting.title()}",
+                stem,
+                "Magnitude pruning beside the other criteria at matched sparsity: test accuracy "
+                "at the end of each level, mean ± std over trials (difference from magnitude).",
+            )
+            header, rows, raw = criteria_table(setting)
+            names = raw_header(setting)
+            parts_drawn = ["Mean over trials with a one-std band, one line per criterion"]
+            if setting.dense is not None:
+                parts_drawn.append("the dense network dashed")
+            if setting.has_worst():
+                parts_drawn.append("the third panel: the strong attacks' worst case (`evaluate`)")
+            drawn = Drawn(
+                criteria_figure(setting),
+                data=[dict(zip(names, r, strict=True)) for r in raw],  # the table's numbers
+                caption="; ".join(parts_drawn) + ".",
+            )
+            part.figure(
+                drawn, f"fig_{stem}", "Test accuracy against % of weights remaining, per criterion"
+            )
+            note = dense_note(setting)
+            part.add(
+                Table(
+                    f"table_{stem}",
+                    "Test accuracy (%) per criterion, difference from magnitude in brackets",
+                    header,
+                    rows,
+                    names,
+                    raw,
+                    [note] if note else [],
+                )
+            )
+            parts.append(part)
+        return parts
 
 
 def _label(config: ExperimentConfig) -> str:
@@ -100,29 +145,37 @@ def _key(config: ExperimentConfig) -> tuple:
     return tuple(sorted((k, v) for k, v in config.flat().items() if k not in PRUNING_FIELDS))
 
 
-def _final(row: dict[str, Any]) -> bool:
-    return row["complete"] and row["split"] == "test" and row["iteration"] == row["train_iters"]
+def _line(series: Series, strong: StrongAttacks | None) -> Line:
+    """Test accuracy at the end of each finished level, and the strong worst case."""
+    line = Line(_label(series.config), series.config)
+    end = series.config.train.train_iters
+    for run in series.runs.values():
+        curve = run.curves.get("test")
+        if not run.complete or curve is None:
+            continue
+        hit = np.flatnonzero(curve.iteration == end)
+        if hit.size:
+            bucket = line.values.setdefault(run.remaining, {})
+            for metric in METRICS:
+                bucket.setdefault(metric, []).append(float(curve.values[metric][hit[0]]))
+    if strong is not None:
+        for (level, attack), values in strong.values.items():
+            if attack == STRONG_WORST:
+                bucket = line.values.setdefault(strong.remaining[level], {})
+                bucket.setdefault(WORST, []).extend(values)
+    return line
 
 
-def load_criteria(dirs: list[Path]) -> list[CriteriaSetting]:
-    """Settings under `dirs` in which at least two pruned experiments differ in criterion."""
-    lines: dict[str, Line] = {}
-    for directory in dirs:
-        for exp in find_experiments(directory):
-            config = exp.config()
-            line = lines.setdefault(config.hash(), Line(_label(config), config))
-            for row in iter_rows(exp.path):
-                if _final(row):
-                    for metric in METRICS:
-                        bucket = line.values.setdefault(row["remaining"], {})
-                        bucket.setdefault(metric, []).append(row[metric])
-            for (_trial, _level), row in _worst_cases(exp.path).items():
-                bucket = line.values.setdefault(row["remaining"], {})
-                bucket.setdefault(WORST, []).append(row["acc"])
+def criteria_settings(
+    series: list[Series], strongs: list[StrongAttacks] | None = None
+) -> list[CriteriaSetting]:
+    """Settings in which at least two pruned experiments differ in criterion."""
+    by_name = {s.experiment: s for s in strongs or []}
     groups: dict[tuple, list[Line]] = defaultdict(list)
-    for line in lines.values():
+    for s in series:
+        line = _line(s, by_name.get(s.name))
         if line.values:
-            groups[_key(line.config)].append(line)
+            groups[_key(s.config)].append(line)
     settings = []
     for members in groups.values():
         pruned = [m for m in members if m.config.prune.strategy != "dense"]
@@ -152,21 +205,6 @@ def _disambiguate(lines: list[Line]) -> None:
             t.label += " " + ", ".join(f"{k}={t.config.flat()[k]}" for k in differing)
 
 
-def _worst_cases(root: Path) -> dict[tuple[int, int], dict[str, Any]]:
-    """Per (trial, level): the strong attacks' worst case at the training eps, on the most
-    examples evaluated."""
-    best: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in iter_eval_rows(root):
-        if row["split"] != "robustness" or row["eval_attack"] != "worst-case":
-            continue
-        if not math.isclose(float(row["eval_eps"]), float(row["eps"]), rel_tol=1e-6):
-            continue
-        key = (row["trial"], row["level"])
-        if key not in best or int(row["n_examples"]) > int(best[key]["n_examples"]):
-            best[key] = row
-    return best
-
-
 # ---- figure -------------------------------------------------------------------------------
 def _pct(v: float) -> str:
     return f"{v:.3g}"
@@ -187,7 +225,7 @@ def criteria_figure(setting: CriteriaSetting) -> Figure:
     panels = dict(METRICS)
     if any(WORST in v for line in setting.lines for v in line.values.values()):
         panels[WORST] = "strong attacks, worst case"
-    fig = Figure(figsize=(4.2 * len(panels), 3.6), layout="constrained")
+    fig = Figure(figsize=(min(MAX_WIDTH_IN, 4.2 * len(panels)), 4.2), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     remaining = setting.remaining()
     for ax, (metric, name) in zip(axes, panels.items(), strict=True):
@@ -215,8 +253,9 @@ def criteria_figure(setting: CriteriaSetting) -> Figure:
             ylabel="accuracy (%)",
         )
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(setting.title(), fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
+    fig.suptitle(setting.title(), fontsize=10)
     return fig
 
 
