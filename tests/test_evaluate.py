@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from robust_tickets.evaluation.checks import needed
 from robust_tickets.evaluation.robustness import robust_examples
 from robust_tickets.evaluation.runner import Task, evaluate_model, model_checks
 from robust_tickets.evaluation.store import RobustnessDir, table_rows
+from robust_tickets.evaluation.summary import SHORT
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import create_model
 from robust_tickets.report.robustness_curves import (
@@ -195,7 +197,9 @@ def test_evaluate_writes_beside_the_run_resumes_and_shows_in_results(tmp_path, f
         "1",
         "-q",
     ]
+    capsys.readouterr()
     assert main(argv) == 0
+    _check_printed_results(*capsys.readouterr(), exp, n=60, eps=0.3)
     store = RobustnessDir.of(exp.trial(0).level(1))
     first = store.load()
     assert main(argv) == 0  # resumed: nothing recomputed
@@ -344,3 +348,100 @@ def test_default_radii_follow_the_datasets_threat_model():
     assert default_eps(paper) == DEFAULT_EPS and max(DEFAULT_EPS) == 0.4
     # the training eps is on each default curve, so the curve and the checks meet there
     assert cifar.attack.eps in default_eps(cifar) and paper.attack.eps in default_eps(paper)
+
+
+# ---- what evaluate prints: an estimate before, a results table after ------------------------
+def _printed_table(out: str) -> dict[tuple[int, int], dict[str, str]]:
+    """The main results table's rows by (trial, level), each {column: cell}."""
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.split()[:2] == ["trial", "level"])
+    header = lines[start].split()
+    rows = {}
+    for line in lines[start + 1 :]:
+        cells = line.split(None, len(header) - 1)
+        if not cells or not cells[0].isdigit():
+            break
+        rows[(int(cells[0]), int(cells[1]))] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def _check_printed_results(out: str, err: str, exp, n: int, eps: float) -> None:
+    """The announcement names what the checks add and how to skip them; the table's numbers
+    are the stored ones (clean, each attack, worst case, the checks' flag), in 100 columns."""
+    assert all(len(line) <= 100 for line in err.splitlines()), err  # wrapped to 100 columns
+    text = " ".join(err.split())
+    start, end = text.index("the masking checks add"), text.index("(--no-checks skips them)")
+    for name in ("pgd-restarts", "square", "transfer", "at eps 1"):
+        assert name in text[start:end], text
+    assert end < text.index("evaluate took")  # said before the work, not after
+    path = str(exp.path.resolve())  # printed absolute, on a line of its own (may be long)
+    assert path in out.splitlines()
+    assert all(len(line) <= 100 for line in out.splitlines() if line != path), out
+    rows = _printed_table(out)
+    assert set(rows) == {(0, 0), (0, 1)}
+    for (trial, level), row in rows.items():
+        store = RobustnessDir.of(exp.trial(trial).level(level))
+        table = [r for r in store.read_table() if r["n"] == n and r["role"] == "curve"]
+        acc = {(r["attack"], r["eps"]): r["acc"] for r in table}
+        assert row["clean"] == f"{100 * acc[('worst-case', 0.0)]:.1f}"
+        assert row["worst"] == f"{100 * acc[('worst-case', eps)]:.1f}"
+        for attack in ("fgsm", "autoattack"):
+            assert row[attack] == f"{100 * acc[(attack, eps)]:.1f}"
+        checks = store.read_checks()
+        warned = [c["check"] for c in checks["checks"] if c["flag"] == "warn"]
+        assert row["checks"].split(":")[0] == checks["flag"]
+        shown = row["checks"].removeprefix("warn: ").split(",") if warned else []
+        assert [SHORT.get(w, w) if len(row["checks"]) > 30 else w for w in warned] == shown
+
+
+def test_results_table_fits_100_columns_with_many_attacks_and_warnings():
+    from robust_tickets.evaluation.summary import LevelResult, format_results
+
+    attacks = ["fgsm", "pgd", "pgd-restarts", "apgd-ce", "apgd-t", "fab-t", "square", "transfer"]
+    radii = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    results = [
+        LevelResult(
+            trial=t,
+            level=level,
+            remaining=100 * 0.8**level,
+            n=10_000,
+            clean=0.9,
+            acc={(a, e): 0.5 - e / 3 for a in attacks for e in radii},
+            worst={e: 0.4 - e / 3 for e in radii},
+            flag="warn",
+            warned=["monotone", "unbounded", "more-steps", "black-box", "transfer", "library"],
+        )
+        for t in range(3)
+        for level in range(19)
+    ]
+    text = format_results(Path("/a/long/results/path"), results, check_eps=0.3)
+    assert all(len(line) <= 100 for line in text.splitlines()), text
+    rows = _printed_table(text)
+    assert len(rows) == 57 and rows[(2, 18)]["left%"] == f"{100 * 0.8**18:.1f}"
+    assert rows[(0, 0)]["worst"] == "30.0"
+    assert rows[(0, 0)]["checks"] == "warn: mono,unbd,steps,bbox,transf,lib"  # short names fit
+    assert "not shown for width" in text  # the attacks that did not fit are named
+    assert "worst case (%) by eps" in text
+
+
+def test_estimate_counts_every_attack_and_the_low_end_never_exceeds_the_high():
+    from robust_tickets.evaluation import estimate
+
+    ctx = AttackContext(10, settings=EvalSettings())
+    times = estimate.PassTimes(grad=1e-4, forward=4e-5)
+    for name in EVAL_ATTACKS.names():
+        low, high = times.seconds(estimate.attack_passes(name, 0.3, ctx), 1000)
+        assert 0 < low <= high, name
+    # what stops early has a range; what runs its steps on every example has none
+    assert estimate.attack_passes("apgd-ce", 0.3, ctx).grad_low == 100
+    restarts = estimate.attack_passes("pgd-restarts", 0.3, ctx)
+    assert (restarts.grad_low, restarts.grad_high) == (40, 200)
+    assert estimate.attack_passes("square", 0.3, ctx).fwd_high >= 5000
+    assert estimate.attack_passes("fgsm", 0.0, ctx).grad_high == 0  # eps 0: no attack
+    assert [estimate.duration(s) for s in (0.2, 7, 44, 400, 9000)] == [
+        "1 s",
+        "7 s",
+        "44 s",
+        "7 min",
+        "2.5 h",
+    ]

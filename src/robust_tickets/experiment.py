@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from pathlib import Path
 
 import torch
 
+from robust_tickets.attacks import ATTACKS
 from robust_tickets.claims import claimed
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
 from robust_tickets.data.fetch import ensure_dataset
 from robust_tickets.errors import RunFailed, UserError
 from robust_tickets.level_pool import LevelPool
+from robust_tickets.models import create_model
 from robust_tickets.prestart import available_cores
-from robust_tickets.progress import Progress
-from robust_tickets.schedule import level_steps
-from robust_tickets.store import ExperimentDir, experiment_dir, verify_trial, write_config
+from robust_tickets.progress import Progress, Work, eval_cost
+from robust_tickets.schedule import level_schedule, level_steps
+from robust_tickets.store import (
+    ExperimentDir,
+    experiment_dir,
+    verify_trial,
+    verify_trial_states,
+    write_config,
+)
 from robust_tickets.trial import (
     RunOptions,
     TrialRunner,
@@ -30,6 +39,7 @@ from robust_tickets.trial import (
     num_levels,
     pruning_rates,
     resolve_device,
+    with_test_size,
 )
 
 __all__ = [
@@ -51,7 +61,8 @@ def run_experiment(
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
-    exp = experiment_dir(options.output, config)
+    # absolute: the path printed at the end is one a user can paste anywhere
+    exp = experiment_dir(Path(options.output).resolve(), config)
     trial_ids = options.trial_ids()
     todo = [t for t in trial_ids if options.force or not is_complete(exp, config, t)]
     if not todo:
@@ -66,13 +77,18 @@ def run_experiment(
         )
     with _claims(options, config, trial_ids if options.force else todo):
         write_config(exp, config)
+        shape = tuple(splits.train.x.shape[1:])
+        model = create_model(config.model.model, shape, splits.num_classes, seed=0)
         for trial in [] if options.force else todo:  # damage is named before any work starts
             verify_trial(exp.trial(trial))
+            verify_trial_states(exp.trial(trial), model)  # e.g. files of another model
         if options.force:  # only now that the inputs are known to be good and no one else
             for trial in trial_ids:  # is running these trials
                 exp.move_aside(trial)
-        total = len(trial_ids) * num_levels(config) * level_steps(config)
-        progress = Progress(total, quiet=options.quiet, desc=config.name())
+        work = training_work(config, splits)
+        total = len(trial_ids) * num_levels(config) * work.level()
+        progress = Progress(total, quiet=options.quiet, desc=config.name(), work=work)
+        finished = False
         try:
             progress.advance(
                 (len(trial_ids) - len(todo)) * num_levels(config) * level_steps(config)
@@ -82,9 +98,20 @@ def run_experiment(
             else:
                 for trial in todo:
                     TrialRunner(config, exp, trial, splits, device, progress).run()
+            finished = True
         finally:
-            progress.close()
+            progress.close(finished)
     return exp, todo
+
+
+def training_work(config: ExperimentConfig, splits: Splits) -> Work:
+    """What one level costs, its evaluations counted (see `progress.Work`): its steps and
+    evaluation points from the level's schedule (either training loop)."""
+    t = config.train
+    steps = config.attack.steps if "steps" in ATTACKS.get(config.attack.attack).uses else 1
+    examples = len(splits.valid) + len(with_test_size(splits, config).test)
+    cost = eval_cost(t.batch_size, examples, t.adv_train, steps)
+    return Work.of(level_schedule(config, len(splits.train)), cost)
 
 
 def _claims(

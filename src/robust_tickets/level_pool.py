@@ -13,7 +13,9 @@ Every worker trains with the same thread count, so the results equal a sequentia
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+import json
 import multiprocessing
 import signal
 import sys
@@ -62,6 +64,26 @@ def worker(config: ExperimentConfig, options: RunOptions, conn: Connection) -> N
             conn.send(("failed", trial, level, f"{type(error).__name__}: {error}"))
         else:
             conn.send(("done", trial, level))
+
+
+def trial_status(exp: ExperimentDir, trial: int, level: int) -> str:
+    """`L03 51.3% .812/.640`: the level a trial is running, the percent of weights left and
+    its latest test (or validation) accuracy, natural/adversarial, read from its files."""
+    level_dir = exp.trial(trial).level(level)
+    text = f"L{level:02d}"
+    if not level_dir.info.is_file():  # e.g. a worker still importing torch
+        return f"{text} starting"
+    try:
+        text += f" {float(json.loads(level_dir.info.read_text())['remaining']):.1f}%"
+        lines = level_dir.metrics.read_text().splitlines()
+        rows = list(csv.DictReader([lines[0], *lines[-2:]])) if len(lines) > 1 else []
+        last = {row["split"]: row for row in rows}
+        row = last.get("test") or last.get("valid")
+        if row is not None:
+            text += f" {float(row['acc']):.3f}/{float(row['adv_acc']):.3f}"
+    except (OSError, ValueError, KeyError, TypeError, csv.Error):
+        pass  # not written yet, or being replaced right now: the next poll shows it
+    return text
 
 
 class _PollingProgress:
@@ -115,8 +137,8 @@ class LevelPool:
             child_end.close()
             self.children.append((process, parent_end))
         self.idle: list[Connection] = [conn for _, conn in self.children]
-        self.shown = sum(iterations_done(exp, config, t) for t in todo)
-        progress.advance(self.shown)
+        self.shown = 0.0  # work on the bar from these trials (see `_work_done`)
+        self._update_bar()
 
     def _first_undone(self, trial: int) -> int:
         trial_dir = self.exp.trial(trial)
@@ -169,14 +191,23 @@ class LevelPool:
             self.running[trial] = conn
             conn.send((trial, self.next_level[trial]))
 
+    def _update_bar(self) -> None:
+        """Move the bar to the work the trials' files show, evaluations counted (the parent's
+        own level reports here too: it cannot show its children's numbers otherwise)."""
+        work = self.progress.work
+        done = [iterations_done(self.exp, self.config, t) for t in self.todo]
+        now = sum(work.on_disk(d) for d in done) if work is not None else float(sum(done))
+        self.progress.advance_work(now - self.shown)
+        self.shown = now
+
     def poll(self, timeout: float = 0.0) -> None:
         self._collect(timeout)
         self._dispatch()
-        now = sum(iterations_done(self.exp, self.config, t) for t in self.todo)
-        self.progress.advance(now - self.shown)
-        self.shown = now
-        running = sorted(self.busy)
-        self.progress.show(running=",".join(map(str, running)) or "-")
+        self._update_bar()
+        # what a single trial's bar shows (level, % left, accuracies), for each trial running
+        self.progress.show(
+            **{f"t{t}": trial_status(self.exp, t, self.next_level[t]) for t in sorted(self.busy)}
+        )
 
     def run(self) -> list[int]:
         """Run everything; returns the trials that failed."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.schedule import level_steps
-from robust_tickets.store import find_experiments, read_level_info, read_metrics
+from robust_tickets.store import find_experiments, read_level_info, read_level_metrics
 
 ROW_FIELDS = (
     "experiment",
@@ -68,7 +68,7 @@ def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[
         base = _experiment_fields(config)
         for trial, trial_dir in exp.trials():
             for level, level_dir in trial_dir.levels():
-                if not (level_dir.metrics.is_file() and level_dir.info.is_file()):
+                if not level_dir.info.is_file():
                     continue
                 info = read_level_info(level_dir.info)
                 where = {
@@ -78,7 +78,7 @@ def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[
                     "remaining": info["remaining"],
                     "complete": level_dir.is_done(),
                 }
-                for row in read_metrics(level_dir.metrics):
+                for row in read_level_metrics(level_dir):
                     yield {**where, **row}
     if include_eval:
         yield from iter_eval_rows(root)

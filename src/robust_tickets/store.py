@@ -31,10 +31,12 @@ from typing import Any
 import torch
 import yaml
 from safetensors.torch import load_file, save
+from torch import nn
 
 from robust_tickets import __version__
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
+from robust_tickets.models.ticket import masks_mismatch, state_mismatch
 from robust_tickets.resolve import config_from_dict
 
 # `label`: the evaluation's label in the original code's counting (`robust_tickets.schedule`):
@@ -245,11 +247,13 @@ class ExperimentDir:
     def config(self) -> ExperimentConfig:
         try:
             raw = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
-            return config_from_dict(raw["config"])
+            config = config_from_dict(raw["config"])
         except UserError as error:  # a stored value the validation refuses
             raise damaged(self.config_file, error) from None
         except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
             raise damaged(self.config_file, error) from None
+        check_identity(self, raw, config)
+        return config
 
     def move_aside(self, trial: int) -> Path | None:
         """Move a trial's results under `.replaced/<time>/` (used by --force; nothing deleted)."""
@@ -327,3 +331,84 @@ def find_experiments(root: str | Path, _seen: set[str] | None = None) -> Iterato
     for child in sorted(root.iterdir()):
         if child.is_dir() and not child.name.startswith("."):
             yield from find_experiments(child, seen)
+
+
+# ---- what is read back must be what was written: identity, shapes, rows ------------------
+def _stored_hash(exp: ExperimentDir, raw: dict[str, Any]) -> str | None:
+    """The hash the experiment was created under: its directory name's suffix (what every
+    run of it is filed under), else the `hash` written beside the config."""
+    suffix = exp.path.name.rsplit("-", 1)[-1]
+    if len(suffix) == 10 and all(c in "0123456789abcdef" for c in suffix):
+        return suffix
+    stored = raw.get("hash")
+    return str(stored) if stored is not None else None
+
+
+def check_identity(exp: ExperimentDir, raw: dict[str, Any], config: ExperimentConfig) -> None:
+    """A config.yaml edited by hand (another criterion, another eps) would file the results of
+    one experiment under another's name: its settings must still give the directory's hash."""
+    stored = _stored_hash(exp, raw)
+    if stored is not None and config.hash() != stored:
+        raise damaged(
+            exp.config_file,
+            f"its settings give hash {config.hash()}, not {stored} as the experiment was "
+            "created with: edited by hand?",
+        )
+
+
+def load_state_file(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """A saved whole state (init, final, rewind) that fits `model` in every name and shape; a
+    file of another model, or with a tensor replaced, is named as damaged (loading it would
+    fail with a traceback, or broadcast a wrong-shaped tensor without a word)."""
+    values = load_tensors(path)
+    problem = state_mismatch(model, values)
+    if problem is not None:
+        raise damaged(path, f"does not fit the model: {problem}")
+    return values
+
+
+def load_masks_file(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """Saved masks that fit `model`'s prunable weights in every name and shape."""
+    masks = load_tensors(path)
+    problem = masks_mismatch(model, masks)
+    if problem is not None:
+        raise damaged(path, f"does not fit the model: {problem}")
+    return masks
+
+
+CHECKPOINT_MODEL = "model/"  # prefix of the model's state in checkpoint.safetensors
+
+
+def verify_trial_states(trial: TrialDir, model: nn.Module) -> None:
+    """Every state and mask file of a trial fits `model` (the experiment's network), checked
+    before a resume starts, so that a file of another model is named, not a traceback later."""
+    if trial.rewind.exists():
+        load_state_file(trial.rewind, model)
+    for _, level in trial.levels():
+        for path in (level.init, level.final):
+            if path.exists():
+                load_state_file(path, model)
+        if level.masks.exists():
+            load_masks_file(level.masks, model)
+        if level.checkpoint.exists():
+            own = model.state_dict()
+            saved = {
+                k.removeprefix(CHECKPOINT_MODEL): v
+                for k, v in load_tensors(level.checkpoint).items()
+                if k.startswith(CHECKPOINT_MODEL)
+            }  # older checkpoints also hold the masks as `<layer>.mask` buffers: not state
+            saved = {k: v for k, v in saved.items() if k in own or not k.endswith(".mask")}
+            problem = state_mismatch(model, saved)
+            if problem is not None:
+                raise damaged(level.checkpoint, f"does not fit the model: {problem}")
+
+
+def read_level_metrics(level: LevelDir) -> list[dict[str, Any]]:
+    """A level's metrics rows; a finished level always has some (its evaluations at iteration 0
+    and at the end), so a finished level without any is named as damaged instead of being
+    dropped from `results` and `report` without a word."""
+    rows = read_metrics(level.metrics) if level.metrics.is_file() else []
+    if not rows and level.is_done():
+        reason = "no rows, though the level finished" if level.metrics.is_file() else "missing"
+        raise damaged(level.metrics, reason)
+    return rows

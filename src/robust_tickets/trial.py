@@ -46,6 +46,7 @@ from robust_tickets.store import (
     ExperimentDir,
     LevelDir,
     TrialDir,
+    load_state_file,
     load_tensors,
     remove_stale_temps,
     save_tensors,
@@ -179,7 +180,8 @@ class TrialRunner:
         if self.config.prune.one_shot:  # every level prunes the dense network, from scratch
             trained, old_masks = load_tensors(self.dir.level(0).final), full_masks(self.model)
         else:
-            trained, old_masks = load_tensors(previous.final), load_tensors(previous.masks)
+            trained = load_state_file(previous.final, self.model)  # checked: names and shapes
+            old_masks = load_tensors(previous.masks)
         load_state(self.model, trained)
         self.model.eval()
         sizes = {n: m.numel() for n, m in old_masks.items()}
@@ -238,7 +240,8 @@ class TrialRunner:
         if level_dir.path.is_dir():
             remove_stale_temps(level_dir.path)
         if level_dir.info.exists():  # started before: its start is on disk (criteria may be
-            start, masks = load_tensors(level_dir.init), load_tensors(level_dir.masks)  # costly)
+            start = load_state_file(level_dir.init, self.model)  # costly; checked: shapes)
+            masks = load_tensors(level_dir.masks)
         else:
             start, masks = self.start_state(level)
         load_state(self.model, start)

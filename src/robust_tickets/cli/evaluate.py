@@ -4,11 +4,18 @@ tickets, written beside each level (``robustness/``) and read back by `results -
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robust_tickets.cli.paths import path_text
 from robust_tickets.config import number
 from robust_tickets.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported only when the command runs, not for --help
+    from robust_tickets.evaluation.runner import EvalOptions
+    from robust_tickets.store import ExperimentDir
 
 ORDER = 60
 
@@ -116,11 +123,14 @@ def handle(args: argparse.Namespace) -> int:
     from robust_tickets.evaluation.attacks import EVAL_ATTACKS, EvalSettings
     from robust_tickets.evaluation.runner import (
         EvalOptions,
+        announce,
         check_selection,
+        claimed_levels,
         evaluate_experiment,
         find_experiment_dirs,
         verify_experiment,
     )
+    from robust_tickets.evaluation.summary import format_results
 
     if args.list_attacks:
         for name in EVAL_ATTACKS.names():
@@ -159,10 +169,25 @@ def handle(args: argparse.Namespace) -> int:
         EVAL_ATTACKS.canonical(name)
     experiments = _with_datasets(find_experiment_dirs(args.dirs), args.data_dir)
     check_selection(experiments, options)
-    for exp in experiments:  # damage anywhere stops the command before it writes anything
-        verify_experiment(exp, options)
-    for exp in experiments:
-        plans = evaluate_experiment(exp, options)
-        done = ", ".join(f"{p.trial}/{p.level:02d}" for p in plans) or "none finished"
-        print(f"{exp.path}: evaluated trial/level {done}")
+    # damage anywhere stops the command before it writes anything
+    work = [(exp, verify_experiment(exp, options)) for exp in experiments]
+    started = time.perf_counter()
+    # another `evaluate` on one of these levels: stop before writing (it would lose rows)
+    with claimed_levels([plan for _, plans in work for plan in plans]):
+        for line in announce(work, options):  # what will run and for how long, before it does
+            print(line, file=sys.stderr, flush=True)
+        for exp in experiments:
+            plans = evaluate_experiment(exp, options)
+            results = [p.result for p in plans if p.result is not None]
+            order = tuple(EVAL_ATTACKS.canonical(a) for a in options.attacks)
+            print(
+                format_results(exp.path.resolve(), results, _check_eps(exp, options), order=order)
+            )
+    print(f"evaluate took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0
+
+
+def _check_eps(exp: ExperimentDir, options: EvalOptions) -> float | None:
+    if not options.checks:
+        return None
+    return options.check_eps if options.check_eps is not None else exp.config().attack.eps

@@ -7,8 +7,11 @@ parameters and number of examples is not recomputed.
 
 from __future__ import annotations
 
+import contextlib
+import textwrap
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,20 +19,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from robust_tickets import limits
+from robust_tickets import claims, limits
 from robust_tickets.config import DATASET_EVAL_EPS, ExperimentConfig
-from robust_tickets.data import Split, Splits, load_splits
+from robust_tickets.data import DATASETS, Split, Splits, load_splits
 from robust_tickets.errors import UserError
-from robust_tickets.evaluation import autoattack, library
+from robust_tickets.evaluation import autoattack, estimate, library
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
 from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
 from robust_tickets.evaluation.store import Entry, RobustnessDir, entry_key
+from robust_tickets.evaluation.summary import LevelResult, level_result
 from robust_tickets.models import create_model
 from robust_tickets.models.ticket import apply_masks_, load_state
 from robust_tickets.progress import Progress
 from robust_tickets.seeds import derive
-from robust_tickets.store import ExperimentDir, LevelDir, damaged, load_tensors, read_json
+from robust_tickets.store import (
+    ExperimentDir,
+    LevelDir,
+    load_masks_file,
+    load_state_file,
+    read_json,
+)
 
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
 REPLACED = "replaced"  # role of a curve entry that a newer version of its attack superseded
@@ -66,21 +76,23 @@ class LevelPlan:
     level_dir: LevelDir
     todo: list[Task]
     surrogate: LevelDir | None
+    result: LevelResult | None = None  # filled in once the level is evaluated
+
+
+def empty_model(config: ExperimentConfig) -> nn.Module:
+    """The experiment's network, untrained: what its stored files are checked against (the
+    dataset registry knows the input shape, so no data is loaded)."""
+    spec = DATASETS.get(config.data.dataset)
+    return create_model(config.model.model, spec.input_shape(), spec.num_classes, seed=0)
 
 
 def load_ticket(config: ExperimentConfig, level_dir: LevelDir, splits: Splits) -> nn.Module:
-    """The network of one finished level: its final state under its masks, in eval mode."""
+    """The network of one finished level: its final state under its masks, in eval mode.
+    Every name and shape is checked first (a wrong-shaped tensor would otherwise broadcast)."""
     shape = tuple(splits.test.x.shape[1:])
     model = create_model(config.model.model, shape, splits.num_classes, seed=0)
-    try:
-        load_state(model, load_tensors(level_dir.final))
-    except (KeyError, RuntimeError, ValueError) as error:  # missing names, wrong shapes
-        raise damaged(level_dir.final, f"does not fit the model: {error}") from None
-    masks = load_tensors(level_dir.masks)
-    try:
-        apply_masks_(model, masks)
-    except (KeyError, RuntimeError) as error:
-        raise damaged(level_dir.masks, f"does not fit the model: {error}") from None
+    load_state(model, load_state_file(level_dir.final, model))
+    apply_masks_(model, load_masks_file(level_dir.masks, model))
     return model.eval()
 
 
@@ -174,11 +186,12 @@ def verify_experiment(exp: ExperimentDir, options: EvalOptions) -> list[LevelPla
     their robustness/ holds), so that damage is named before anything is written anywhere."""
     config = exp.config()
     plans = plan_experiment(exp, config, _canonical(options), 0)
+    model = empty_model(config) if plans else None
     for plan in plans:
         for level_dir in (plan.level_dir, plan.surrogate):
             if level_dir is not None:
-                load_tensors(level_dir.final)
-                load_tensors(level_dir.masks)
+                load_state_file(level_dir.final, model)
+                load_masks_file(level_dir.masks, model)
         RobustnessDir.of(plan.level_dir).load()
     return plans
 
@@ -190,7 +203,8 @@ def evaluate_experiment(
     splits: Splits | None = None,
     progress: Progress | None = None,
 ) -> list[LevelPlan]:
-    """Evaluate every chosen finished level of one experiment; returns what was planned."""
+    """Evaluate every chosen finished level of one experiment; returns what was planned, each
+    plan with its `result` (what `summary.format_results` prints)."""
     from robust_tickets.experiment import resolve_device
 
     options = _canonical(options)
@@ -203,16 +217,168 @@ def evaluate_experiment(
     plans = plan_experiment(exp, config, options, n)
     check_eps = options.check_eps if options.check_eps is not None else config.attack.eps
     own_progress = progress is None
+    # the bar counts estimated passes, not examples: one example under Square (5000 queries)
+    # is not one under FGSM, and an ETA that counts them alike is off by a factor of 100
+    weigh = _weigher(config, options, splits, test, device)
     if progress is None:
-        total = sum(len(p.todo) for p in plans) * n
-        progress = Progress(total, quiet=options.quiet, desc=f"evaluating {exp.path.name}")
+        total = sum(weigh(t) for p in plans for t in _unique(p.todo)) * n
+        progress = Progress(
+            total, quiet=options.quiet, desc=f"evaluating {exp.path.name}", unit="passes"
+        )
     try:
         for plan in plans:
-            _evaluate_level(plan, config, splits, test, options, check_eps, device, progress)
+            _evaluate_level(plan, config, splits, test, options, check_eps, device, progress, weigh)
     finally:
         if own_progress:
             progress.close()
     return plans
+
+
+def _unique(tasks: list[Task]) -> list[Task]:
+    """One task per (attack, eps): a check that is also on the curve runs once."""
+    return list({(t.attack, t.eps): t for t in reversed(tasks)}.values())[::-1]
+
+
+def _weigher(
+    config: ExperimentConfig, options: EvalOptions, splits: Splits, test: Split, device
+) -> Callable[[Task], float]:
+    """A task's estimated cost per example, in gradient passes of this network."""
+    ctx = AttackContext(splits.num_classes, config.attack, options.settings)
+    model = empty_model(config).to(device)
+    size = min(len(test), options.settings.batch_size, 256)
+    x, y = test.x[:size].to(device), test.y[:size].to(device)
+    times = estimate.measure(model, x, y, seconds=0.1)  # only the ratios matter here
+    return lambda task: (
+        estimate.weight(estimate.attack_passes(task.attack, task.eps, ctx), times)
+        / max(times.grad, 1e-12)
+    )
+
+
+def _pending(plan: LevelPlan, ctx: AttackContext, n: int) -> list[Task]:
+    """The plan's tasks whose results are not stored yet (what will actually run)."""
+    stored = RobustnessDir.of(plan.level_dir).load()
+    out = []
+    for task in _unique(plan.todo):
+        spec = EVAL_ATTACKS.get(task.attack)
+        if entry_key(spec.name, spec.param_string(ctx), task.eps, n) not in stored:
+            out.append(task)
+    return out
+
+
+def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOptions) -> list[str]:
+    """One or two lines said before any work starts: what will run, roughly how long, and what
+    the masking checks add on top of the attacks asked for (and how to skip them).
+
+    Seconds are counted passes (`estimate.attack_passes`) times the measured time of one pass
+    of each experiment's network; a range, since attacks that stop early take the low end on a
+    network that is not robust and the high end on one that resists them."""
+    from robust_tickets.experiment import resolve_device
+
+    options = _canonical(options)
+    device = resolve_device(options.device)
+    levels, examples = 0, set()
+    curve: list[tuple[float, float]] = []
+    extra: list[tuple[float, float]] = []
+    added: dict[float, list[str]] = {}
+    for exp, plans in work:
+        if not plans:
+            continue
+        config = exp.config()
+        spec = DATASETS.get(config.data.dataset)
+        total = spec.counts()[1]
+        n = min(options.n_examples or total, total)
+        ctx = AttackContext(spec.num_classes, config.attack, options.settings)
+        model = empty_model(config).to(device)
+        size = min(n, options.settings.batch_size, 256)
+        x = torch.rand(size, *spec.input_shape(), device=device)
+        y = torch.randint(0, spec.num_classes, (size,), device=device)
+        times = estimate.measure(model, x, y)
+        for plan in plans:
+            todo = _pending(plan, ctx, n)
+            levels += 1 if todo else 0
+            examples.add(n)
+            asked = {(t.attack, t.eps) for t in plan.todo if t.role == "curve"}
+            for task in todo:
+                cost = times.seconds(estimate.attack_passes(task.attack, task.eps, ctx), n)
+                if (task.attack, task.eps) in asked:
+                    curve.append(cost)
+                else:
+                    extra.append(cost)
+                    names = added.setdefault(task.eps, [])
+                    if task.attack not in names:
+                        names.append(task.attack)
+    if not levels:
+        return ["evaluate: everything asked for is stored already; refreshing the tables"]
+    size = "/".join(map(str, sorted(examples)))
+    asked = _range(estimate.span(curve)) if curve else "stored already"
+    lines = [f"evaluate: {levels} level(s) x {size} test examples; the attacks asked for: {asked}"]
+    if extra:
+        what = " and ".join(f"{', '.join(names)} at eps {eps:g}" for eps, names in added.items())
+        lines.append(
+            f"the masking checks add {what}: {_range(estimate.span(extra), ' more')} "
+            "(--no-checks skips them)"
+        )
+    # readable in 100 columns, continuation lines indented
+    wrapped = []
+    for k, line in enumerate(lines):
+        first = "" if k == 0 else "  "
+        wrapped += textwrap.wrap(
+            line, 100, initial_indent=first, subsequent_indent="    ", break_on_hyphens=False
+        )
+    return wrapped
+
+
+def _range(span: tuple[float, float], more: str = "") -> str:
+    low, high = (estimate.duration(v) for v in span)
+    if low == high:
+        return f"about {low}{more}"
+    return (
+        f"about {low}{more} if the attacks succeed at once, up to {high} if every example resists"
+    )
+
+
+@contextlib.contextmanager
+def claimed_levels(plans: list[LevelPlan]) -> Iterator[None]:
+    """Hold every planned level's claim (`robustness/evaluating.lock`, with a heartbeat) while
+    the body runs. Each `evaluate` reads a level's entries, adds its own and writes them all
+    back, so two at once would lose one's rows (and the stored worst case would then overstate
+    robustness): the second stops before writing anything, naming the holder."""
+    taken: list[claims.Claim] = []
+    made: list[Path] = []  # robustness/ folders that the claim alone created
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(claims.HEARTBEAT):
+            for claim in taken:
+                claims.heartbeat(claim)
+
+    beating = threading.Thread(target=beat, daemon=True)
+    try:
+        for plan in plans:
+            path = RobustnessDir.of(plan.level_dir).lock
+            if not path.parent.exists():
+                made.append(path.parent)
+            claim = claims.try_claim(path)
+            if claim is None:
+                info = claims.read_claim(path) or {}
+                raise UserError(
+                    f"{plan.level_dir.path.resolve()} is being evaluated by another process (pid "
+                    f"{info.get('pid', '?')} on {info.get('host', '?')}): rerun when it has "
+                    f"finished (its results are kept), or choose other --levels/--trials; if no "
+                    f"such process exists, delete {path.resolve()}"
+                )
+            taken.append(claim)
+        beating.start()
+        yield
+    finally:
+        stop.set()
+        if beating.is_alive():
+            beating.join()
+        for claim in taken:
+            claims.release(claim)
+        for folder in made:  # nothing was evaluated there: leave the level as it was
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
 
 
 def _subset(split: Split, n: int | None) -> Split:
@@ -232,16 +398,19 @@ def evaluate_model(
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
     saved: Callable[[dict[str, Entry]], None] | None = None,
+    weigh: Callable[[Task], float] = lambda task: 1.0,
 ) -> dict[str, Entry]:
     """Run every task not already in `entries` (same attack, parameters, eps and n) on `model`.
 
-    `seed(seed_group, eps, start)` seeds one batch; `saved(entries)` is called after each task.
-    Returns the updated entries, keyed by `store.entry_key`.
+    `seed(seed_group, eps, start)` seeds one batch; `saved(entries)` is called after each task;
+    the progress bar advances by `weigh(task)` per example. Returns the updated entries, keyed
+    by `store.entry_key`.
     """
     entries = dict(entries or {})
     if _retire_other_implementations(entries, ctx) and saved is not None:
         saved(entries)
     n = len(test)
+    counted = set(_unique(tasks))  # what the bar's total counts (a duplicate task counts once)
     for task in tasks:
         spec = EVAL_ATTACKS.get(task.attack)
         key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
@@ -256,8 +425,9 @@ def evaluate_model(
                 entries[key] = Entry(**{**old.meta(), "role": "curve"}, robust=old.robust)
                 if saved is not None:
                     saved(entries)
-            if progress is not None:
-                progress.advance(n)
+            if progress is not None and task in counted:
+                progress.advance(n * weigh(task))
+                counted.discard(task)
             continue
         started = time.perf_counter()
         robust = robust_examples(
@@ -269,14 +439,22 @@ def evaluate_model(
             lambda start, s=spec, e=task.eps: seed(s.seed_group, e, start),
             batch_size=ctx.settings.batch_size,
             device=device,
-            on_batch=progress.advance if progress is not None else None,
+            on_batch=_scaled(progress, weigh(task)),
         )
+        counted.discard(task)
         seconds = time.perf_counter() - started
         params = spec.param_string(ctx)
         entries[key] = Entry(spec.name, params, task.eps, n, task.role, seconds, robust)
         if saved is not None:
             saved(entries)  # after every attack, so that an interruption loses one at most
     return entries
+
+
+def _scaled(progress: Progress | None, weight: float) -> Callable[[int], None] | None:
+    """The bar's callback for one task: `weight` units per example done."""
+    if progress is None:
+        return None
+    return lambda examples: progress.advance(examples * weight)
 
 
 def _retire_other_implementations(entries: dict[str, Entry], ctx: AttackContext) -> bool:
@@ -332,6 +510,7 @@ def _evaluate_level(
     check_eps: float,
     device: torch.device,
     progress: Progress,
+    weigh: Callable[[Task], float] = lambda task: 1.0,
 ) -> None:
     store = RobustnessDir.of(plan.level_dir)
     model = load_ticket(config, plan.level_dir, splits).to(device)
@@ -356,11 +535,31 @@ def _evaluate_level(
         device=device,
         progress=progress,
         saved=store.save,
+        weigh=weigh,
     )
     store.write_table(entries)
+    report = None
     if options.checks:
         report = model_checks(entries, ctx, len(test), check_eps, options.thresholds)
         store.write_checks({**report, "trial": plan.trial, "level": plan.level})
+    n = len(test)
+    stored_clean = [e.robust for e in entries.values() if e.eps == 0 and e.n == n]
+    if stored_clean:
+        clean = float(stored_clean[0].float().mean())
+    else:  # not on the curve: one forward pass over the examples
+        clean_robust = robust_examples(
+            model,
+            test.x,
+            test.y,
+            0.0,
+            _no_attack,
+            lambda start: 0,
+            batch_size=ctx.settings.batch_size,
+            device=device,
+        )
+        clean = float(clean_robust.float().mean())
+    remaining = level_remaining(plan.level_dir)
+    plan.result = level_result(plan.trial, plan.level, remaining, entries, n, clean, report)
 
 
 def _no_attack(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:

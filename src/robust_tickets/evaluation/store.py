@@ -5,6 +5,8 @@
                               evaluated so far; its metadata says what each entry is
         robustness.csv        attack,params,eps,n,correct,acc,role,seconds (+ worst-case rows)
         checks.json           the gradient-masking checks and their pass/warn/skip flags
+        evaluating.lock       while an `evaluate` works on the level (claims.try_claim): a
+                              second one stops instead of overwriting the first one's entries
 
 The training files (metrics.csv, final.safetensors, ...) are only read, never written. Every
 write is atomic, and the per-example file is rewritten after each attack, so an interrupted
@@ -74,6 +76,7 @@ class RobustnessDir:
     examples = property(lambda self: self.path / "examples.safetensors")
     table = property(lambda self: self.path / "robustness.csv")
     checks = property(lambda self: self.path / "checks.json")
+    lock = property(lambda self: self.path / "evaluating.lock")
 
     def load(self) -> dict[str, Entry]:
         if not self.examples.is_file():

@@ -82,25 +82,47 @@ def state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _mismatch(own: dict[str, torch.Tensor], values: dict[str, torch.Tensor]) -> str | None:
+    missing = sorted(set(own) - set(values))
+    unknown = sorted(set(values) - set(own))
+    if missing or unknown:
+        return f"missing {missing[:3]}, unexpected {unknown[:3]}"
+    for name, tensor in own.items():
+        # copy_ would broadcast a [1] tensor over a whole weight without a word
+        found, wanted = list(values[name].shape), list(tensor.shape)
+        if found != wanted:
+            return f"{name} has shape {found}, the model's is {wanted}"
+    return None
+
+
+def state_mismatch(model: nn.Module, values: dict[str, torch.Tensor]) -> str | None:
+    """Why a saved whole state cannot be this model's (names or shapes), or None if it fits."""
+    return _mismatch(model.state_dict(), values)
+
+
+def masks_mismatch(model: nn.Module, masks: dict[str, torch.Tensor]) -> str | None:
+    """Why saved masks cannot be this model's (one per prunable weight, same shape), or None."""
+    return _mismatch({name: p.detach() for name, p in prunable(model).items()}, masks)
+
+
 @torch.no_grad()
 def load_state(model: nn.Module, values: dict[str, torch.Tensor]) -> None:
     """Load a whole state saved by `state`. Files written before tickets held the whole state
     carry the prunable weights alone, which is the whole state of the bias-free MLPs that were
-    the only models then; a state missing anything else is an error."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(values))
-    unknown = sorted(set(values) - set(own))
-    if missing or unknown:
-        raise ValueError(
-            f"saved state does not fit the model: missing {missing[:3]}, unexpected {unknown[:3]}"
-        )
-    for name, tensor in own.items():
+    the only models then; a state missing anything else, or of another shape, is an error."""
+    problem = state_mismatch(model, values)
+    if problem is not None:
+        raise ValueError(f"saved state does not fit the model: {problem}")
+    for name, tensor in model.state_dict().items():
         tensor.copy_(values[name])
 
 
 @torch.no_grad()
 def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     """Zero the stored value of every pruned weight."""
+    problem = masks_mismatch(model, masks)
+    if problem is not None:  # mul_ would broadcast a mask of the wrong shape
+        raise ValueError(f"masks do not fit the model: {problem}")
     for name, param in prunable(model).items():
         mask = masks[name]
         if not bool(mask.all()):
