@@ -249,3 +249,40 @@ def test_a_run_made_before_names_spelled_out_the_criterion_resumes_in_place(tmp_
     assert experiment_dir(tmp_path, config).path == old
     fresh = from_flat({"criterion": "random", "train_iters": 11})
     assert experiment_dir(tmp_path, fresh).path.name == fresh.name()
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd"])
+def test_evaluate_paper_measure_agrees_with_the_training_time_number(tmp_path, attack):
+    """`evaluate --attacks paper` on a level's final weights measures what training measured
+    at its last evaluation: FGSM (no randomness) to the example, PGD within binomial noise."""
+    import csv
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    flags = ["--dataset", "mnist", "--attack", attack, "--steps", "3", "--adv-train",
+             "--strategy", "dense", "--train-iters", "60", "--eval-every", "60",
+             "--valid-size", "500", "--test-size", "2000", "--threads", "1", "--quiet"]  # fmt: skip
+    ran = subprocess.run([sys.executable, "-m", "robust_tickets", "run", *flags, "-o", str(out)],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "robust_tickets", "evaluate", str(out), "--attacks", "paper",
+         "--eps", "0.3", "--n-examples", "2000", "--no-checks", "--threads", "1", "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    from robust_tickets.store import find_experiments
+
+    (exp,) = find_experiments(out)
+    level = exp.path / "trial_0" / "level_00"
+    final = [r for r in read_metrics(level / "metrics.csv") if r["split"] == "test"][-1]
+    with (level / "robustness" / "robustness.csv").open() as handle:
+        rows = {r["attack"]: r for r in csv.DictReader(handle)}
+    measured = float(rows["paper"]["acc"])
+    assert "worst-case" not in rows  # the paper's measure is not a robustness
+    if attack == "fgsm":
+        assert abs(measured - final["adv_acc"]) <= 1 / 2000
+    else:  # another random start: within 3 binomial standard errors
+        se = math.sqrt(final["adv_acc"] * (1 - final["adv_acc"]) / 2000)
+        assert abs(measured - final["adv_acc"]) <= 3 * se + 1e-9

@@ -16,6 +16,7 @@ Add an attack with::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from robust_tickets.attacks import ATTACKS
+from robust_tickets.attacks.base import labels_for_attack
 from robust_tickets.config import AttackConfig
 from robust_tickets.evaluation import autoattack, library
 from robust_tickets.registry import Registry
@@ -63,6 +65,9 @@ class EvalAttack:
     seed_group: str  # attacks in one group get the same seeds, hence the same random start
     description: str
     library: bool = False  # needs torchattacks
+    # an example counts only if its clean prediction is right too (robust accuracy); False
+    # for the paper's measure, which counts every attacked prediction that is right
+    clean_required: bool = True
 
     def param_string(self, ctx: AttackContext) -> str:
         return ",".join(f"{k}={v}" for k, v in sorted(self.params(ctx).items()))
@@ -79,6 +84,7 @@ def eval_attack(
     seed_group: str | None = None,
     aliases: tuple[str, ...] = (),
     library: bool = False,
+    clean_required: bool = True,
 ) -> Callable[[Callable[[nn.Module, float, AttackContext], AttackFn]], EvalAttack]:
     """Register a builder ``(model, eps, ctx) -> (x, y, seed) -> x_adv`` under `name`."""
     if kind not in KINDS:
@@ -93,6 +99,7 @@ def eval_attack(
             seed_group=seed_group or name,
             description=(build.__doc__ or "").strip().splitlines()[0],
             library=library,
+            clean_required=clean_required,
         )
         EVAL_ATTACKS.register(name, aliases=aliases)(spec)
         return spec
@@ -173,6 +180,36 @@ def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
 def _pgd(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     """The project's PGD as in training (its steps; step = eps * step_size/eps of training)."""
     return _project_attack(model, "pgd", _pgd_config(eps, ctx))
+
+
+def _paper_config(eps: float, ctx: AttackContext) -> AttackConfig:
+    """The training attack at `eps` (a PGD step keeps its fraction of eps)."""
+    step = _relative_step(ctx.train_attack) * eps
+    return dataclasses.replace(ctx.train_attack, eps=eps, step_size=step)
+
+
+def _paper_params(ctx: AttackContext) -> dict[str, Any]:
+    train = ctx.train_attack
+    params = {"attack": train.attack, "labels": train.attack_labels}
+    if "steps" in ATTACKS.get(train.attack).uses:
+        params |= {"steps": train.steps, "step": _relative_step(train)}
+    return params
+
+
+@eval_attack("paper", kind="white-box", params=_paper_params, clean_required=False)
+def _paper(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+    """The paper's measure: the training attack on the model's own labels, counting every
+    attacked prediction that is right (whatever the clean one was), as training evaluates."""
+    config = _paper_config(eps, ctx)
+    fn = ATTACKS.get(config.attack)
+
+    def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+        generator = torch.Generator(device=x.device).manual_seed(seed)
+        with torch.no_grad():
+            logits = model(x)
+        return fn(model, x, labels_for_attack(config, y, logits), config, generator)
+
+    return run
 
 
 def restarted_pgd(model: nn.Module, eps: float, steps: int, restarts: int) -> AttackFn:

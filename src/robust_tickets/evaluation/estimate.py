@@ -57,6 +57,7 @@ def attack_passes(name: str, eps: float, ctx: AttackContext) -> Passes:
         "fgsm": Passes(1, 1),
         "ta-fgsm": Passes(1, 1),
         "pgd": Passes(pgd_train, pgd_train),
+        "paper": Passes(pgd_train, pgd_train),
         "ta-pgd": Passes(pgd_train, pgd_train),
         "pgd-restarts": Passes(s.pgd_steps, s.pgd_steps * s.pgd_restarts),
         "transfer": Passes(s.pgd_steps, s.pgd_steps * s.pgd_restarts),  # on the dense network

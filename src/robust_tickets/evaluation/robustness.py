@@ -40,6 +40,7 @@ def robust_examples(
     batch_size: int = 1000,
     device: torch.device | str = "cpu",
     on_batch: Callable[[int], None] | None = None,
+    clean_required: bool = True,
 ) -> torch.Tensor:
     """Bool tensor [N] (on the CPU): example i is classified correctly clean and attacked.
 
@@ -56,7 +57,8 @@ def robust_examples(
             ok = predicts(model, xb, yb)
             if eps > 0:
                 x_adv = project(attack(xb, yb, seed_of_batch(start)), xb, eps)
-                ok &= predicts(model, x_adv, yb)
+                attacked = predicts(model, x_adv, yb)
+                ok = ok & attacked if clean_required else attacked
             out[start : start + len(yb)] = ok.cpu()
             if on_batch is not None:
                 on_batch(len(yb))

@@ -440,6 +440,7 @@ def evaluate_model(
             batch_size=ctx.settings.batch_size,
             device=device,
             on_batch=_scaled(progress, weigh(task)),
+            clean_required=spec.clean_required,
         )
         counted.discard(task)
         seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from robust_tickets.evaluation.robustness import worst_case
-from robust_tickets.evaluation.store import Entry
+from robust_tickets.evaluation.store import Entry, in_worst_case
 
 WIDTH = 100
 
@@ -48,7 +48,9 @@ def level_result(
         result.acc[(e.attack, e.eps)] = float(e.robust.float().mean())
         by_eps.setdefault(e.eps, []).append(e)
     for eps, found in by_eps.items():
-        result.worst[eps] = float(worst_case(e.robust for e in found).float().mean())
+        robustness = [e for e in found if in_worst_case(e)]
+        if robustness:
+            result.worst[eps] = float(worst_case(e.robust for e in robustness).float().mean())
     if checks is not None:
         result.flag = checks.get("flag")
         result.warned = [c["check"] for c in checks.get("checks", []) if c["flag"] == "warn"]
