@@ -24,8 +24,8 @@ from robust_tickets.sweep.jobs import Job
 
 # 3 jobs: reset x trials 0, 1 (2 levels each) and the dense baseline x trial 0 (1 level)
 TINY_GRID = """
-base: {dataset: fashion_mnist, valid_size: 1000, adv_train: true, train_iters: 12,
-       eval_every: 12, prune_iters: 1, seed: 3}
+base: {dataset: fashion_mnist, valid_size: 1000, test_size: 500, adv_train: true,
+       train_iters: 12, eval_every: 12, prune_iters: 1, seed: 3}
 axes:
   strategy: [reset, dense]
   trial: [0, 1]
@@ -169,7 +169,8 @@ def test_a_failing_job_is_retried_then_reported_while_the_others_complete(tmp_pa
     # runs (a valid config, a real failure), every time.
     path = tmp_path / "grid.yaml"
     path.write_text(
-        "base: {train_iters: 12, eval_every: 12, strategy: dense, valid_size: 1000}\n"
+        "base: {train_iters: 12, eval_every: 12, strategy: dense, valid_size: 1000, "
+        "test_size: 500}\n"
         "include: [{valid_size: 59990}]\n"
     )
     out = tmp_path / "store"
