@@ -1,4 +1,5 @@
-"""Killing a run (SIGKILL or Ctrl-C) and running the same command again equals never stopping."""
+"""Killing a run (SIGKILL or Ctrl-C) and running the same command again equals never stopping.
+The pooled run's Ctrl-C test is marked slow (scripts/test.sh runs it in CI only)."""
 
 import os
 import signal
@@ -128,6 +129,7 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_ctrl_c_on_a_pooled_run_stops_every_worker_and_resumes(tmp_path, fashion):
     flags = ["--trials", "2", "--jobs", "2", "--train-iters", "200", "--eval-every", "100"]

@@ -1,5 +1,6 @@
 """Sweeps that really train (tiny jobs on the real Fashion-MNIST): the local executor, the Ray
-executor (same metrics), a sweep killed with SIGKILL and restarted, and a failing job."""
+executor (same metrics), a sweep killed with SIGKILL and restarted, and a failing job. The Ray
+and SIGKILL tests are marked slow (scripts/test.sh runs them in CI only)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def test_rerunning_a_finished_sweep_does_nothing(reference):
     assert after == before
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_results_as_the_local_one(reference, tmp_path):
     if not os.environ.get("CI"):
         pytest.importorskip("ray")
@@ -127,6 +129,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has stopped running
 
 
+@pytest.mark.slow
 def test_sweep_killed_with_sigkill_then_restarted_finishes_without_redoing_jobs(
     reference, grid, tmp_path
 ):
