@@ -7,7 +7,6 @@ import pytest
 import torch
 from tests.conftest import small_config
 
-from robust_tickets.data import Split, Splits
 from robust_tickets.experiment import (
     RunOptions,
     TrialRunner,
@@ -36,14 +35,9 @@ def _config(model: str, **overrides):
 
 
 @pytest.fixture
-def splits_for(fashion, cifar_small):
-    small = Splits(
-        train=fashion.train,
-        valid=Split(fashion.valid.x[:200], fashion.valid.y[:200]),
-        test=Split(fashion.test.x[:200], fashion.test.y[:200]),
-        num_classes=fashion.num_classes,
-    )
-    return lambda model: cifar_small if model.startswith("conv") else small
+def splits_for(toy_fashion, toy_cifar):
+    """Toy data of the model's dataset's shapes: these tests check properties, not accuracy."""
+    return lambda model: toy_cifar if model.startswith("conv") else toy_fashion
 
 
 @pytest.mark.parametrize("model", ["lenet5", "conv2"])
@@ -117,8 +111,10 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, splits_for, model):
     assert _files(tmp_path / "a", config) == _files(tmp_path / "b", config)
 
 
+@pytest.mark.slow
 def test_pooled_conv_trials_equal_one_at_a_time(tmp_path, cifar_small):
-    # the pool's worker loads the data itself, so the config says which (small) splits to use
+    # the pool's worker loads the real data itself (cifar_small: skip or fail where it is
+    # missing), so the config says which (small) splits to use
     config = _config("conv2", prune_iters=1, attack="fgsm", valid_size=100, test_size=100)
     threads = torch.get_num_threads()
     try:

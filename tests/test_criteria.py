@@ -167,10 +167,10 @@ HYDRA_RUN = {
 
 
 def test_hydra_one_shot_fine_tunes_the_dense_survivors_and_pruned_weights_stay_zero(
-    tmp_path, fashion_small
+    tmp_path, toy_fashion
 ):
     config = small_config(**HYDRA_RUN)
-    exp, _ = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion_small)
+    exp, _ = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=toy_fashion)
     trial = exp.trial(0)
     dense = load_tensors(trial.level(0).final)
     sizes = {n: m.numel() for n, m in load_tensors(trial.level(0).masks).items()}
@@ -186,13 +186,13 @@ def test_hydra_one_shot_fine_tunes_the_dense_survivors_and_pruned_weights_stay_z
 
 
 def test_resume_in_the_score_phase_and_in_fine_tuning_equals_an_uninterrupted_run(
-    tmp_path, fashion_small, monkeypatch
+    tmp_path, toy_fashion, monkeypatch
 ):
     config = small_config(**{**HYDRA_RUN, "prune_iters": 1})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _runner(config, tmp_path / "a", fashion_small, Progress(0, quiet=True)).run()
+        _runner(config, tmp_path / "a", toy_fashion, Progress(0, quiet=True)).run()
         # interrupt level 1's score phase after 3 of its 6 steps (the loss is called once a step)
         calls, real_loss = {"n": 0}, AutogradStepper.loss
 
@@ -205,12 +205,12 @@ def test_resume_in_the_score_phase_and_in_fine_tuning_equals_an_uninterrupted_ru
 
         monkeypatch.setattr(AutogradStepper, "loss", interrupting)
         with pytest.raises(KeyboardInterrupt):
-            _runner(config, tmp_path / "b", fashion_small, Progress(0, quiet=True)).run()
+            _runner(config, tmp_path / "b", toy_fashion, Progress(0, quiet=True)).run()
         monkeypatch.setattr(AutogradStepper, "loss", real_loss)
         assert not (tmp_path / "b").joinpath(config.name(), "trial_0", "level_01").exists()
         with pytest.raises(KeyboardInterrupt):  # then in the middle of level 1's fine-tuning
-            _runner(config, tmp_path / "b", fashion_small, _StopAfter(6 + 4)).run()
-        _runner(config, tmp_path / "b", fashion_small, Progress(0, quiet=True)).run()
+            _runner(config, tmp_path / "b", toy_fashion, _StopAfter(6 + 4)).run()
+        _runner(config, tmp_path / "b", toy_fashion, Progress(0, quiet=True)).run()
     finally:
         torch.set_num_threads(threads)
     assert _files(tmp_path / "a", config) == _files(tmp_path / "b", config)

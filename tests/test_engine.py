@@ -1,4 +1,5 @@
-"""End-to-end properties of the experiment runner on the real Fashion-MNIST (tiny runs)."""
+"""End-to-end properties of the experiment runner (tiny runs on toy data with Fashion-MNIST's
+shapes; the parallel-processes test, whose workers load the data themselves, on the real one)."""
 
 import pytest
 import torch
@@ -10,17 +11,17 @@ from robust_tickets.results import iter_rows
 from robust_tickets.store import load_tensors, read_metrics
 
 
-def _run(tmp_path, fashion_small, trials=1, **overrides):
+def _run(tmp_path, toy_fashion, trials=1, **overrides):
     config = small_config(**overrides)
     exp, _ = run_experiment(
-        config, RunOptions(trials=trials, output=tmp_path, quiet=True), splits=fashion_small
+        config, RunOptions(trials=trials, output=tmp_path, quiet=True), splits=toy_fashion
     )
     return config, exp
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES.names())
-def test_every_strategy_runs_and_keeps_pruned_weights_zero(tmp_path, fashion_small, strategy):
-    config, exp = _run(tmp_path, fashion_small, strategy=strategy, rewind_iter=12)
+def test_every_strategy_runs_and_keeps_pruned_weights_zero(tmp_path, toy_fashion, strategy):
+    config, exp = _run(tmp_path, toy_fashion, strategy=strategy, rewind_iter=12)
     trial = exp.trial(0)
     levels = trial.levels()
     assert len(levels) == num_levels(config) == (1 if strategy == "dense" else 3)
@@ -42,23 +43,23 @@ def _level(exp, k):
     return {name: load_tensors(getattr(level, name)) for name in ("masks", "init", "final")}
 
 
-def test_reset_restores_the_original_init_of_survivors(tmp_path, fashion_small):
-    _, exp = _run(tmp_path, fashion_small, strategy="reset")
+def test_reset_restores_the_original_init_of_survivors(tmp_path, toy_fashion):
+    _, exp = _run(tmp_path, toy_fashion, strategy="reset")
     l0, l1, l2 = (_level(exp, k) for k in range(3))
     for name in l0["init"]:
         assert torch.equal(l1["init"][name], l0["init"][name] * l1["masks"][name])
         assert torch.equal(l2["init"][name], l0["init"][name] * l2["masks"][name])
 
 
-def test_continue_keeps_trained_values(tmp_path, fashion_small):
-    _, exp = _run(tmp_path, fashion_small, strategy="continue")
+def test_continue_keeps_trained_values(tmp_path, toy_fashion):
+    _, exp = _run(tmp_path, toy_fashion, strategy="continue")
     l0, l1 = _level(exp, 0), _level(exp, 1)
     for name in l0["init"]:
         assert torch.equal(l1["init"][name], l0["final"][name] * l1["masks"][name])
 
 
-def test_random_differs_from_the_original_init(tmp_path, fashion_small):
-    _, exp = _run(tmp_path, fashion_small, strategy="random")
+def test_random_differs_from_the_original_init(tmp_path, toy_fashion):
+    _, exp = _run(tmp_path, toy_fashion, strategy="random")
     l0, l1, l2 = (_level(exp, k) for k in range(3))
     for name in l0["init"]:
         kept = l1["masks"][name] == 1
@@ -69,10 +70,10 @@ def test_random_differs_from_the_original_init(tmp_path, fashion_small):
         assert 0.9 < ratio < 1.1
 
 
-def test_rewind_restores_the_iteration_k_values(tmp_path, fashion_small):
-    _, exp = _run(tmp_path / "a", fashion_small, strategy="rewind", rewind_iter=12)
+def test_rewind_restores_the_iteration_k_values(tmp_path, toy_fashion):
+    _, exp = _run(tmp_path / "a", toy_fashion, strategy="rewind", rewind_iter=12)
     # A run that stops at iteration 12 ends exactly where level 0 of the rewind run was at 12.
-    _, short = _run(tmp_path / "b", fashion_small, strategy="dense", train_iters=12, eval_every=12)
+    _, short = _run(tmp_path / "b", toy_fashion, strategy="dense", train_iters=12, eval_every=12)
     at_k = load_tensors(exp.trial(0).rewind)
     reference = _level(short, 0)["final"]
     l1 = _level(exp, 1)
@@ -81,9 +82,9 @@ def test_rewind_restores_the_iteration_k_values(tmp_path, fashion_small):
         assert torch.equal(l1["init"][name], at_k[name] * l1["masks"][name])
 
 
-def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, fashion_small):
-    _run(tmp_path / "a", fashion_small, trials=2, adv_train=True)
-    _run(tmp_path / "b", fashion_small, trials=2, adv_train=True)
+def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, toy_fashion):
+    _run(tmp_path / "a", toy_fashion, trials=2, adv_train=True)
+    _run(tmp_path / "b", toy_fashion, trials=2, adv_train=True)
     rows_a = list(iter_rows(tmp_path / "a"))
     rows_b = list(iter_rows(tmp_path / "b"))
     assert rows_a == rows_b and len(rows_a) == 2 * 3 * 3 * 2
@@ -91,13 +92,13 @@ def test_identical_seeds_give_identical_metrics_and_trials_differ(tmp_path, fash
     assert final[0] != final[1]  # independent seeds per trial
 
 
-def test_rerun_does_nothing_and_force_moves_old_results_aside(tmp_path, fashion_small):
-    config, exp = _run(tmp_path, fashion_small)
+def test_rerun_does_nothing_and_force_moves_old_results_aside(tmp_path, toy_fashion):
+    config, exp = _run(tmp_path, toy_fashion)
     before = exp.trial(0).level(2).final.read_bytes()
-    _, ran = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=fashion_small)
+    _, ran = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=toy_fashion)
     assert ran == []
     _, ran = run_experiment(
-        config, RunOptions(output=tmp_path, quiet=True, force=True), splits=fashion_small
+        config, RunOptions(output=tmp_path, quiet=True, force=True), splits=toy_fashion
     )
     assert ran == [0]
     moved = list((exp.path / ".replaced").glob("*/trial_0/level_02/final.safetensors"))
@@ -105,8 +106,8 @@ def test_rerun_does_nothing_and_force_moves_old_results_aside(tmp_path, fashion_
     assert exp.trial(0).level(2).final.read_bytes() == before  # deterministic redo
 
 
-def test_results_rows_have_the_stable_fields(tmp_path, fashion_small):
-    _run(tmp_path, fashion_small, adv_train=True, attack="pgd", steps=2)
+def test_results_rows_have_the_stable_fields(tmp_path, toy_fashion):
+    _run(tmp_path, toy_fashion, adv_train=True, attack="pgd", steps=2)
     rows = list(iter_rows(tmp_path))
     required = {
         "dataset",
@@ -132,13 +133,15 @@ def test_results_rows_have_the_stable_fields(tmp_path, fashion_small):
     assert {r["split"] for r in rows} == {"valid", "test"}
 
 
+@pytest.mark.slow
 def test_trials_in_parallel_processes_equal_trials_one_after_another(tmp_path, fashion):
-    # 3 trials on 2 workers: the parent and one child share the levels between them
-    config = small_config(adv_train=True, prune_iters=1)
+    # 3 trials on 2 workers: the parent and one child share the levels between them (small
+    # validation and test sets: the property is equality, not accuracy)
+    config = small_config(adv_train=True, prune_iters=1, valid_size=1000, test_size=500)
     threads = torch.get_num_threads()
     try:
         sequential = RunOptions(trials=3, output=tmp_path / "seq", quiet=True, threads=1)
-        run_experiment(config, sequential, splits=fashion)
+        run_experiment(config, sequential)  # loads the data as the child does
     finally:
         torch.set_num_threads(threads)
     parallel = RunOptions(trials=3, output=tmp_path / "par", quiet=True, threads=1, jobs=2)

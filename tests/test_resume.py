@@ -1,4 +1,5 @@
-"""Killing a run (SIGKILL or Ctrl-C) and running the same command again equals never stopping."""
+"""Killing a run (SIGKILL or Ctrl-C) and running the same command again equals never stopping.
+The pooled run's Ctrl-C test is marked slow (scripts/test.sh runs it in CI only)."""
 
 import os
 import signal
@@ -30,6 +31,10 @@ FLAGS = [
     "15",
     "--seed",
     "11",
+    "--valid-size",  # small evaluations: resuming is the point, not accuracy
+    "1000",
+    "--test-size",
+    "500",
     "--quiet",
 ]
 
@@ -124,10 +129,12 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_ctrl_c_on_a_pooled_run_stops_every_worker_and_resumes(tmp_path, fashion):
     flags = ["--trials", "2", "--jobs", "2", "--train-iters", "200", "--eval-every", "100"]
-    flags += ["--prune-iters", "1", "--adv-train", "--quiet", "-o", str(tmp_path)]
+    flags += ["--prune-iters", "1", "--adv-train", "--valid-size", "1000", "--test-size", "500"]
+    flags += ["--quiet", "-o", str(tmp_path)]
     command = [sys.executable, "-m", "robust_tickets", "run", *flags]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     _wait_for(tmp_path, "*/trial_*/level_00/metrics.csv", proc, lines=3)

@@ -1,5 +1,6 @@
 """Sweeps that really train (tiny jobs on the real Fashion-MNIST): the local executor, the Ray
-executor (same metrics), a sweep killed with SIGKILL and restarted, and a failing job."""
+executor (same metrics), a sweep killed with SIGKILL and restarted, and a failing job. The Ray
+and SIGKILL tests are marked slow (scripts/test.sh runs them in CI only)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from robust_tickets.sweep.jobs import Job
 
 # 3 jobs: reset x trials 0, 1 (2 levels each) and the dense baseline x trial 0 (1 level)
 TINY_GRID = """
-base: {dataset: fashion_mnist, valid_size: 1000, adv_train: true, train_iters: 12,
-       eval_every: 12, prune_iters: 1, seed: 3}
+base: {dataset: fashion_mnist, valid_size: 1000, test_size: 500, adv_train: true,
+       train_iters: 12, eval_every: 12, prune_iters: 1, seed: 3}
 axes:
   strategy: [reset, dense]
   trial: [0, 1]
@@ -102,6 +103,7 @@ def test_rerunning_a_finished_sweep_does_nothing(reference):
     assert after == before
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_results_as_the_local_one(reference, tmp_path):
     if not os.environ.get("CI"):
         pytest.importorskip("ray")
@@ -127,6 +129,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has stopped running
 
 
+@pytest.mark.slow
 def test_sweep_killed_with_sigkill_then_restarted_finishes_without_redoing_jobs(
     reference, grid, tmp_path
 ):
@@ -169,7 +172,8 @@ def test_a_failing_job_is_retried_then_reported_while_the_others_complete(tmp_pa
     # runs (a valid config, a real failure), every time.
     path = tmp_path / "grid.yaml"
     path.write_text(
-        "base: {train_iters: 12, eval_every: 12, strategy: dense, valid_size: 1000}\n"
+        "base: {train_iters: 12, eval_every: 12, strategy: dense, valid_size: 1000, "
+        "test_size: 500}\n"
         "include: [{valid_size: 59990}]\n"
     )
     out = tmp_path / "store"
