@@ -18,6 +18,7 @@ from robust_tickets.resolve import from_flat
 from robust_tickets.store import find_experiments
 
 RUN = ["--train-iters", "4", "--eval-every", "2", "--prune-iters", "1", "--seed", "7", "-q"]
+RUN += ["--valid-size", "1000", "--test-size", "500"]  # small evaluations: faster, same checks
 
 
 def _files(root: Path) -> dict[str, bytes]:

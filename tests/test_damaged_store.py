@@ -22,6 +22,7 @@ from robust_tickets.models.ticket import state
 from robust_tickets.store import ExperimentDir, find_experiments, load_tensors, save_tensors
 
 RUN = ["--train-iters", "4", "--eval-every", "2", "--prune-iters", "1", "--seed", "5", "-q"]
+RUN += ["--valid-size", "1000", "--test-size", "500"]  # small evaluations: faster, same checks
 EVAL = ["--attacks", "fgsm", "--eps", "0.1", "--n-examples", "20", "--no-checks", "-q"]
 
 
