@@ -19,9 +19,23 @@ from robust_tickets.report.load import Series
 from robust_tickets.report.paper import PAPER_ITERATION
 from robust_tickets.report.style import pct
 from robust_tickets.resolve import from_flat
+from robust_tickets.schedule import level_schedule
 from robust_tickets.store import read_json
 
 RUN_INFO = ("robust_tickets", "commit", "torch", "device", "threads")
+
+
+def training_text(config) -> str:
+    """A level's length and evaluation points, in the words of its loop."""
+    t, schedule = config.train, level_schedule(config)
+    stop = f", stopped at step {t.stop_step:,}" if t.stop_step else ""
+    if t.train_loop == "keras":
+        return (
+            f"the original's Keras loop: {schedule.epochs} epochs of {schedule.per_epoch:,} "
+            f"batches ({schedule.total:,} steps per level{stop}), evaluated after in-epoch "
+            f"batches 0, {t.eval_every:,}, ... (labels count evaluations x {t.eval_every:,})"
+        )
+    return f"{schedule.total:,} steps per level{stop}, evaluated every {t.eval_every:,}"
 
 
 def _flag(name: str, value: Any) -> list[str]:
@@ -125,7 +139,6 @@ def header_groups(data: ReportData) -> list[MetaGroup]:
     groups = []
     for index, s in enumerate(data.series, start=1):
         info = run_info(s)
-        t = s.config.train
         levels = s.levels()
         trials = s.trials()
         heading = (
@@ -136,8 +149,8 @@ def header_groups(data: ReportData) -> list[MetaGroup]:
             ("command", f"<code>{esc(command_line(s))}</code>"),
             (
                 "training",
-                f"{t.train_iters:,} iterations per level, evaluated every {t.eval_every:,} on "
-                f"the full validation and test sets; levels {levels[0]}–{levels[-1]} "
+                f"{training_text(s.config)} on the full validation and test sets; levels "
+                f"{levels[0]}–{levels[-1]} "
                 f"({pct(s.remaining(levels[0]))}% → {pct(s.remaining(levels[-1]))}% of the "
                 "weights)",
             ),

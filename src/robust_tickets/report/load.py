@@ -20,8 +20,9 @@ import numpy as np
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
 from robust_tickets.pruning.strategies import STRATEGIES
-from robust_tickets.report.style import setting_slug, setting_title
+from robust_tickets.report.style import pct, setting_slug, setting_title
 from robust_tickets.results import iter_rows
+from robust_tickets.schedule import level_steps
 from robust_tickets.store import ExperimentDir, LevelDir, find_experiments
 
 METRICS = ("loss", "acc", "adv_loss", "adv_acc")
@@ -175,9 +176,9 @@ def _missing_notes(series: Series, exp_dirs: list[ExperimentDir]) -> list[str]:
         for level, run in sorted(runs.items()):
             if not run.complete:
                 notes.append(
-                    f"trial {trial}: level {level} ({run.remaining:.1f}% left) still running "
-                    f"or interrupted, at iteration {run.last_iteration()} of "
-                    f"{series.config.train.train_iters}"
+                    f"trial {trial}: level {level} ({pct(run.remaining)}% left) still running "
+                    f"or interrupted, at step {run.last_iteration():,} of "
+                    f"{level_steps(series.config):,}"
                 )
         absent = _gaps([-1, *sorted(lv for lv in runs if lv < expected), expected])
         if absent:

@@ -88,7 +88,8 @@ def checks_table(checks: list[dict[str, Any]]) -> Table | None:
          *[e.get(n, "") for n in names], e["overall"]]
         for e in checks
     ]  # fmt: skip
-    cells = [[str(c) if not isinstance(c, float) else f"{c:.1f}" for c in r] for r in raw]
+    # % left as the paper writes it (its "1.8" is 1.85%: not "1.9")
+    cells = [[pct(c) if isinstance(c, float) else str(c) for c in r] for r in raw]
     return Table("masking_checks", "Gradient-masking checks per ticket", header, cells, header, raw)
 
 

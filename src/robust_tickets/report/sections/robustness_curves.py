@@ -18,6 +18,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from robust_tickets.report.plot import percent_axis
+from robust_tickets.report.style import pct
 
 WORST = "worst-case"
 
@@ -67,7 +68,7 @@ def robustness_curves(rows: Iterable[dict[str, Any]]) -> Figure | None:
             eps = sorted(levels[rem])
             acc = [100 * np.mean(levels[rem][e]) for e in eps]
             color = cmap(i / max(1, len(remaining) - 1))
-            ax.plot(eps, acc, marker="o", ms=3, color=color, label=f"{rem:.1f}%")
+            ax.plot(eps, acc, marker="o", ms=3, color=color, label=f"{pct(rem)}%")
         ax.set(title=title, xlabel="eps (L-inf)", ylabel="robust accuracy (%)", ylim=(0, 100))
         ax.grid(alpha=0.3)
         ax.legend(title="weights left", fontsize=7, title_fontsize=8)

@@ -1,0 +1,89 @@
+"""The paper's Tables 1-2 with both replications side by side (docs/replication/README.md).
+
+    python scripts/replication/tables.py   # -> docs/replication/original/tables_1_2.{md,csv}
+
+Reads two committed `robust-tickets results --csv` files:
+- docs/replication/original/metrics.csv: the original code's behaviour (preset `paper`:
+  strategy `rewind_trained`, the Keras loop, TF 1.13 Keras's Adam and clipped loss), read at
+  the evaluation the original labelled 30,000 (step 25,021);
+- docs/replication/metrics.csv: the lottery-ticket `reset` of the paper's text (torch's
+  numerics, 30,000 plain steps a level), read at iteration 30,000.
+One trial each; the paper: mean ± std over 5 trials. Δ = original-behaviour run − paper.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from robust_tickets.report.paper import PAPER, PAPER_LEVELS, paper_cell, paper_level
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
+NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+TRAINING = {True: "adversarial", False: "natural"}
+
+
+def cells(path: Path, strategy: str, at_label: bool) -> dict[tuple, dict[str, float]]:
+    """(dataset, attack, adv_train, paper row) -> {"natural", "attack", "level", "step"}."""
+    out = {}
+    with path.open(newline="") as handle:
+        for r in csv.DictReader(handle):
+            if r["split"] != "test" or r["strategy"] != strategy:
+                continue
+            at = r.get("label", "") if at_label else r["iteration"]
+            if at != "30000":
+                continue
+            row = paper_level(float(r["remaining"]))
+            if row is None:
+                continue
+            key = (r["dataset"], r["attack"], r["adv_train"] == "True", row)
+            out[key] = {
+                "natural": 100 * float(r["acc"]),
+                "attack": 100 * float(r["adv_acc"]),
+                "level": int(r["level"]),
+                "step": int(r["iteration"]),
+            }
+    return out
+
+
+def main() -> None:
+    original = cells(DOCS / "original" / "metrics.csv", "rewind_trained", at_label=True)
+    reset = cells(DOCS / "metrics.csv", "reset", at_label=False)
+    header = ["dataset", "attack", "training", "% weights (level)"]
+    for kind in ("natural", "attack"):
+        header += [f"{kind}: original code", "paper", "Δ", "reset (text)"]
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    raw = [["dataset", "attack", "adv_train", "remaining", "level", "step", "kind", "original",
+            "paper_mean", "paper_std", "diff", "reset"]]  # fmt: skip
+    for dataset in ("fashion_mnist", "mnist"):
+        for attack in ("fgsm", "pgd"):
+            for adv in (True, False):
+                for row in PAPER_LEVELS:
+                    ours = original.get((dataset, attack, adv, row))
+                    other = reset.get((dataset, attack, adv, row))
+                    if ours is None and other is None:
+                        continue
+                    paper = paper_cell(PAPER[(dataset, attack, adv)], row)
+                    level = ours["level"] if ours else other["level"]
+                    line = [NAMES[dataset], attack.upper(), TRAINING[adv], f"{row:g} ({level})"]
+                    for kind in ("natural", "attack"):
+                        cell = paper[kind]
+                        mine = f"{ours[kind]:.2f}" if ours else "—"
+                        diff = f"{ours[kind] - cell.mean:+.2f}".replace("-", "−") if ours else "—"
+                        theirs = f"{other[kind]:.2f}" if other else "—"
+                        line += [mine, f"{cell.mean:.2f} ± {cell.std:.2f}", diff, theirs]
+                        raw.append([dataset, attack, adv, row, level,
+                                    ours["step"] if ours else "", kind,
+                                    round(ours[kind], 2) if ours else "", cell.mean, cell.std,
+                                    round(ours[kind] - cell.mean, 2) if ours else "",
+                                    round(other[kind], 2) if other else ""])  # fmt: skip
+                    md.append("| " + " | ".join(line) + " |")
+    out = DOCS / "original"
+    (out / "tables_1_2.md").write_text("\n".join(md) + "\n")
+    with (out / "tables_1_2.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(raw)
+    print(f"wrote {out / 'tables_1_2.md'} and .csv ({len(md) - 2} rows)")
+
+
+if __name__ == "__main__":
+    main()
