@@ -147,7 +147,9 @@ def _tiny_trial_lock(out: Path, trial: int = 0) -> Path:
     from robust_tickets.resolve import from_flat
     from robust_tickets.sweep.jobs import Job, lock_path
 
-    config = from_flat({"train_iters": 4, "eval_every": 2, "prune_iters": 1})
+    config = from_flat(
+        {"train_iters": 4, "eval_every": 2, "prune_iters": 1, "valid_size": 1000, "test_size": 500}
+    )
     return lock_path(out, Job(config, trial))
 
 

@@ -368,13 +368,14 @@ def _printed_table(out: str) -> dict[tuple[int, int], dict[str, str]]:
 def _check_printed_results(out: str, err: str, exp, n: int, eps: float) -> None:
     """The announcement names what the checks add and how to skip them; the table's numbers
     are the stored ones (clean, each attack, worst case, the checks' flag), in 100 columns."""
-    assert all(len(line) <= 100 for line in err.splitlines()), err  # wrapped to 100 columns
-    text = " ".join(err.split())
+    # the announcement is on stdout (stderr stays for a one-line error), before the results
+    path = str(exp.path.resolve())  # printed absolute, on a line of its own (may be long)
+    text = " ".join(out.split())
     start, end = text.index("the masking checks add"), text.index("(--no-checks skips them)")
     for name in ("pgd-restarts", "square", "transfer", "at eps 1"):
         assert name in text[start:end], text
-    assert end < text.index("evaluate took")  # said before the work, not after
-    path = str(exp.path.resolve())  # printed absolute, on a line of its own (may be long)
+    assert end < text.index(path)  # said before the work, not after
+    assert "evaluate took" in err
     assert path in out.splitlines()
     assert all(len(line) <= 100 for line in out.splitlines() if line != path), out
     rows = _printed_table(out)

@@ -466,7 +466,11 @@ def test_summary_has_the_papers_six_rows_with_paper_values_and_differences(paper
     page = (report / "index.html").read_text()
     assert page.count("not reached (run ends at 8.7%)") == 4  # 2 rows x natural, attack
     why = _text(page).split("Why these numbers differ from the paper's: ")[1]
-    assert why.startswith("reset: train_iters 40 (paper 50000); eval_every 20 (paper 500); 2 trial")
+    assert why.startswith(
+        "reset: train_iters 40 (paper 50000); eval_every 20 (paper 500); strategy reset (the "
+        "original code: rewind_trained); train_loop steps (the original code: keras)"
+    )
+    assert "; 2 trial" in why
     assert "Every level here trains 0.1% as long as the paper's" in why  # 40 of 50,000
     table = page[page.index("six sparsities, ours at iteration 40") :]
     table = table[: table.index("</table>")].replace("\u00a0", " ")  # ± kept with its numbers

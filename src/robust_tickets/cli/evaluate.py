@@ -175,7 +175,7 @@ def handle(args: argparse.Namespace) -> int:
     # another `evaluate` on one of these levels: stop before writing (it would lose rows)
     with claimed_levels([plan for _, plans in work for plan in plans]):
         for line in announce(work, options):  # what will run and for how long, before it does
-            print(line, file=sys.stderr, flush=True)
+            print(line, flush=True)  # stdout: stderr stays for errors (one line)
         for exp in experiments:
             plans = evaluate_experiment(exp, options)
             results = [p.result for p in plans if p.result is not None]

@@ -61,5 +61,10 @@ def handle(args: argparse.Namespace) -> int:
         raise UserError(f"--replication {replication} is not a file: give a `results --csv` file")
     if replication is None and default_path().is_file():
         replication = default_path()
-    print(build_report(args.dirs, args.out, at, replication))
+    import sys
+
+    def say(message: str) -> None:  # phases on stderr; stdout stays the page's path
+        print(message, file=sys.stderr, flush=True)
+
+    print(build_report(args.dirs, args.out, at, replication, say=say))
     return 0
