@@ -66,5 +66,8 @@ def handle(args: argparse.Namespace) -> int:
     def say(message: str) -> None:  # phases on stderr; stdout stays the page's path
         print(message, file=sys.stderr, flush=True)
 
-    print(build_report(args.dirs, args.out, at, replication, say=say))
+    # phases for a person watching; a pipe or a script gets stderr for a one-line error only
+    print(
+        build_report(args.dirs, args.out, at, replication, say=say if sys.stderr.isatty() else None)
+    )
     return 0

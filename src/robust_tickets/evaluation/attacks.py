@@ -3,7 +3,7 @@
 Training uses one cheap attack; evaluation must use strong ones. Each entry builds, for one
 model and one eps, a function ``(x, y, seed) -> x_adv``. The project's FGSM/PGD come from
 `robust_tickets.attacks`; AutoAttack and its parts (APGD, APGD-T, FAB-T, Square) come from its
-canonical implementation, `pyautoattack` (fra31/auto-attack; see `evaluation.autoattack`), with
+attack code of fra31/auto-attack as repackaged in `pyautoattack` (see `evaluation.autoattack`), with
 the "standard" version's parameters. torchattacks is optional: its FGSM/PGD cross-check ours and
 `ta-autoattack` is the previous, torchattacks-built AutoAttack, kept for comparison.
 
@@ -289,7 +289,7 @@ def _ta_pgd(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
     )
 
 
-# ---- AutoAttack and its parts: the canonical implementation (pyautoattack) ------------------
+# ---- AutoAttack and its parts: fra31's attack code, as repackaged in pyautoattack ----------
 def _aa_params(*keys: str) -> Callable[[AttackContext], dict[str, Any]]:
     """The strength settings an AutoAttack part uses, plus the implementation and its version."""
     names = {"apgd_steps": "apgd_steps", "fab_steps": "fab_steps", "square_queries": "queries"}

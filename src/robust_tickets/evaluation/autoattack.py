@@ -1,4 +1,4 @@
-"""AutoAttack (Croce & Hein, 2020) from its canonical implementation.
+"""AutoAttack (Croce & Hein, 2020): fra31/auto-attack's attack code, repackaged in `pyautoattack`.
 
 `pyautoattack` on PyPI is fra31/auto-attack, the code RobustBench and the Adversarial Pruning
 Benchmark evaluate with; it declares no dependencies, so it is one of ours. `autoattack` here is

@@ -35,7 +35,7 @@ def training_text(config) -> str:
             f"batches ({schedule.total:,} steps per level{stop}), evaluated after in-epoch "
             f"batches 0, {t.eval_every:,}, ... (labels count evaluations x {t.eval_every:,})"
         )
-    return f"{schedule.total:,} steps per level{stop}, evaluated every {t.eval_every:,}"
+    return f"{schedule.total:,} iterations per level{stop}, evaluated every {t.eval_every:,}"
 
 
 def _flag(name: str, value: Any) -> list[str]:

@@ -177,7 +177,7 @@ def _missing_notes(series: Series, exp_dirs: list[ExperimentDir]) -> list[str]:
             if not run.complete:
                 notes.append(
                     f"trial {trial}: level {level} ({pct(run.remaining)}% left) still running "
-                    f"or interrupted, at step {run.last_iteration():,} of "
+                    f"or interrupted, at iteration {run.last_iteration():,} of "
                     f"{level_steps(series.config):,}"
                 )
         absent = _gaps([-1, *sorted(lv for lv in runs if lv < expected), expected])
