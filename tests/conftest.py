@@ -68,6 +68,11 @@ def tiny() -> ExperimentConfig:
     return small_config()
 
 
+def files_under(root) -> dict[str, bytes]:
+    """Every file's bytes under `root`: what a failed command must leave as it was."""
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def one_line_error(capsys, *needles: str) -> str:
     """The command's stderr: one line, no traceback, naming every needle."""
     err = capsys.readouterr().err.strip()

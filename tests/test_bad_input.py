@@ -10,7 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from tests.conftest import one_line_error
+from tests.conftest import files_under, one_line_error
 
 from robust_tickets.cli.main import main
 from robust_tickets.report.aggregate import table_iteration
@@ -19,10 +19,6 @@ from robust_tickets.store import find_experiments
 
 RUN = ["--train-iters", "4", "--eval-every", "2", "--prune-iters", "1", "--seed", "7", "-q"]
 RUN += ["--valid-size", "1000", "--test-size", "500"]  # small evaluations: faster, same checks
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +81,10 @@ def test_run_refuses_non_finite_and_out_of_range_numbers(tmp_path, capsys, flags
 def test_evaluate_refuses_bad_numbers_and_selections_that_match_nothing(
     store, capsys, flags, needle
 ):
-    before = _files(store)
+    before = files_under(store)
     assert main(["evaluate", str(store), "--attacks", "fgsm", "--no-checks", "-q", *flags]) == 2
     one_line_error(capsys, needle)
-    assert _files(store) == before
+    assert files_under(store) == before
 
 
 @pytest.mark.parametrize("flags", [["--cpus-per-job", "inf"], ["--gpus-per-job", "nan"]])
@@ -178,11 +174,11 @@ def test_unwritable_outputs_areone_line_error(store, tmp_path, capsys, kind, whe
     if kind == "results" and where == "is-a-file":
         where = "under-a-file"  # an existing plain file is replaced, as asked
     target, needle = _targets(tmp_path)[where]
-    before = _files(store)
+    before = files_under(store)
     assert main(_command(kind, store, target, tmp_path)) == 2
     one_line_error(capsys, needle)
     assert (tmp_path / "a-file").read_text() == "mine\n"
-    assert _files(store) == before
+    assert files_under(store) == before
 
 
 @pytest.mark.parametrize(
@@ -196,7 +192,7 @@ def test_a_full_or_read_only_disk_is_one_line_and_leaves_nothing(
     target = tmp_path / ("out.csv" if kind == "results" else "out")
     if kind != "run":  # an earlier output that the failed write must leave alone
         assert main(_command(kind, store, target, tmp_path)) == 0
-    earlier = _files(tmp_path)
+    earlier = files_under(tmp_path)
     real_fsync = os.fsync
 
     def failing_fsync(fd: int) -> None:
@@ -214,13 +210,13 @@ def test_a_full_or_read_only_disk_is_one_line_and_leaves_nothing(
     assert main(_command(kind, store, target, tmp_path)) == 2
     monkeypatch.setattr(os, "fsync", real_fsync)
     one_line_error(capsys, os.strerror(code))
-    left = {p for p in _files(tmp_path) if ".tmp" in p or ".old-" in p}
+    left = {p for p in files_under(tmp_path) if ".tmp" in p or ".old-" in p}
     assert not left
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name or ".old-" in p.name]
     if kind == "run":
         assert not list(target.rglob("*.safetensors")) and not list(target.rglob("*.yaml"))
     else:
-        assert _files(tmp_path) == earlier
+        assert files_under(tmp_path) == earlier
 
 
 def test_a_report_killed_mid_write_is_cleaned_up_by_the_next(store, tmp_path):
@@ -246,10 +242,10 @@ def test_results_csv_never_writes_into_a_store(store, tmp_path, capsys, relative
     exp = next(find_experiments(root)).path
     head, _, rest = relative.partition("/")
     target = (exp if head == "{exp}" else tmp_path / head) / rest
-    before = _files(root)
+    before = files_under(root)
     assert main(["results", str(root), "--csv", str(target)]) == 2
     one_line_error(capsys, "outside any results store")
-    assert _files(root) == before
+    assert files_under(root) == before
     # nor into another store that was not named
     other = tmp_path / "elsewhere"
     other.mkdir()

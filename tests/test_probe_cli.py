@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import one_line_error
+from tests.conftest import files_under, one_line_error
 
 from robust_tickets import limits
 from robust_tickets.cli.main import main
@@ -28,10 +28,6 @@ CPU_OOM = (
     "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
     "you tried to allocate 10223616000 bytes. Error code 12 (Cannot allocate memory)"
 )
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -192,12 +188,12 @@ def test_run_out_of_memory_keeps_finished_levels_and_earlier_results(
 ):
     out = tmp_path / "out"
     shutil.copytree(store, out)  # an earlier experiment in the same results directory
-    before = _files(out)
+    before = files_under(out)
     earlier = {e.path for e in find_experiments(out)}
     _oom_on_level(monkeypatch, 1, RuntimeError(CPU_OOM))
     assert main(["run", *RUN, "--seed", "6", "-o", str(out)]) == 2
     one_line_error(capsys, "out of memory")
-    assert {k: v for k, v in _files(out).items() if k in before} == before
+    assert {k: v for k, v in files_under(out).items() if k in before} == before
     (new,) = {e.path for e in find_experiments(out)} - earlier
     # a finished level is a result: kept, with the next level's start, so the same command
     # resumes there once memory allows
@@ -216,13 +212,13 @@ def test_run_out_of_memory_on_resume_removes_nothing(tmp_path, capsys, monkeypat
     _oom_on_level(monkeypatch, 0, KeyboardInterrupt())
     assert main(["run", *RUN, "--seed", "8", "-o", str(out), "--train-iters", "6"]) == 130
     capsys.readouterr()
-    before = _files(out)
+    before = files_under(out)
     assert any(p.endswith("checkpoint.safetensors") for p in before)
     monkeypatch.undo()
     _oom_on_level(monkeypatch, 0, RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert main(["run", *RUN, "--seed", "8", "-o", str(out), "--train-iters", "6"]) == 2
     one_line_error(capsys, "out of memory (an allocation of 2.00 GiB failed)")
-    assert _files(out) == before
+    assert files_under(out) == before
 
 
 def test_evaluate_out_of_memory_is_one_line_and_writes_nothing(
@@ -232,7 +228,7 @@ def test_evaluate_out_of_memory_is_one_line_and_writes_nothing(
 
     root = tmp_path / "results"
     shutil.copytree(store, root)
-    before = _files(root)
+    before = files_under(root)
     spec = attacks.EVAL_ATTACKS.get("fgsm")
 
     def build(*args, **kwargs):
@@ -244,9 +240,9 @@ def test_evaluate_out_of_memory_is_one_line_and_writes_nothing(
     argv = ["evaluate", str(root), "--attacks", "fgsm", "--eps", "0.1", "--no-checks", "-q"]
     assert main([*argv, "--n-examples", "20"]) == 2
     one_line_error(capsys, "out of memory", "lower --batch-size")
-    left = {k for k in _files(root) if k not in before}
+    left = {k for k in files_under(root) if k not in before}
     assert not [k for k in left if ".tmp" in k or "partial" in k], left
-    assert {k: v for k, v in _files(root).items() if k in before} == before
+    assert {k: v for k, v in files_under(root).items() if k in before} == before
 
 
 def test_a_runtime_error_that_is_not_memory_keeps_its_traceback(monkeypatch, tmp_path):

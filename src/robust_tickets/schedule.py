@@ -75,8 +75,14 @@ class LevelSchedule:
     @property
     def evaluations(self) -> int:
         """Evaluations in a level."""
-        if self.loop == "keras":  # the callback's points, and the end
-            return sum(1 for done in range(1, self.total + 1) if self.evaluates_after(done))
+        if self.loop == "keras":  # the callback's points up to the last step, and the end
+            if self.total == 0:
+                return 0
+            epochs, rest = divmod(self.total, self.per_epoch)
+            points = epochs * math.ceil(self.per_epoch / self.eval_every)
+            points += math.ceil(rest / self.eval_every)
+            ends_on_one = (self.total - 1) % self.per_epoch % self.eval_every == 0
+            return points + (0 if ends_on_one else 1)
         return 1 + math.ceil(self.total / self.eval_every)
 
     def batch(self, step: int) -> tuple[int, int, int]:
