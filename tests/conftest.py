@@ -60,10 +60,10 @@ def fashion_small(fashion: Splits) -> Splits:
 # A tiny setting of every registered model that has settings (`ModelSpec.params`): tests that
 # build every model build these (tests/test_cifar_models.py checks that none is missing).
 TINY_MODELS = {
-    "resnet20": "resnet20:channels=4",
-    "preact-resnet18": "preact-resnet18:channels=4",
-    "vgg16-bn": "vgg16-bn:channels=4",
-    "wrn": "wrn:depth=10,width=1",
+    "resnet20": "resnet20+channels=4",
+    "preact-resnet18": "preact-resnet18+channels=4",
+    "vgg16-bn": "vgg16-bn+channels=4",
+    "wrn": "wrn+depth=10+width=1",
 }
 
 

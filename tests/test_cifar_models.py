@@ -20,15 +20,15 @@ from robust_tickets.models.ticket import layer_kinds, output_name, prunable_name
 from robust_tickets.store import load_tensors
 
 SHAPE = (3, 32, 32)
-TINY_MODELS = [*TINY.values(), "resnet20:channels=4,shortcut=A"]
+TINY_MODELS = [*TINY.values(), "resnet20+channels=4+shortcut=A"]
 # Parameters at full size and 10 classes (the docstrings' and docs/models.md's numbers)
 FULL_COUNTS = {
     "resnet20": 272_474,
-    "resnet20:shortcut=A": 269_722,
+    "resnet20+shortcut=A": 269_722,
     "preact-resnet18": 11_172_170,
     "vgg16-bn": 14_724_042,
     "wrn": 36_479_194,
-    "wrn:depth=34": 46_160_474,
+    "wrn+depth=34": 46_160_474,
 }
 
 
@@ -131,18 +131,18 @@ def test_reinitialise_resets_batch_norm_state():
 
 
 def test_model_settings_spelling():
-    assert MODELS.canonical("wrn:width=10") == "wrn"  # defaults are dropped: one run
-    assert MODELS.canonical("wide-resnet:width=4,depth=16") == "wrn:depth=16,width=4"
-    assert MODELS.canonical("resnet20:shortcut=A") == "resnet20:shortcut=A"
-    assert MODELS.params("wrn:width=2").width == 2 and MODELS.params("conv2") is None
-    assert "wrn:width=2" in MODELS and "nope:width=2" not in MODELS
-    for bad in ("wrn:width=x", "wrn:depth=11", "wrn:size=1", "wrn:width", "conv2:width=1"):
+    assert MODELS.canonical("wrn+width=10") == "wrn"  # defaults are dropped: one run
+    assert MODELS.canonical("wide-resnet+width=4+depth=16") == "wrn+depth=16+width=4"
+    assert MODELS.canonical("resnet20+shortcut=A") == "resnet20+shortcut=A"
+    assert MODELS.params("wrn+width=2").width == 2 and MODELS.params("conv2") is None
+    assert "wrn+width=2" in MODELS and "nope+width=2" not in MODELS
+    for bad in ("wrn+width=x", "wrn+depth=11", "wrn+size=1", "wrn+width", "conv2+width=1"):
         with pytest.raises(UserError):
             MODELS.canonical(bad)
     # names without settings hash as before; defaults spelled out hash as the bare name
     wrn = small_config(dataset="cifar10", model="wrn")
-    assert small_config(dataset="cifar10", model="wrn:width=10,depth=28").hash() == wrn.hash()
-    assert small_config(dataset="cifar10", model="wrn:width=2").hash() != wrn.hash()
+    assert small_config(dataset="cifar10", model="wrn+width=10+depth=28").hash() == wrn.hash()
+    assert small_config(dataset="cifar10", model="wrn+width=2").hash() != wrn.hash()
     with pytest.raises(UserError):
         small_config(dataset="fashion_mnist", model="wrn")  # CIFAR architectures want RGB
 

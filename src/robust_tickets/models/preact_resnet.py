@@ -8,7 +8,7 @@ block of stages 2-4; there the shortcut is a 1x1 convolution of the pre-activate
 BN-ReLU, global average pooling and a linear output.
 
 Parameters at 10 classes: 11,172,170 ("11.2M"). Setting: ``channels`` (the first stage's width;
-stages c, 2c, 4c, 8c; 64 is the paper's), e.g. ``preact-resnet18:channels=8``.
+stages c, 2c, 4c, 8c; 64 is the paper's), e.g. ``preact-resnet18+channels=8``.
 """
 
 from __future__ import annotations

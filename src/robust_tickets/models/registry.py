@@ -1,12 +1,14 @@
 """The model registry: a name -> how to build the network and how to initialise it.
 
 A model may have settings of its own (a WideResNet's depth and width): its `ModelSpec.params` is
-a frozen dataclass whose defaults are the paper's, and a model name may carry non-default values
-after a colon, ``wrn:depth=16,width=4`` (``name:key=value,...``). The canonical spelling keeps
-only the values that differ from the defaults, in the dataclass's field order, so ``wrn`` and
-``wrn:width=10`` are one model (one run directory) and a name without settings means what it
-always did. A later per-component ``{name, params}`` config can map one-to-one onto this
-spelling (`split_model_name` / `model_name`).
+a frozen dataclass whose defaults are the paper's, and a model name may carry non-default values,
+each after a ``+``: ``wrn+depth=16+width=4``. The canonical spelling keeps only the values that
+differ from the defaults, in the dataclass's field order, so ``wrn`` and ``wrn+width=10`` are one
+model (one run directory) and a name without settings means what it always did. ``+`` because
+the name is part of the run's directory name (no ``:``, which Windows refuses and which
+``module:function`` model paths will use), needs no shell quoting and no quoting inside a YAML
+flow list (no ``,``). A later per-component ``{name, params}`` config can map one-to-one onto
+this spelling (`split_model_name` / `model_name`).
 """
 
 from __future__ import annotations
@@ -41,17 +43,14 @@ class ModelSpec:
 
 
 def split_model_name(text: str) -> tuple[str, dict[str, str]]:
-    """``"wrn:depth=16,width=4"`` -> ``("wrn", {"depth": "16", "width": "4"})``."""
-    base, sep, rest = text.partition(":")
-    if not sep:
-        return text, {}
+    """``"wrn+depth=16+width=4"`` -> ``("wrn", {"depth": "16", "width": "4"})``."""
+    base, *items = text.split("+")
     values: dict[str, str] = {}
-    for item in rest.split(","):
+    for item in items:
         key, eq, value = (s.strip() for s in item.partition("="))
         if not eq or not key or not value:
             raise UserError(
-                f"model {text!r}: settings after ':' are key=value pairs separated by commas, "
-                "e.g. wrn:width=4"
+                f"model {text!r}: each setting is +key=value after the name, e.g. wrn+width=4"
             )
         if key in values:
             raise UserError(f"model {text!r} sets {key} twice")
@@ -75,7 +74,7 @@ def make_params(model: str, cls: type | None, values: dict[str, str]) -> Any:
     """The params dataclass of `model` with `values` (strings) over its defaults."""
     if cls is None:
         if values:
-            raise UserError(f"model {model} has no settings: drop what follows ':'")
+            raise UserError(f"model {model} has no settings: drop the +key=value parts")
         return None
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(defaults))
@@ -98,7 +97,7 @@ def model_name(base: str, params: Any) -> str:
         for f in dataclasses.fields(params)
         if getattr(params, f.name) != f.default
     ]
-    return f"{base}:{','.join(changed)}" if changed else base
+    return "+".join([base, *changed])
 
 
 def _format(value: Any) -> str:
@@ -106,7 +105,7 @@ def _format(value: Any) -> str:
 
 
 class ModelRegistry(Registry[ModelSpec]):
-    """A `Registry` whose names may carry the model's settings (``wrn:width=4``)."""
+    """A `Registry` whose names may carry the model's settings (``wrn+width=4``)."""
 
     def canonical(self, name: str) -> str:
         base, values = split_model_name(name)

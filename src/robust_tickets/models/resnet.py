@@ -12,7 +12,7 @@ choice for CIFAR, subsamples and zero-pads the channels and has no parameters.
 
 Parameters at 10 classes: 272,474 with option B, 269,722 with option A (the paper's "0.27M").
 Settings: ``channels`` (the first stage's width; the stages are c, 2c, 4c; 16 is the paper's) and
-``shortcut`` (``A`` or ``B``), e.g. ``resnet20:channels=4`` for a tiny test network.
+``shortcut`` (``A`` or ``B``), e.g. ``resnet20+channels=4`` for a tiny test network.
 """
 
 from __future__ import annotations

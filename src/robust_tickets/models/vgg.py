@@ -10,7 +10,7 @@ a 32x32 image) and **one** linear layer 512 -> classes: ImageNet's three fully c
 keep one. Convolutions have no bias (batch norm follows).
 
 Parameters at 10 classes: 14,724,042 ("14.7M"). Setting: ``channels`` (the first block's width;
-the configuration is scaled by channels/64), e.g. ``vgg16-bn:channels=8``.
+the configuration is scaled by channels/64), e.g. ``vgg16-bn+channels=8``.
 """
 
 from __future__ import annotations

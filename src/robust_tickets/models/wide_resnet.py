@@ -8,7 +8,7 @@ BN-ReLU, global average pooling and a linear output. No dropout (the adversarial
 literature trains without it).
 
 Settings: ``depth`` d (28 by default; 6n + 4) and ``width`` k (10 by default): ``wrn`` is
-WRN-28-10, ``wrn:depth=34`` Madry's WRN-34-10, ``wrn:depth=10,width=1`` a tiny test network.
+WRN-28-10, ``wrn+depth=34`` Madry's WRN-34-10, ``wrn+depth=10+width=1`` a tiny test network.
 Parameters at 10 classes: WRN-28-10 36,479,194 ("36.5M"); WRN-34-10 46,160,474.
 """
 
