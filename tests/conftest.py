@@ -57,6 +57,16 @@ def fashion_small(fashion: Splits) -> Splits:
     )
 
 
+# A tiny setting of every registered model that has settings (`ModelSpec.params`): tests that
+# build every model build these (tests/test_cifar_models.py checks that none is missing).
+TINY_MODELS = {
+    "resnet20": "resnet20+channels=4",
+    "preact-resnet18": "preact-resnet18+channels=4",
+    "vgg16-bn": "vgg16-bn+channels=4",
+    "wrn": "wrn+depth=10+width=1",
+}
+
+
 def small_config(**overrides) -> ExperimentConfig:
     """A real but tiny experiment: few iterations, two pruning levels."""
     base = {"train_iters": 24, "eval_every": 12, "prune_iters": 2, "seed": 3}

@@ -11,7 +11,17 @@ one. Aliases are not listed: they are accepted for old configs, not offered.
 from __future__ import annotations
 
 DATASETS = ("cifar10", "fashion_mnist", "mnist")
-MODELS = ("conv2", "conv4", "conv6", "dense-300-100", "lenet5")
+MODELS = (
+    "conv2",
+    "conv4",
+    "conv6",
+    "dense-300-100",
+    "lenet5",
+    "preact-resnet18",
+    "resnet20",
+    "vgg16-bn",
+    "wrn",
+)
 ATTACKS = ("fgsm", "fgsm-rs", "nfgsm", "pgd")
 STRATEGIES = ("continue", "dense", "random", "reset", "rewind", "rewind_trained")
 PRUNE_METHODS = ("global", "layerwise")

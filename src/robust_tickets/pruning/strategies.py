@@ -3,6 +3,11 @@
 A strategy returns the state (every parameter and buffer) a new level starts from, given the
 trained state of the previous level and the states it may go back to. Masks are applied to the
 prunable weights afterwards by the runner.
+
+The states are whole: batch norm's affine parameters and running statistics go back with the
+weights (a reset restores the initial ones, a rewind the ones at the rewind iteration, as
+open_lth's lottery runner loads the whole checkpoint of the rewind step), and `fresh` rebuilds
+batch norm as new (`models.registry.reinitialise`). See docs/models.md.
 """
 
 from __future__ import annotations
