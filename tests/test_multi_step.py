@@ -129,10 +129,10 @@ def test_stacked_pgd_draws_each_tickets_noise_from_its_own_generator():
     stacked = MLP([torch.stack(ws) for ws in zip(*[n.weights for n in nets], strict=True)])
     x, y = batches(0)
     flat = x.flatten(2)
-    pgd = ATTACKS.get("pgd").core
-    together = pgd(stacked, flat, y, config, generators(), None)
+    pgd = ATTACKS.get("pgd")(config)
+    together = pgd.on_backend(stacked, flat, y, generators())
     for t, (net, g) in enumerate(zip(nets, generators(), strict=True)):
-        alone = pgd(net, flat[t], y[t], config, g, None)
+        alone = pgd.on_backend(net, flat[t], y[t], g)
         # same noise and steps; a product rounded differently may flip a near-zero gradient's sign
         assert (together[t] - alone).abs().max() <= 2 * config.step_size + 1e-6
         assert (together[t] != alone).float().mean() < 1e-3
