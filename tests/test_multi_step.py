@@ -63,6 +63,9 @@ def assert_same_tickets(batched_models, alone_models, batched_opts, alone_opts, 
         {"adv_train": True, "attack": "pgd", "steps": 3, "random_start": False},
         {"adv_train": True, "attack": "fgsm", "attack_labels": "true"},
         {"adv_train": False, "l1_reg": 1e-4},
+        # the original code's numerics: Keras's clipped loss and Adam, as FastStepper has them
+        {"adv_train": True, "attack": "pgd", "steps": 2, "loss_form": "clipped", "adam": "keras"},
+        {"adv_train": False, "loss_form": "clipped", "adam": "keras"},
     ],
 )
 @pytest.mark.parametrize("dense_first_layer", [False, True])
@@ -72,8 +75,14 @@ def test_batched_tickets_follow_the_trajectory_each_has_alone(overrides, dense_f
     (batched, masks), (alone, _) = tickets(dense_first_layer), tickets(dense_first_layer)
     batched_opts = [make_optimizer(m, config) for m in batched]
     alone_opts = [make_optimizer(m, config) for m in alone]
+    if config.train.loss_form == "clipped":  # sharp logits, so that some are clipped
+        with torch.no_grad():
+            for model in (*batched, *alone):
+                for weight in prunable(model).values():
+                    weight.mul_(4.0)
     multi = MultiStepper(batched, masks, batched_opts, config, attack)
     assert (multi.masks[0] is None) == dense_first_layer
+    assert multi.optimizer.keras == (config.train.adam == "keras")
     steppers = [
         FastStepper(m, k, o, config, attack)
         for m, k, o in zip(alone, masks, alone_opts, strict=True)

@@ -9,8 +9,8 @@ arithmetic. Each ticket keeps its own batch, masks, attack noise (its own genera
 state: ticket t follows the trajectory `FastStepper` gives it alone, to float rounding
 (tests/test_multi_step.py).
 
-The loss is the run's objective (`training.objective`); the loss form is always ``logits``
-and Adam torch's (`loss_form`/`adam` are not honoured yet).
+The loss is the run's objective (`training.objective`), in its loss form, with the run's Adam
+(torch's or Keras's), as `FastStepper` takes it.
 
 `write_back` copies the stacked weights and Adam state into each ticket's model and `Adam`;
 evaluation and checkpoints then work per ticket as before. `benchmarks/multi_ticket.py`
@@ -31,7 +31,9 @@ from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.models.ticket import apply_masks_, prunable
 from robust_tickets.training.adam import Adam
 from robust_tickets.training.fast_step import finish_grads_, masks_to_apply
+from robust_tickets.training.losses import logit_grad, smoothed_targets
 from robust_tickets.training.objective import objective_for
+from robust_tickets.training.step import adam_for
 
 
 class MultiStepper:
@@ -68,7 +70,7 @@ class MultiStepper:
         self.masks = masks_to_apply(stacked)
         self.net = MLP(self.weights)
         self.config, self.tickets = config, len(models)
-        self.optimizer = Adam(self.weights, config.train.learning_rate)
+        self.optimizer = adam_for(self.weights, config)
         self._stack_adam_state(optimizers)
 
     def _stack_adam_state(self, optimizers: Sequence[Adam]) -> None:
@@ -131,7 +133,12 @@ class MultiStepper:
         """d/d(logits) [T, rows, k] of each ticket's objective (as in FastStepper)."""
         objective = self.objective
         scales = objective.row_scales(n)[: logits.shape[1] // n]
-        d = ce_grad(logits, labels, label_smoothing=objective.smoothing)
+        smoothing, k = objective.smoothing, logits.shape[-1]
+        if objective.form == "logits" and len(set(scales)) == 1:
+            return ce_grad(logits, labels, label_smoothing=smoothing, scale=scales[0])
+        targets = smoothed_targets(labels.flatten(), k, smoothing, logits.dtype)
+        d = logit_grad(torch.softmax(logits, -1).flatten(0, 1), targets, objective.form)
+        d = d.view_as(logits)
         for rows, scale in zip(d.split(n, dim=1), scales, strict=True):
             rows.mul_(scale)
         return d
