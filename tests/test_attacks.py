@@ -44,7 +44,7 @@ def test_attack_contract(name, training):
     model.train(training)
     x, y = _batch()
     cfg = AttackConfig(eps=0.1, step_size=0.03, steps=5)
-    x_adv = ATTACKS.get(name)(model, x, y, cfg, torch.Generator().manual_seed(1))
+    x_adv = ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(1))
     assert x_adv.shape == x.shape and not x_adv.requires_grad
     assert (x_adv - x).abs().max() <= _reach(name, cfg) + 1e-6  # inside its reach
     assert x_adv.min() >= 0 and x_adv.max() <= 1  # valid range
@@ -59,16 +59,16 @@ def test_fgsm_is_clip_of_signed_gradient():
     x_req = x.clone().requires_grad_(True)
     torch.nn.functional.cross_entropy(model(x_req), y).backward()
     expected = (x + 0.3 * x_req.grad.sign()).clamp(0, 1)
-    got = ATTACKS.get("fgsm")(model, x, y, AttackConfig(eps=0.3))
+    got = ATTACKS.get("fgsm")(AttackConfig(eps=0.3))(model, x, y)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
 def test_pgd_random_start_is_seeded():
     model, (x, y) = _model(), _batch()
     cfg = AttackConfig(eps=0.3, steps=2)
-    a = ATTACKS.get("pgd")(model, x, y, cfg, torch.Generator().manual_seed(5))
-    b = ATTACKS.get("pgd")(model, x, y, cfg, torch.Generator().manual_seed(5))
-    c = ATTACKS.get("pgd")(model, x, y, cfg, torch.Generator().manual_seed(6))
+    a = ATTACKS.get("pgd")(cfg)(model, x, y, torch.Generator().manual_seed(5))
+    b = ATTACKS.get("pgd")(cfg)(model, x, y, torch.Generator().manual_seed(5))
+    c = ATTACKS.get("pgd")(cfg)(model, x, y, torch.Generator().manual_seed(6))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -105,7 +105,7 @@ def test_predicted_label_attacks_agree_between_fast_and_generic_paths(name):
     predicted = model(x).argmax(1)
     assert (predicted != y).any()  # an untrained model: the two label choices differ
     # generic call with explicit labels
-    x_adv = ATTACKS.get(name)(model, x, predicted, cfg, seeded())
+    x_adv = ATTACKS.get(name)(cfg)(model, x, predicted, seeded())
     expected = float((model(x_adv).argmax(1) == y).float().mean())
     assert got["adv_acc"] == pytest.approx(expected, abs=1 / 200)
     true_cfg = AttackConfig(eps=0.2, steps=3, random_start=False, attack_labels="true")
@@ -131,7 +131,7 @@ def test_nfgsm_is_noise_then_one_unprojected_step():
     x, y = _batch(64)
     x = x.double()
     cfg = AttackConfig(attack="nfgsm", eps=0.1)  # k = 2, alpha = eps: the paper's defaults
-    got = ATTACKS.get("nfgsm")(model, x, y, cfg, torch.Generator().manual_seed(3))
+    got = ATTACKS.get("nfgsm")(cfg)(model, x, y, torch.Generator().manual_seed(3))
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype)
     x0 = (x + 0.2 * (2 * u - 1)).clamp(0, 1)
     expected = (x0 + 0.1 * _reference_grad(model, x0, y).sign()).clamp(0, 1)
@@ -147,12 +147,12 @@ def test_nfgsm_is_noise_then_one_unprojected_step():
 def test_nfgsm_settings_scale_with_eps_and_zero_noise_is_fgsm():
     model, (x, y) = _model(), _batch()
     wide = AttackConfig(attack="nfgsm", eps=0.05, nfgsm_noise=4.0, nfgsm_step=2.0)
-    moved = (ATTACKS.get("nfgsm")(model, x, y, wide, torch.Generator().manual_seed(11)) - x).abs()
+    moved = (ATTACKS.get("nfgsm")(wide)(model, x, y, torch.Generator().manual_seed(11)) - x).abs()
     assert 0.25 < moved.max() <= 0.3 + 1e-6  # (4 + 2) * 0.05
     plain = AttackConfig(attack="nfgsm", eps=0.3, nfgsm_noise=0.0)
-    assert ATTACKS.get("nfgsm").reuses_start(plain)
-    fgsm = ATTACKS.get("fgsm")(model, x, y, AttackConfig(eps=0.3))
-    assert torch.equal(ATTACKS.get("nfgsm")(model, x, y, plain), fgsm)
+    assert ATTACKS.get("nfgsm")(plain).reuses_start
+    fgsm = ATTACKS.get("fgsm")(AttackConfig(eps=0.3))(model, x, y)
+    assert torch.equal(ATTACKS.get("nfgsm")(plain)(model, x, y), fgsm)
 
 
 def test_fgsm_rs_is_wong_et_al():
@@ -162,7 +162,7 @@ def test_fgsm_rs_is_wong_et_al():
     x, y = _batch(64, seed=2)
     x = x.double()
     cfg = AttackConfig(attack="fgsm-rs", eps=0.1)
-    got = ATTACKS.get("fgsm-rs")(model, x, y, cfg, torch.Generator().manual_seed(4))
+    got = ATTACKS.get("fgsm-rs")(cfg)(model, x, y, torch.Generator().manual_seed(4))
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(4), dtype=x.dtype)
     x0 = (x + 0.1 * (2 * u - 1)).clamp(0, 1)
     delta = (x0 - x + 0.125 * _reference_grad(model, x0, y).sign()).clamp(-0.1, 0.1)
@@ -179,7 +179,7 @@ def test_single_step_attacks_are_seeded(name):
     model, (x, y) = _model(), _batch()
     cfg = AttackConfig(attack=name, eps=0.1)
     a, b, c = (
-        ATTACKS.get(name)(model, x, y, cfg, torch.Generator().manual_seed(seed))
+        ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(seed))
         for seed in (5, 5, 6)
     )
     assert torch.equal(a, b) and not torch.equal(a, c)
@@ -191,8 +191,8 @@ def test_single_step_attacks_match_between_the_fast_path_and_autograd(name):
     inputs, same element order) and take the same step: equal in float64."""
     (model, _), (x, y) = pruned_model(1, dtype=torch.float64), batch(64, 1, torch.float64)
     cfg = AttackConfig(attack=name, eps=0.1)
-    fast = ATTACKS.get(name)(model, x, y, cfg, torch.Generator().manual_seed(7))
-    slow = ATTACKS.get(name)(as_reference(model), x, y, cfg, torch.Generator().manual_seed(7))
+    fast = ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(7))
+    slow = ATTACKS.get(name)(cfg)(as_reference(model), x, y, torch.Generator().manual_seed(7))
     torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
 
 
@@ -229,10 +229,10 @@ def test_stacked_tickets_draw_their_own_noise(name):
     x = torch.stack([_batch(16, seed)[0].double().flatten(1) for seed in (0, 1)])
     y = torch.stack([_batch(16, seed)[1] for seed in (0, 1)])
     cfg = AttackConfig(attack=name, eps=0.1)
-    core = ATTACKS.get(name).core
-    together = core(stacked, x, y, cfg, [torch.Generator().manual_seed(s) for s in (4, 5)], None)
+    attack = ATTACKS.get(name)(cfg)
+    together = attack.on_backend(stacked, x, y, [torch.Generator().manual_seed(s) for s in (4, 5)])
     for t, net in enumerate(nets):
-        alone = core(net, x[t], y[t], cfg, torch.Generator().manual_seed(4 + t), None)
+        alone = attack.on_backend(net, x[t], y[t], torch.Generator().manual_seed(4 + t))
         torch.testing.assert_close(together[t], alone, rtol=0, atol=1e-12)
 
 
@@ -298,3 +298,42 @@ def test_short_single_step_adversarial_training_runs(tmp_path, fashion, model, n
         assert all(0 <= r["adv_acc"] <= r["acc"] + 0.2 for r in rows)
         init, final = load_tensors(level.init), load_tensors(level.final)
         assert any(not torch.equal(init[k], final[k]) for k in final)  # it trained
+
+
+# ---- one attack type: training and evaluation get the same perturbation --------------------
+@pytest.mark.parametrize("name", ATTACKS.names())
+@pytest.mark.parametrize("arch", ["dense-300-100", "lenet5"])
+@pytest.mark.parametrize("labels", ["true", "predicted"])
+def test_training_and_evaluation_get_the_same_perturbation(name, arch, labels):
+    """The objective's attack step (what every stepper and evaluate_split take, on the backend's
+    prepared inputs, reusing the natural forward) and the attack called on the model (what
+    `evaluate` runs) give identical points for the same generator, clamped to [0, 1]."""
+    from robust_tickets.training.objective import Mixed
+
+    model = create_model(arch, (1, 28, 28), 10, 3)
+    x, y = _batch(24, seed=5)
+    cfg = AttackConfig(attack=name, eps=0.1, step_size=0.03, steps=3, attack_labels=labels)
+    attack = ATTACKS.get(name)(cfg)
+    objective = Mixed(attack)
+    backend = backend_of(model)
+    model.eval()
+    inputs = backend.prepare(x)
+    natural = backend.forward(inputs)
+    training = objective.attack_inputs(
+        backend, inputs, y, natural.logits, torch.Generator().manual_seed(8), natural
+    )
+    with torch.no_grad():
+        chosen = attack.labels(y, model(x))
+    evaluation = attack(model, x, chosen, torch.Generator().manual_seed(8))
+    assert torch.equal(training.view(x.shape), evaluation)
+    assert training.min() >= 0 and training.max() <= 1
+    assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ATTACKS.names())
+def test_every_training_attack_declares_its_settings_and_cost(name):
+    cls = ATTACKS.get(name)
+    assert cls.name == name and {"attack", "eps", "attack_labels"} <= set(cls.uses)
+    cfg = AttackConfig(attack=name, eps=0.1, steps=7)
+    # an attack that reads `steps` takes that many gradients; any other takes one
+    assert cls(cfg).passes == (7 if "steps" in cls.uses else 1)

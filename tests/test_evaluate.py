@@ -110,6 +110,27 @@ def test_every_registered_attack_fools_a_natural_model_within_the_ball(fashion, 
     assert not (robust & ~clean).any() and robust.sum() < clean.sum()
 
 
+@pytest.mark.parametrize("name", EVAL_ATTACKS.names())
+def test_every_preset_is_an_attack_that_leaves_the_model_as_it_was(fashion, trained, name):
+    """The `Attack` base: mode restored, no parameter gradient (not even from a library's
+    backward passes, FAB's for one), results in [0, 1] whatever the attack returned."""
+    if EVAL_ATTACKS.get(name).library:
+        pytest.importorskip("torchattacks", reason="torchattacks is an optional cross-check")
+    model, surrogate = trained
+    test = _test(fashion, 32)
+    quick = EvalSettings(pgd_steps=3, pgd_restarts=2, apgd_steps=3, fab_steps=3, square_queries=20)
+    ctx = AttackContext(10, settings=quick, surrogate=surrogate)
+    attack = EVAL_ATTACKS.get(name).make(0.2, ctx)
+    model.zero_grad(set_to_none=True)  # training left its last gradients
+    for training in (True, False):
+        model.train(training)
+        x_adv = attack(model, test.x, test.y, torch.Generator().manual_seed(4))
+        assert model.training is training and surrogate.training is False
+        assert all(p.grad is None and p.requires_grad for p in model.parameters())
+        assert x_adv.shape == test.x.shape and x_adv.min() >= 0 and x_adv.max() <= 1
+    model.eval()
+
+
 def test_attacked_points_stay_in_the_ball_and_worst_case_is_per_example(fashion, trained):
     model, _ = trained
     test = _test(fashion, 300)

@@ -95,8 +95,8 @@ def test_forward_input_and_weight_gradients_match_autograd():
 def test_fast_attacks_match_the_autograd_attacks(name, random_start):
     (model, _), (x, y) = pruned_model(1), batch(64, 1)
     cfg = AttackConfig(attack=name, eps=0.3, step_size=0.05, steps=4, random_start=random_start)
-    fast = ATTACKS.get(name)(model, x, y, cfg, torch.Generator().manual_seed(7))
-    slow = ATTACKS.get(name)(as_reference(model), x, y, cfg, torch.Generator().manual_seed(7))
+    fast = ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(7))
+    slow = ATTACKS.get(name)(cfg)(as_reference(model), x, y, torch.Generator().manual_seed(7))
     assert fast.shape == x.shape
     # signs of gradients that are ~0 may differ by rounding; allow a handful of such pixels
     differ = (fast - slow).abs() > 1e-6

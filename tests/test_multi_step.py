@@ -63,6 +63,9 @@ def assert_same_tickets(batched_models, alone_models, batched_opts, alone_opts, 
         {"adv_train": True, "attack": "pgd", "steps": 3, "random_start": False},
         {"adv_train": True, "attack": "fgsm", "attack_labels": "true"},
         {"adv_train": False, "l1_reg": 1e-4},
+        # the original code's numerics: Keras's clipped loss and Adam, as FastStepper has them
+        {"adv_train": True, "attack": "pgd", "steps": 2, "loss_form": "clipped", "adam": "keras"},
+        {"adv_train": False, "loss_form": "clipped", "adam": "keras"},
     ],
 )
 @pytest.mark.parametrize("dense_first_layer", [False, True])
@@ -72,8 +75,14 @@ def test_batched_tickets_follow_the_trajectory_each_has_alone(overrides, dense_f
     (batched, masks), (alone, _) = tickets(dense_first_layer), tickets(dense_first_layer)
     batched_opts = [make_optimizer(m, config) for m in batched]
     alone_opts = [make_optimizer(m, config) for m in alone]
+    if config.train.loss_form == "clipped":  # sharp logits, so that some are clipped
+        with torch.no_grad():
+            for model in (*batched, *alone):
+                for weight in prunable(model).values():
+                    weight.mul_(4.0)
     multi = MultiStepper(batched, masks, batched_opts, config, attack)
     assert (multi.masks[0] is None) == dense_first_layer
+    assert multi.optimizer.keras == (config.train.adam == "keras")
     steppers = [
         FastStepper(m, k, o, config, attack)
         for m, k, o in zip(alone, masks, alone_opts, strict=True)
@@ -129,10 +138,10 @@ def test_stacked_pgd_draws_each_tickets_noise_from_its_own_generator():
     stacked = MLP([torch.stack(ws) for ws in zip(*[n.weights for n in nets], strict=True)])
     x, y = batches(0)
     flat = x.flatten(2)
-    pgd = ATTACKS.get("pgd").core
-    together = pgd(stacked, flat, y, config, generators(), None)
+    pgd = ATTACKS.get("pgd")(config)
+    together = pgd.on_backend(stacked, flat, y, generators())
     for t, (net, g) in enumerate(zip(nets, generators(), strict=True)):
-        alone = pgd(net, flat[t], y[t], config, g, None)
+        alone = pgd.on_backend(net, flat[t], y[t], g)
         # same noise and steps; a product rounded differently may flip a near-zero gradient's sign
         assert (together[t] - alone).abs().max() <= 2 * config.step_size + 1e-6
         assert (together[t] != alone).float().mean() < 1e-3

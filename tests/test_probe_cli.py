@@ -231,11 +231,11 @@ def test_evaluate_out_of_memory_is_one_line_and_writes_nothing(
     before = files_under(root)
     spec = attacks.EVAL_ATTACKS.get("fgsm")
 
-    def build(*args, **kwargs):
+    def make(*args, **kwargs):
         raise RuntimeError(CPU_OOM)
 
     monkeypatch.setitem(
-        attacks.EVAL_ATTACKS._items, "fgsm", type(spec)(**{**spec.__dict__, "build": build})
+        attacks.EVAL_ATTACKS._items, "fgsm", type(spec)(**{**spec.__dict__, "make": make})
     )
     argv = ["evaluate", str(root), "--attacks", "fgsm", "--eps", "0.1", "--no-checks", "-q"]
     assert main([*argv, "--n-examples", "20"]) == 2

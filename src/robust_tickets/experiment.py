@@ -108,7 +108,7 @@ def training_work(config: ExperimentConfig, splits: Splits) -> Work:
     """What one level costs, its evaluations counted (see `progress.Work`): its steps and
     evaluation points from the level's schedule (either training loop)."""
     t = config.train
-    steps = config.attack.steps if "steps" in ATTACKS.get(config.attack.attack).uses else 1
+    steps = ATTACKS.get(config.attack.attack)(config.attack).passes
     examples = len(splits.valid) + len(with_test_size(splits, config).test)
     cost = eval_cost(t.batch_size, examples, t.adv_train, steps)
     return Work.of(level_schedule(config, len(splits.train)), cost)

@@ -1,22 +1,28 @@
-"""What every attack shares: eval mode, gradients w.r.t. the input only, the valid input range.
+"""The one attack type of training and evaluation.
 
-An attack is written once, as ``core(backend, x, y, config, generator, start) -> x_adv`` against
-a model's `robust_tickets.models.backend.Backend` (autograd for any model, hand-written passes
-for the paper's MLP): x holds the backend's prepared inputs, `start` is the backend's forward at
-x when the caller has one (the training step and the evaluation do), and the result is not yet
-clipped. Registering it with `@attack` makes an `Attack`: called as ``attack(model, x, y, config,
-generator)`` it puts the model in eval mode (restoring its mode after), never touches parameter
-``.grad`` fields (backends differentiate w.r.t. the input alone), and returns the detached result
-clipped to [0, 1] in x's shape.
+`Attack` is what every attack is, torchattacks' shape: ``attack(model, x, y, generator) ->
+x_adv``. The base does what they all share: it puts the model in eval mode and restores its
+mode after, stops the parameters requiring gradients meanwhile (so no attack, ours or a
+library's, ever fills a ``.grad``), and returns the result detached and clamped to [0, 1] in
+x's shape. A subclass writes only `run`, the attack on a model already in eval mode.
 
-Each attack declares the settings of `AttackConfig` it reads (``uses``): a run's identity ignores
-the others, so two FGSM runs differing only in ``steps`` are one run.
+`BackendAttack` is an attack written once against a model's
+`robust_tickets.models.backend.Backend` (autograd for any model, hand-written passes for the
+paper's MLP): its `perturb` is the maths, and `on_backend` (perturb, then clamp) is what
+training and `evaluate_split` call on the prepared inputs they already have, passing their
+natural forward as `start` when the attack's first gradient is taken at x (`reuses_start`).
+Registered with `@register`, it is a training attack (`--attack`) built from the run's
+`AttackConfig`; it declares the settings it reads (``uses``: a run's identity ignores the
+others, so two FGSM runs differing only in ``steps`` are one run) and its cost (`passes`).
+
+Attacks made of other attacks (restarts, transfer, the model's own labels) and the library
+attacks of `robust_tickets.evaluation` are plain `Attack`s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -31,79 +37,128 @@ INPUT_MIN, INPUT_MAX = 0.0, 1.0
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
-class AttackCore(Protocol):
-    def __call__(
-        self,
-        backend: Backend,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        config: AttackConfig,
-        generator: Generators,
-        start: Forward | None,
-    ) -> torch.Tensor:
-        """x: prepared inputs [N, ...] (or [T, N, ...] for T stacked tickets, with one generator
-        per ticket); start: `backend.forward(x)` if the caller has it; returns the unclipped
-        adversarial inputs, shaped like x."""
-        ...
-
-
 class Attack:
-    """A registered attack (see the module docstring)."""
+    """An attack on a model (see the module docstring): call it as
+    ``x_adv = attack(model, x, y, generator)``; x: inputs in [0, 1] [N, ...], y: labels [N]."""
 
-    def __init__(
-        self,
-        name: str,
-        core: AttackCore,
-        uses: tuple[str, ...],
-        reuses_start: Callable[[AttackConfig], bool],
-    ) -> None:
-        self.name = self.__name__ = name
-        self.core, self.uses = core, uses
-        self.__doc__ = core.__doc__
-        self._reuses_start = reuses_start
-
-    def reuses_start(self, config: AttackConfig) -> bool:
-        """Whether the attack's first gradient is taken at x itself, so a caller that has
-        the forward pass at x should pass it as `start` (and keep its graph)."""
-        return self._reuses_start(config)
+    name: ClassVar[str] = ""
 
     def __call__(
         self,
         model: nn.Module,
         x: torch.Tensor,
         y: torch.Tensor,
-        config: AttackConfig,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         was_training = model.training
+        frozen = [p for p in model.parameters() if p.requires_grad]
         model.eval()
+        for p in frozen:  # input gradients only: no .grad filled, no weight gradients paid for
+            p.requires_grad_(False)
         try:
-            backend = backend_of(model)
-            prepared = backend.prepare(x.detach())
-            x_adv = self.core(backend, prepared, y, config, generator, None)
+            x_adv = self.run(model, x.detach(), y, generator)
         finally:
+            for p in frozen:
+                p.requires_grad_(True)
             model.train(was_training)
         return x_adv.detach().view(x.shape).clamp_(INPUT_MIN, INPUT_MAX)
 
+    def run(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """The attack on `model` (in eval mode); may return points outside [0, 1]."""
+        raise NotImplementedError
 
-ATTACKS: Registry[Attack] = Registry("attack")
+
+class BackendAttack(Attack):
+    """An attack written against a `Backend`, built from an `AttackConfig` (module docstring)."""
+
+    uses: ClassVar[tuple[str, ...]] = ("eps", "attack_labels")  # the AttackConfig fields it reads
+
+    def __init__(self, config: AttackConfig) -> None:
+        self.config = config
+
+    @property
+    def reuses_start(self) -> bool:
+        """Whether the first gradient is taken at x itself, so a caller that has the forward
+        pass at x should pass it as `start` (and keep its graph)."""
+        return False
+
+    @property
+    def passes(self) -> int:
+        """Gradient passes per example (the attack's cost, for estimates)."""
+        return 1
+
+    def labels(self, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The labels to move away from: the true ones, or the model's predictions from its
+        natural `logits` (`attack_labels: predicted`, which keeps FGSM training from leaking
+        the label)."""
+        return y if self.config.attack_labels == "true" else logits.detach().argmax(-1)
+
+    def perturb(
+        self,
+        backend: Backend,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        generator: Generators,
+        start: Forward | None,
+    ) -> torch.Tensor:
+        """The attack's maths on prepared inputs x ([N, ...], or [T, N, ...] for T stacked
+        tickets with one generator each); `start`: `backend.forward(x)` if the caller has it.
+        Returns a new tensor shaped like x, possibly outside [0, 1]."""
+        raise NotImplementedError
+
+    def on_backend(
+        self,
+        backend: Backend,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        generator: Generators = None,
+        start: Forward | None = None,
+    ) -> torch.Tensor:
+        """`perturb`, detached and clamped to [0, 1] (in place: perturb's tensor is its own).
+        The caller sets the model's mode (training shares its natural forward)."""
+        return self.perturb(backend, x, y, generator, start).detach().clamp_(INPUT_MIN, INPUT_MAX)
+
+    def run(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        backend = backend_of(model)
+        return self.on_backend(backend, backend.prepare(x), y, generator)
 
 
-def attack(
-    name: str,
-    *,
-    uses: tuple[str, ...],
-    reuses_start: Callable[[AttackConfig], bool],
-    aliases: tuple[str, ...] = (),
-) -> Callable[[AttackCore], Attack]:
-    """Register an attack core under `name` (see the module docstring)."""
+ATTACKS: Registry[type[BackendAttack]] = Registry("attack")
 
-    def decorator(core: AttackCore) -> Attack:
-        wrapped = Attack(name, core, ("attack", *uses), reuses_start)
-        ATTACKS.register(name, aliases=aliases)(wrapped)
-        return wrapped
+A = TypeVar("A", bound=type[BackendAttack])
+
+
+def register(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[A], A]:
+    """Register a `BackendAttack` subclass as training attack `name`."""
+
+    def decorator(cls: A) -> A:
+        cls.name = name
+        cls.uses = ("attack", *cls.uses)
+        ATTACKS.register(name, aliases=aliases)(cls)
+        return cls
 
     return decorator
+
+
+def make_attack(config: AttackConfig) -> BackendAttack:
+    """The training attack `config.attack` with the settings of `config`."""
+    return ATTACKS.get(config.attack)(config)
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Nearest point of the L-inf eps-ball around x that lies in [0, 1]."""
+    lower = (x - eps).clamp(min=INPUT_MIN)
+    upper = (x + eps).clamp(max=INPUT_MAX)
+    return torch.maximum(torch.minimum(x_adv, upper), lower)
+
+
+def seed_of(generator: torch.Generator | None) -> int:
+    """An integer seed for code that seeds itself (libraries): the generator's initial seed."""
+    return 0 if generator is None else generator.initial_seed()
 
 
 def uniform(x: torch.Tensor, generator: Generators) -> torch.Tensor:
@@ -118,12 +173,6 @@ def uniform(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     for row, g in zip(noise, generator, strict=True):
         torch.rand(row.shape, generator=g, dtype=x.dtype, device=x.device, out=row)
     return noise
-
-
-def labels_for_attack(config: AttackConfig, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """The labels an attack should move away from: the true ones, or the model's predictions
-    (`attack_labels: predicted`, which keeps FGSM training from leaking the label)."""
-    return y if config.attack_labels == "true" else logits.detach().argmax(-1)
 
 
 def loss_input_grad(

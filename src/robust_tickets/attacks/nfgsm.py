@@ -7,31 +7,19 @@ import torch
 from robust_tickets.attacks.base import (
     INPUT_MAX,
     INPUT_MIN,
+    BackendAttack,
     Generators,
-    attack,
     loss_input_grad,
+    register,
     uniform,
 )
-from robust_tickets.config import AttackConfig
 from robust_tickets.models.backend import Backend, Forward
 
 
-@attack(
-    "nfgsm",
-    uses=("eps", "nfgsm_noise", "nfgsm_step", "attack_labels"),
-    reuses_start=lambda config: config.nfgsm_noise == 0,
-    aliases=("n-fgsm",),
-)
-def nfgsm(
-    backend: Backend,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    config: AttackConfig,
-    generator: Generators,
-    start: Forward | None,
-) -> torch.Tensor:
+@register("nfgsm", aliases=("n-fgsm",))
+class NFGSM(BackendAttack):
     """``x0 = clip(x + U[-k*eps, k*eps]); x0 + alpha * sign(grad_x CE(model(x0), y))``, clipped
-    to [0, 1] by the caller, with k = `nfgsm_noise` (2) and alpha = `nfgsm_step` * eps (eps).
+    to [0, 1], with k = `nfgsm_noise` (2) and alpha = `nfgsm_step` * eps (eps).
 
     A training attack: it is *not* projected onto the eps-ball (the paper's point: the larger
     noise and the unclipped step avoid catastrophic overfitting), so each pixel moves by at most
@@ -39,14 +27,29 @@ def nfgsm(
     the authors' code. With k = 0 it is FGSM of step alpha (its gradient reuses `start`).
 
     x: inputs in [0, 1], any shape [N, ...]; y: int64 labels [N]. Example:
-    ``ATTACKS.get("nfgsm")(model, x, y, AttackConfig(eps=0.1), torch.Generator())``.
+    ``NFGSM(AttackConfig(eps=0.1))(model, x, y, torch.Generator())``.
     """
-    eps, x = config.eps, x.detach()
-    if config.nfgsm_noise == 0:
-        noisy, first = x, start
-    else:
-        k_eps = config.nfgsm_noise * eps
-        noisy = (x + k_eps * (2 * uniform(x, generator) - 1)).clamp_(INPUT_MIN, INPUT_MAX)
-        first = None
-    grad = loss_input_grad(backend, noisy, y, first)
-    return torch.add(noisy, grad.sign_(), alpha=config.nfgsm_step * eps)
+
+    uses = ("eps", "nfgsm_noise", "nfgsm_step", "attack_labels")
+
+    @property
+    def reuses_start(self) -> bool:
+        return self.config.nfgsm_noise == 0
+
+    def perturb(
+        self,
+        backend: Backend,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        generator: Generators,
+        start: Forward | None,
+    ) -> torch.Tensor:
+        c, x = self.config, x.detach()
+        if c.nfgsm_noise == 0:
+            noisy, first = x, start
+        else:
+            k_eps = c.nfgsm_noise * c.eps
+            noisy = (x + k_eps * (2 * uniform(x, generator) - 1)).clamp_(INPUT_MIN, INPUT_MAX)
+            first = None
+        grad = loss_input_grad(backend, noisy, y, first)
+        return torch.add(noisy, grad.sign_(), alpha=c.nfgsm_step * c.eps)

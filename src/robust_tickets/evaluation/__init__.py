@@ -1,16 +1,17 @@
 """Honest robustness: strong attacks, robustness curves over eps, gradient-masking checks.
 
 `runner.evaluate_experiment` evaluates saved tickets; `attacks.EVAL_ATTACKS` is the registry of
-evaluation attacks; results live in each level's ``robustness/`` directory (`store`) and are read
-back as rows by `robust_tickets.results.iter_eval_rows`; `figures` plots them.
+evaluation attacks (named presets over `robust_tickets.attacks.Attack`); results live in each
+level's ``robustness/`` directory (`store`) and are read back as rows by
+`robust_tickets.results.iter_eval_rows`; `figures` plots them.
 """
 
 from robust_tickets.evaluation.attacks import (
     EVAL_ATTACKS,
     AttackContext,
-    EvalAttack,
+    EvalPreset,
     EvalSettings,
-    eval_attack,
+    eval_preset,
 )
 from robust_tickets.evaluation.checks import Thresholds, run_checks
 from robust_tickets.evaluation.robustness import robust_examples, worst_case
@@ -27,11 +28,11 @@ __all__ = [
     "DEFAULT_EPS",
     "EVAL_ATTACKS",
     "AttackContext",
-    "EvalAttack",
     "EvalOptions",
+    "EvalPreset",
     "EvalSettings",
     "Thresholds",
-    "eval_attack",
+    "eval_preset",
     "evaluate_experiment",
     "load_ticket",
     "robust_examples",

@@ -1,17 +1,19 @@
-"""Evaluation attacks: a registry of named, fully specified attacks at a given eps.
+"""Evaluation attacks: named presets over the one `Attack` type, fully specified at an eps.
 
-Training uses one cheap attack; evaluation must use strong ones. Each entry builds, for one
-model and one eps, a function ``(x, y, seed) -> x_adv``. The project's FGSM/PGD come from
-`robust_tickets.attacks`; AutoAttack and its parts (APGD, APGD-T, FAB-T, Square) come from its
-attack code of fra31/auto-attack as repackaged in `pyautoattack` (see `evaluation.autoattack`), with
-the "standard" version's parameters. torchattacks is optional: its FGSM/PGD cross-check ours and
-`ta-autoattack` is the previous, torchattacks-built AutoAttack, kept for comparison.
+Training uses one cheap attack; evaluation must use strong ones. Each preset makes, for one eps
+(and the training run's settings, `AttackContext`), an `robust_tickets.attacks.Attack`, the
+same type training uses: the project's FGSM/PGD/N-FGSM/FGSM-RS (`robust_tickets.attacks`),
+composed where a suite needs it (`Restarts`, `Transfer`, `ChosenLabels`), or a library-backed
+one: AutoAttack and its parts (APGD, APGD-T, FAB-T, Square) from fra31/auto-attack's attack code
+as repackaged in `pyautoattack` (`evaluation.autoattack`), with the "standard" version's
+parameters; torchattacks is optional: its FGSM/PGD cross-check ours and `ta-autoattack` is the
+previous, torchattacks-built AutoAttack, kept for comparison.
 
-Add an attack with::
+Add a preset with::
 
-    @eval_attack("my-attack", kind="white-box", params=lambda ctx: {"steps": 7})
-    def my_attack(model, eps, ctx):
-        return lambda x, y, seed: ...
+    @eval_preset("my-attack", kind="white-box", params=lambda ctx: {"steps": 7})
+    def my_attack(eps, ctx):
+        return PGD(AttackConfig("pgd", eps, eps / 4, 7, True))
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from robust_tickets.attacks import ATTACKS
-from robust_tickets.attacks.base import labels_for_attack
+from robust_tickets.attacks import ATTACKS, Attack, ChosenLabels, Restarts, Transfer
+from robust_tickets.attacks.base import project
+from robust_tickets.attacks.fgsm import FGSM
+from robust_tickets.attacks.pgd import PGD
 from robust_tickets.config import AttackConfig
-from robust_tickets.evaluation import autoattack, library
+from robust_tickets.evaluation import autoattack
+from robust_tickets.evaluation.library import TorchAttack
 from robust_tickets.registry import Registry
 
 AttackFn = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -48,7 +53,7 @@ class EvalSettings:
 
 @dataclass(frozen=True)
 class AttackContext:
-    """What an attack may need besides the model and eps."""
+    """What a preset may need besides eps."""
 
     num_classes: int
     train_attack: AttackConfig = field(default_factory=AttackConfig)
@@ -57,12 +62,14 @@ class AttackContext:
 
 
 @dataclass(frozen=True)
-class EvalAttack:
+class EvalPreset:
+    """A named evaluation attack: `make(eps, ctx)` is its `Attack` at eps."""
+
     name: str
-    build: Callable[[nn.Module, float, AttackContext], AttackFn]
+    make: Callable[[float, AttackContext], Attack]
     kind: str
     params: Callable[[AttackContext], dict[str, Any]]
-    seed_group: str  # attacks in one group get the same seeds, hence the same random start
+    seed_group: str  # presets in one group get the same seeds, hence the same random start
     description: str
     library: bool = False  # needs torchattacks
     # an example counts only if its clean prediction is right too (robust accuracy); False
@@ -72,11 +79,23 @@ class EvalAttack:
     def param_string(self, ctx: AttackContext) -> str:
         return ",".join(f"{k}={v}" for k, v in sorted(self.params(ctx).items()))
 
+    def build(self, model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+        """``(x, y, seed) -> x_adv``: the attack at eps on `model`, its generator seeded, its
+        result projected onto the threat model (the eps-ball in [0, 1]: N-FGSM's training
+        perturbation, for one, leaves the ball)."""
+        attack = self.make(eps, ctx)
 
-EVAL_ATTACKS: Registry[EvalAttack] = Registry("evaluation attack")
+        def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+            generator = torch.Generator(device=x.device).manual_seed(seed)
+            return project(attack(model, x, y, generator), x, eps)
+
+        return run
 
 
-def eval_attack(
+EVAL_ATTACKS: Registry[EvalPreset] = Registry("evaluation attack")
+
+
+def eval_preset(
     name: str,
     *,
     kind: str,
@@ -85,24 +104,24 @@ def eval_attack(
     aliases: tuple[str, ...] = (),
     library: bool = False,
     clean_required: bool = True,
-) -> Callable[[Callable[[nn.Module, float, AttackContext], AttackFn]], EvalAttack]:
-    """Register a builder ``(model, eps, ctx) -> (x, y, seed) -> x_adv`` under `name`."""
+) -> Callable[[Callable[[float, AttackContext], Attack]], EvalPreset]:
+    """Register ``make(eps, ctx) -> Attack`` as evaluation attack `name`."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
 
-    def decorator(build):
-        spec = EvalAttack(
+    def decorator(make: Callable[[float, AttackContext], Attack]) -> EvalPreset:
+        preset = EvalPreset(
             name=name,
-            build=build,
+            make=make,
             kind=kind,
             params=params,
             seed_group=seed_group or name,
-            description=(build.__doc__ or "").strip().splitlines()[0],
+            description=(make.__doc__ or "").strip().splitlines()[0],
             library=library,
             clean_required=clean_required,
         )
-        EVAL_ATTACKS.register(name, aliases=aliases)(spec)
-        return spec
+        EVAL_ATTACKS.register(name, aliases=aliases)(preset)
+        return preset
 
     return decorator
 
@@ -113,58 +132,44 @@ def _relative_step(train: AttackConfig) -> float:
     return train.step_size / train.eps if train.eps > 0 else train.step_size
 
 
-def _project_attack(model: nn.Module, name: str, config: AttackConfig) -> AttackFn:
-    fn = ATTACKS.get(name)
-
-    def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        generator = torch.Generator(device=x.device).manual_seed(seed)
-        return fn(model, x, y, config, generator)
-
-    return run
-
-
-@eval_attack("fgsm", kind="white-box")
-def _fgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+@eval_preset("fgsm", kind="white-box")
+def _fgsm(eps: float, ctx: AttackContext) -> Attack:
     """The project's FGSM."""
-    return _project_attack(model, "fgsm", AttackConfig(attack="fgsm", eps=eps))
+    return FGSM(AttackConfig(attack="fgsm", eps=eps))
 
 
-def _single_step_config(name: str, eps: float, ctx: AttackContext) -> AttackConfig:
+def _single_step(name: str, eps: float, ctx: AttackContext) -> Attack:
     """A single-step attack at `eps` with the training run's settings (multiples of eps)."""
     t = ctx.train_attack
-    return AttackConfig(
+    config = AttackConfig(
         attack=name,
         eps=eps,
         nfgsm_noise=t.nfgsm_noise,
         nfgsm_step=t.nfgsm_step,
         fgsm_rs_step=t.fgsm_rs_step,
     )
+    return ATTACKS.get(name)(config)
 
 
-@eval_attack(
+@eval_preset(
     "fgsm-rs", kind="white-box", params=lambda ctx: {"step": ctx.train_attack.fgsm_rs_step}
 )
-def _fgsm_rs(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _fgsm_rs(eps: float, ctx: AttackContext) -> Attack:
     """The project's FGSM from a random start (step = fgsm_rs_step x eps, as in training)."""
-    return _project_attack(model, "fgsm-rs", _single_step_config("fgsm-rs", eps, ctx))
+    return _single_step("fgsm-rs", eps, ctx)
 
 
-@eval_attack(
+@eval_preset(
     "nfgsm",
     kind="white-box",
     params=lambda ctx: {"noise": ctx.train_attack.nfgsm_noise, "step": ctx.train_attack.nfgsm_step},
 )
-def _nfgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _nfgsm(eps: float, ctx: AttackContext) -> Attack:
     """The project's N-FGSM as in training (noise, step), projected onto the eps-ball.
 
-    N-FGSM's training perturbation may leave the ball; an evaluation attack returns points of
-    the threat model (which `robustness.project` would enforce anyway)."""
-    run = _project_attack(model, "nfgsm", _single_step_config("nfgsm", eps, ctx))
-
-    def projected(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        return torch.maximum(torch.minimum(run(x, y, seed), x + eps), x - eps).clamp_(0, 1)
-
-    return projected
+    N-FGSM's training perturbation may leave the ball; like every preset's, its result is
+    projected onto the ball (`EvalPreset.build`)."""
+    return _single_step("nfgsm", eps, ctx)
 
 
 def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
@@ -172,20 +177,14 @@ def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
     return AttackConfig("pgd", eps, _relative_step(ctx.train_attack) * eps, steps, True)
 
 
-@eval_attack(
+@eval_preset(
     "pgd",
     kind="white-box",
     params=lambda ctx: {"steps": ctx.train_attack.steps, "step": _relative_step(ctx.train_attack)},
 )
-def _pgd(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _pgd(eps: float, ctx: AttackContext) -> Attack:
     """The project's PGD as in training (its steps; step = eps * step_size/eps of training)."""
-    return _project_attack(model, "pgd", _pgd_config(eps, ctx))
-
-
-def _paper_config(eps: float, ctx: AttackContext) -> AttackConfig:
-    """The training attack at `eps` (a PGD step keeps its fraction of eps)."""
-    step = _relative_step(ctx.train_attack) * eps
-    return dataclasses.replace(ctx.train_attack, eps=eps, step_size=step)
+    return PGD(_pgd_config(eps, ctx))
 
 
 def _paper_params(ctx: AttackContext) -> dict[str, Any]:
@@ -196,96 +195,66 @@ def _paper_params(ctx: AttackContext) -> dict[str, Any]:
     return params
 
 
-@eval_attack("paper", kind="white-box", params=_paper_params, clean_required=False)
-def _paper(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+@eval_preset("paper", kind="white-box", params=_paper_params, clean_required=False)
+def _paper(eps: float, ctx: AttackContext) -> Attack:
     """The paper's measure: the training attack on the model's own labels, counting every
     attacked prediction that is right (whatever the clean one was), as training evaluates."""
-    config = _paper_config(eps, ctx)
-    fn = ATTACKS.get(config.attack)
-
-    def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        generator = torch.Generator(device=x.device).manual_seed(seed)
-        with torch.no_grad():
-            logits = model(x)
-        return fn(model, x, labels_for_attack(config, y, logits), config, generator)
-
-    return run
+    step = _relative_step(ctx.train_attack) * eps  # a PGD step keeps its fraction of eps
+    config = dataclasses.replace(ctx.train_attack, eps=eps, step_size=step)
+    return ChosenLabels(ATTACKS.get(config.attack)(config))
 
 
-def restarted_pgd(model: nn.Module, eps: float, steps: int, restarts: int) -> AttackFn:
+def restarted_pgd(eps: float, steps: int, restarts: int) -> Attack:
     """PGD from `restarts` random starts, step 2.5*eps/steps (Madry et al.), keeping for each
     example the first start that fools the model (later starts only run on the survivors)."""
-    config = AttackConfig("pgd", eps, 2.5 * eps / steps, steps, True)
-    pgd = ATTACKS.get("pgd")
-
-    def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        generator = torch.Generator(device=x.device).manual_seed(seed)
-        best = x.clone()
-        alive = torch.ones(len(y), dtype=torch.bool, device=x.device)
-        for _ in range(restarts):
-            index = alive.nonzero().squeeze(1)
-            if index.numel() == 0:
-                break
-            x_adv = pgd(model, x[index], y[index], config, generator)
-            with torch.no_grad():
-                fooled = model(x_adv).argmax(1) != y[index]
-            best[index] = x_adv  # a failed start is as good as any other failed start
-            alive[index[fooled]] = False
-        return best
-
-    return run
+    return Restarts(PGD(AttackConfig("pgd", eps, 2.5 * eps / steps, steps, True)), restarts)
 
 
-@eval_attack(
+@eval_preset(
     "pgd-restarts",
     kind="white-box",
     params=lambda ctx: {"steps": ctx.settings.pgd_steps, "restarts": ctx.settings.pgd_restarts},
     aliases=("pgd-strong",),
 )
-def _pgd_restarts(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _pgd_restarts(eps: float, ctx: AttackContext) -> Attack:
     """The project's PGD, many steps and random restarts, worst case per example."""
-    s = ctx.settings
-    return restarted_pgd(model, eps, s.pgd_steps, s.pgd_restarts)
+    return restarted_pgd(eps, ctx.settings.pgd_steps, ctx.settings.pgd_restarts)
 
 
-@eval_attack(
+@eval_preset(
     "transfer",
     kind="transfer",
     params=lambda ctx: {"steps": ctx.settings.pgd_steps, "restarts": ctx.settings.pgd_restarts},
 )
-def _transfer(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _transfer(eps: float, ctx: AttackContext) -> Attack:
     """pgd-restarts crafted on the dense (level 0) network of the same trial."""
     if ctx.surrogate is None:
         raise ValueError("the transfer attack needs a surrogate model")
     s = ctx.settings
-    return restarted_pgd(ctx.surrogate, eps, s.pgd_steps, s.pgd_restarts)
+    return Transfer(restarted_pgd(eps, s.pgd_steps, s.pgd_restarts), ctx.surrogate)
 
 
 # ---- torchattacks (optional: cross-checks of the project's attacks) --------------------------
-def _library_attack(make: Callable[[Any, int], object]) -> AttackFn:
-    """Wrap ``make(torchattacks, seed) -> attack object`` as ``(x, y, seed) -> x_adv``."""
-    ta = library.torchattacks()
-    return lambda x, y, seed: library.run(make(ta, seed), x, y, seed)
-
-
-@eval_attack("ta-fgsm", kind="white-box", library=True, seed_group="fgsm")
-def _ta_fgsm(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+@eval_preset("ta-fgsm", kind="white-box", library=True, seed_group="fgsm")
+def _ta_fgsm(eps: float, ctx: AttackContext) -> Attack:
     """torchattacks' FGSM (cross-check of the project's)."""
-    return _library_attack(lambda ta, seed: ta.FGSM(model, eps=eps))
+    return TorchAttack(lambda ta, model, seed: ta.FGSM(model, eps=eps))
 
 
-@eval_attack(
+@eval_preset(
     "ta-pgd",
     kind="white-box",
     library=True,
     params=lambda ctx: {"steps": ctx.train_attack.steps, "step": _relative_step(ctx.train_attack)},
     seed_group="pgd",
 )
-def _ta_pgd(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _ta_pgd(eps: float, ctx: AttackContext) -> Attack:
     """torchattacks' PGD with the settings and random start of `pgd` (cross-check)."""
     c = _pgd_config(eps, ctx)
-    return _library_attack(
-        lambda ta, seed: ta.PGD(model, eps=eps, alpha=c.step_size, steps=c.steps, random_start=True)
+    return TorchAttack(
+        lambda ta, model, seed: ta.PGD(
+            model, eps=eps, alpha=c.step_size, steps=c.steps, random_start=True
+        )
     )
 
 
@@ -301,35 +270,25 @@ def _aa_params(*keys: str) -> Callable[[AttackContext], dict[str, Any]]:
     return params
 
 
-def _aa_attack(
-    model: nn.Module, eps: float, ctx: AttackContext, attacks: tuple[str, ...]
-) -> AttackFn:
-    autoattack.module()  # fail early, with the install hint, if it is missing
-    s = ctx.settings
-
-    def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        aa = autoattack.standard(
-            model,
+def _auto(attacks: tuple[str, ...]) -> Callable[[float, AttackContext], Attack]:
+    def make(eps: float, ctx: AttackContext) -> Attack:
+        s = ctx.settings
+        return autoattack.AutoAttack(
             eps,
             num_classes=ctx.num_classes,
             attacks=attacks,
             apgd_steps=s.apgd_steps,
             fab_steps=s.fab_steps,
             square_queries=s.square_queries,
-            seed=seed,
-            device=x.device,
         )
-        return autoattack.run(aa, x, y, seed)
 
-    return run
+    return make
 
 
 def _aa_single(name: str, keys: tuple[str, ...], kind: str, doc: str) -> None:
-    def build(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
-        return _aa_attack(model, eps, ctx, (name,))
-
-    build.__doc__ = doc
-    eval_attack(name, kind=kind, params=_aa_params(*keys))(build)
+    make = _auto((name,))
+    make.__doc__ = doc
+    eval_preset(name, kind=kind, params=_aa_params(*keys))(make)
 
 
 _aa_single("apgd-ce", ("apgd_steps",), "white-box", "AutoAttack's APGD, cross-entropy loss.")
@@ -341,15 +300,15 @@ _aa_single(
 )
 
 
-@eval_attack(
+@eval_preset(
     "autoattack",
     kind="ensemble",
     params=_aa_params("apgd_steps", "fab_steps", "square_queries"),
     aliases=("aa",),
 )
-def _autoattack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _autoattack(eps: float, ctx: AttackContext) -> Attack:
     """AutoAttack standard (fra31/auto-attack): APGD-CE, APGD-T, FAB-T, Square, per example."""
-    return _aa_attack(model, eps, ctx, autoattack.STANDARD)
+    return _auto(autoattack.STANDARD)(eps, ctx)
 
 
 # ---- the previous AutoAttack, from torchattacks (optional; cross-checks) --------------------
@@ -369,7 +328,7 @@ def _ta_square(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: 
     return ta.Square(model, norm="Linf", eps=eps, n_queries=ctx.settings.square_queries, seed=seed)
 
 
-@eval_attack(
+@eval_preset(
     "ta-autoattack",
     kind="ensemble",
     library=True,
@@ -379,14 +338,14 @@ def _ta_square(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: 
         "queries": ctx.settings.square_queries,
     },
 )
-def _ta_autoattack(model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
+def _ta_autoattack(eps: float, ctx: AttackContext) -> Attack:
     """The previous AutoAttack: torchattacks' APGD-CE, APGD-T, FAB-T, Square (MultiAttack)."""
 
-    def make(ta: Any, seed: int) -> object:
+    def make(ta: Any, model: nn.Module, seed: int) -> object:
         apgd_ce = ta.APGD(
             model, norm="Linf", eps=eps, steps=ctx.settings.apgd_steps, seed=seed, loss="ce"
         )
         parts = [_ta_apgd_t, _ta_fab_t, _ta_square]
         return ta.MultiAttack([apgd_ce, *(part(ta, model, eps, ctx, seed) for part in parts)])
 
-    return _library_attack(make)
+    return TorchAttack(make)

@@ -10,6 +10,8 @@ Their settings are the standard version's (100 iterations, 9 target classes, 500
 `EvalSettings` can lower them for quick looks. Every attack reseeds torch's *global* generator,
 so each call runs inside `library.isolated_rng`; its diagnostic log lines ("zero gradient",
 "dynamic defense") are silenced, since `evaluate` runs its own gradient-masking checks.
+`AutoAttack` is all this as an `robust_tickets.attacks.Attack` (whose base also keeps
+AutoAttack's backward passes from filling, and paying for, every weight's ``.grad``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from robust_tickets.attacks.base import Attack, seed_of
 from robust_tickets.errors import UserError
 
 INSTALL_HINT = "pip install 'pyautoattack>=0.2,<0.3'"
@@ -109,20 +112,44 @@ def run(aa: Any, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
     for part in (aa.apgd, aa.apgd_targeted, aa.fab, aa.square):
         part.device = x.device
     aa.device = x.device
-    with isolated_rng(seed, x.device), _quiet(), _frozen(aa.model):
+    with isolated_rng(seed, x.device), _quiet():
         x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=len(x))
     return x_adv.detach()
 
 
-@contextlib.contextmanager
-def _frozen(model: nn.Module) -> Iterator[None]:
-    """No parameter gradients while attacking: AutoAttack's backward passes would otherwise
-    fill (and pay for) every weight's .grad; only the input's gradient is needed."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
+class AutoAttack(Attack):
+    """pyautoattack's standard AutoAttack (or the parts in `attacks`) at `eps`, seeded with the
+    generator's seed: `standard` then `run` on each call."""
+
+    def __init__(
+        self,
+        eps: float,
+        *,
+        num_classes: int,
+        attacks: tuple[str, ...] = STANDARD,
+        apgd_steps: int = 100,
+        fab_steps: int = 100,
+        square_queries: int = 5000,
+    ) -> None:
+        module()  # fail early, with the install hint, if it is missing
+        self.eps, self.attacks, self.num_classes = eps, attacks, num_classes
+        self.strength = {
+            "apgd_steps": apgd_steps,
+            "fab_steps": fab_steps,
+            "square_queries": square_queries,
+        }
+
+    def run(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        seed = seed_of(generator)
+        aa = standard(
+            model,
+            self.eps,
+            num_classes=self.num_classes,
+            attacks=self.attacks,
+            seed=seed,
+            device=x.device,
+            **self.strength,
+        )
+        return run(aa, x, y, seed)

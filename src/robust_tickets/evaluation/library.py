@@ -11,11 +11,13 @@ the caller's random state untouched.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import torch
+from torch import nn
 
+from robust_tickets.attacks.base import Attack, seed_of
 from robust_tickets.errors import UserError
 
 INSTALL_HINT = "pip install scipy && pip install --no-deps torchattacks"
@@ -53,3 +55,19 @@ def run(attack: object, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Te
     """Call a torchattacks attack on one batch with a fixed global seed; returns x_adv."""
     with isolated_rng(seed, x.device):
         return attack(x, y).detach()  # type: ignore[operator]
+
+
+class TorchAttack(Attack):
+    """A torchattacks attack as an `Attack`: ``make(torchattacks, model, seed)`` builds it for
+    one call, seeded with the generator's seed (its own random draws come from torch's global
+    generator, seeded and restored around the call)."""
+
+    def __init__(self, make: Callable[[ModuleType, nn.Module, int], object]) -> None:
+        self.library = torchattacks()  # fail early, with the install hint, if it is missing
+        self.make = make
+
+    def run(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        seed = seed_of(generator)
+        return run(self.make(self.library, model, seed), x, y, seed)

@@ -13,15 +13,10 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN
+from robust_tickets.attacks.base import project
 from robust_tickets.evaluation.attacks import AttackFn
 
-
-def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Nearest point of the L-inf eps-ball around x that lies in [0, 1]."""
-    lower = (x - eps).clamp(min=INPUT_MIN)
-    upper = (x + eps).clamp(max=INPUT_MAX)
-    return torch.maximum(torch.minimum(x_adv, upper), lower)
+__all__ = ["predicts", "project", "robust_examples", "worst_case"]
 
 
 @torch.no_grad()

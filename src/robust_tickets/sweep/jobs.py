@@ -46,10 +46,10 @@ class Job:
     def work(self) -> float:
         """Relative cost, in image gradient passes, for ETAs: the attack's passes per image
         (one for FGSM, `steps` for iterative attacks) on training batches and evaluations."""
-        from robust_tickets.attacks import ATTACKS  # torch: not at import (fast `--help`)
+        from robust_tickets.attacks import make_attack  # torch: not at import (fast `--help`)
 
         c = self.config
-        passes = c.attack.steps if "steps" in ATTACKS.get(c.attack.attack).uses else 1
+        passes = make_attack(c.attack).passes
         step = c.train.batch_size * (1 + (1 + passes if c.train.adv_train else 0))
         evaluation = eval_images(c) * (1 + passes)
         return self.levels * (level_steps(c) * step + evaluations_per_level(c) * evaluation)

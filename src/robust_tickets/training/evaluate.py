@@ -5,12 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
+from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split
 from robust_tickets.models.backend import backend_of
-from robust_tickets.training.losses import cross_entropy
+from robust_tickets.training.objective import Objective
 
 EVAL_BATCH = 1_000  # fastest measured on CPU: rows enough for the matmuls, small enough for cache
 
@@ -18,7 +17,7 @@ EVAL_BATCH = 1_000  # fastest measured on CPU: rows enough for the matmuls, smal
 def evaluate_split(
     model: nn.Module,
     split: Split,
-    attack: Attack,
+    attack: type[BackendAttack],
     attack_config: AttackConfig,
     *,
     label_smoothing: float = 0.0,
@@ -27,19 +26,21 @@ def evaluate_split(
     device: torch.device | str = "cpu",
     batch_size: int = EVAL_BATCH,
 ) -> dict[str, float]:
-    """Mean loss and accuracy on natural and attacked inputs over the whole split.
+    """Mean loss and accuracy on natural and attacked inputs over the whole split: the attack
+    (`attack` with `attack_config`) and the cross-entropy are training's
+    (`training.objective.Objective`).
 
     `label_smoothing` applies to the reported losses only (validation targets are smoothed in
     the paper, test targets are not); accuracies always use the true class. The natural forward
     pass gives the attack its labels and, where the attack starts at x, its first gradient.
     """
+    objective = Objective(attack(attack_config), smoothing=label_smoothing, form=loss_form)
     totals = {"loss": 0.0, "acc": 0.0, "adv_loss": 0.0, "adv_acc": 0.0}
     n = len(split)
-    reuse = attack.reuses_start(attack_config)
+    reuse = objective.attack is not None and objective.attack.reuses_start
 
     def add(prefix: str, logits: torch.Tensor, y: torch.Tensor) -> None:
-        loss = cross_entropy(logits, y, smoothing=label_smoothing, form=loss_form, reduction="sum")
-        totals[f"{prefix}loss"] += float(loss)
+        totals[f"{prefix}loss"] += float(objective.cross_entropy(logits, y, reduction="sum"))
         totals[f"{prefix}acc"] += float((logits.argmax(1) == y).sum())
 
     was_training = model.training
@@ -52,15 +53,13 @@ def evaluate_split(
             inputs = backend.prepare(x)
             natural = backend.forward(inputs, need_grad=reuse)
             logits = natural.logits.detach()
-            y_attack = labels_for_attack(attack_config, y, logits)
-            x_adv = attack.core(
-                backend, inputs, y_attack, attack_config, generator, natural if reuse else None
+            x_adv = objective.attack_inputs(
+                backend, inputs, y, logits, generator, natural if reuse else None
             )
             del natural
             with torch.no_grad():
                 add("", logits, y)
-                adv = backend.forward(x_adv.detach().clamp_(INPUT_MIN, INPUT_MAX), need_grad=False)
-                add("adv_", adv.logits, y)
+                add("adv_", backend.forward(x_adv, need_grad=False).logits, y)
     finally:
         model.train(was_training)
     return {k: v / n for k, v in totals.items()}

@@ -1,8 +1,8 @@
 """The paper's MLP's own stepper: one level's steps on its hand-written passes, no autograd.
 
-`FastStepper` does what `AutogradStepper` does (the same maths, to float tolerance:
-tests/test_fast_path.py), with the per-step overhead taken out, because at batch 60 that
-overhead costs as much as the matrix products:
+`FastStepper` does what `AutogradStepper` does (the same objective, `training.objective`, to
+float tolerance: tests/test_fast_path.py), with the per-step overhead taken out, because at
+batch 60 that overhead costs as much as the matrix products:
 
 - the weights are kept masked (pruned entries exactly zero), so the weights *are* the effective
   weights: no ``weight * mask`` per step. Their gradients are masked instead (skipped for a layer
@@ -10,7 +10,8 @@ overhead costs as much as the matrix products:
 - natural and adversarial halves live in preallocated buffers, so the natural forward (which the
   attack reuses for its gradient at x) and the adversarial forward write straight into the rows
   the combined backward reads: no concatenation, no allocation of activations;
-- the loss *value* is not computed (the loop never reads it), only its gradient;
+- the loss *value* is not computed (the loop never reads it), only its gradient: the
+  objective's loss form (`losses.logit_grad`) with its row weights (`Objective.row_scales`);
 - the gradients go straight to `robust_tickets.training.adam.Adam.step(grads)` (one fused
   kernel), never through ``.grad``.
 """
@@ -20,14 +21,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
+from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward
 from robust_tickets.models.ticket import apply_masks_, prunable
 from robust_tickets.training.adam import Adam
 from robust_tickets.training.losses import logit_grad
+from robust_tickets.training.objective import objective_for
 from robust_tickets.training.step import FAST_STEPPERS
 
 _threshold_backward = torch.ops.aten.threshold_backward
@@ -45,7 +46,7 @@ class FastStepper:
         masks: dict[str, torch.Tensor],
         optimizer: Adam,
         config: ExperimentConfig,
-        attack: Attack,
+        attack: type[BackendAttack],
         batch_size: int | None = None,  # default: the config's (a short last batch needs its own)
     ) -> None:
         net = backend_of(model)
@@ -55,10 +56,13 @@ class FastStepper:
         weights = net.weights
         self.masks = masks_to_apply([masks[name] for name in prunable(model)])
         self.net = net
-        self.config, self.optimizer, self.attack = config, optimizer, attack
-        self.adversarial_training = config.train.adv_train
+        self.config, self.optimizer = config, optimizer
+        self.objective = objective = objective_for(config, attack)
         self.n = n = config.train.batch_size if batch_size is None else batch_size
-        rows = 2 * n if config.train.adv_train else n
+        rows = 2 * n if objective.adversarial else n
+        scales = objective.row_scales(n)[: rows // n]
+        # one multiplication for all rows when their weights agree (the paper's 50/50 mix)
+        self.row_scales = [scales[0]] if len(set(scales)) == 1 else list(scales)
         like = weights[0]
         widths = [w.shape[1] for w in weights] + [weights[-1].shape[0]]
         # acts[l]: layer l's input (acts[0] = the images) and acts[-1] = the logits, for the
@@ -87,39 +91,41 @@ class FastStepper:
         """One update on the batch (x: [n, ...] images in [0, 1], y: [n] labels).
 
         `x` may be `self.images`, filled by the caller (``index_select(..., out=images)``)."""
-        n, cfg = x.shape[0], self.config
+        n, objective = x.shape[0], self.objective
         if n != self.n:
             raise ValueError(f"FastStepper was built for batches of {self.n}, got {n}")
         if x.data_ptr() != self.images.data_ptr():
             self.images.copy_(x.reshape(n, -1))
         self._forward(self.natural)
         acts = self.acts
-        if self.adversarial_training:
+        if objective.adversarial:
             fwd = self.natural_forward
-            y_attack = labels_for_attack(cfg.attack, y, fwd.logits)
-            x_adv = self.attack.core(self.net, self.images, y_attack, cfg.attack, generator, fwd)
-            self.adversarial[0].copy_(x_adv).clamp_(INPUT_MIN, INPUT_MAX)
+            x_adv = objective.attack_inputs(self.net, self.images, y, fwd.logits, generator, fwd)
+            self.adversarial[0].copy_(x_adv)
             self._forward(self.adversarial)
         else:
             acts = self.natural
-        rows = acts[0].shape[0]
-        # d/d(logits) of the mean label-smoothed CE over all rows (0.5 * natural + 0.5 * adv)
-        k, smoothing = self.targets.shape[1], cfg.data.label_smoothing
+        # d/d(logits) of the objective: its form's per-row gradient times each row's weight
+        k, smoothing = self.targets.shape[1], objective.smoothing
         for half in self.label_halves:
             half.copy_(y)
         targets = self.targets.fill_(smoothing / k)
         targets.scatter_(1, self.labels, 1.0 - smoothing + smoothing / k)
-        if cfg.train.loss_form == "logits":
+        if objective.form == "logits":
             d = torch.softmax(acts[-1], 1).sub_(targets)
         else:
-            d = logit_grad(torch.softmax(acts[-1], 1), targets, cfg.train.loss_form)
-        d.mul_(1.0 / rows)
+            d = logit_grad(torch.softmax(acts[-1], 1), targets, objective.form)
+        if len(self.row_scales) == 1:
+            d.mul_(self.row_scales[0])
+        else:
+            for rows, scale in zip(d.split(n), self.row_scales, strict=True):
+                rows.mul_(scale)
         weights = self.net.weights
         for i in range(len(weights) - 1, -1, -1):
             torch.mm(d.t(), acts[i], out=self.grads[i])
             if i > 0:
                 d = _threshold_backward(torch.mm(d, weights[i]), acts[i], 0.0)
-        finish_grads_(self.grads, weights, self.masks, cfg.train.l1_reg)
+        finish_grads_(self.grads, weights, self.masks, self.config.train.l1_reg)
         self.optimizer.step(self.grads)
 
 

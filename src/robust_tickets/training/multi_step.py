@@ -9,6 +9,9 @@ arithmetic. Each ticket keeps its own batch, masks, attack noise (its own genera
 state: ticket t follows the trajectory `FastStepper` gives it alone, to float rounding
 (tests/test_multi_step.py).
 
+The loss is the run's objective (`training.objective`), in its loss form, with the run's Adam
+(torch's or Keras's), as `FastStepper` takes it.
+
 `write_back` copies the stacked weights and Adam state into each ticket's model and `Adam`;
 evaluation and checkpoints then work per ticket as before. `benchmarks/multi_ticket.py`
 measures its throughput against one ticket at a time.
@@ -21,14 +24,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
+from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.models.ticket import apply_masks_, prunable
 from robust_tickets.training.adam import Adam
 from robust_tickets.training.fast_step import finish_grads_, masks_to_apply
+from robust_tickets.training.losses import logit_grad, smoothed_targets
+from robust_tickets.training.objective import objective_for
+from robust_tickets.training.step import adam_for
 
 
 class MultiStepper:
@@ -44,13 +49,13 @@ class MultiStepper:
         masks: Sequence[dict[str, torch.Tensor]],
         optimizers: Sequence[Adam],
         config: ExperimentConfig,
-        attack: Attack,
+        attack: type[BackendAttack],
     ) -> None:
         if not models or not len(models) == len(optimizers) == len(masks):
             raise ValueError("MultiStepper needs one optimizer and one mask set per model")
         if not all(isinstance(backend_of(m), MLP) for m in models):
             raise ValueError("MultiStepper trains models whose backend is an MLP only")
-        self.attack = attack if config.train.adv_train else None
+        self.objective = objective_for(config, attack)
         per_model = [list(prunable(m).values()) for m in models]
         shapes = {tuple(w.shape for w in weights) for weights in per_model}
         if len(shapes) != 1:
@@ -65,7 +70,7 @@ class MultiStepper:
         self.masks = masks_to_apply(stacked)
         self.net = MLP(self.weights)
         self.config, self.tickets = config, len(models)
-        self.optimizer = Adam(self.weights, config.train.learning_rate)
+        self.optimizer = adam_for(self.weights, config)
         self._stack_adam_state(optimizers)
 
     def _stack_adam_state(self, optimizers: Sequence[Adam]) -> None:
@@ -105,13 +110,12 @@ class MultiStepper:
             raise ValueError(
                 f"MultiStepper holds {self.tickets} tickets, got a batch for {tickets}"
             )
-        cfg = self.config
+        objective = self.objective
         natural = self.net.forward(x.reshape(tickets, n, -1))
-        if self.attack is not None:
-            y_attack = labels_for_attack(cfg.attack, y, natural.logits)
+        if objective.adversarial:
             flat = natural.inputs[0]
-            x_adv = self.attack.core(self.net, flat, y_attack, cfg.attack, generators, natural)
-            adversarial = self.net.forward(x_adv.clamp_(INPUT_MIN, INPUT_MAX))
+            x_adv = objective.attack_inputs(self.net, flat, y, natural.logits, generators, natural)
+            adversarial = self.net.forward(x_adv)
             pairs = zip(natural.inputs, adversarial.inputs, strict=True)
             both = Forward(
                 [torch.cat(pair, dim=1) for pair in pairs],
@@ -120,10 +124,21 @@ class MultiStepper:
             labels = torch.cat([y, y], dim=1)
         else:
             both, labels = natural, y
-        # d/d(logits) of each ticket's mean label-smoothed CE over its rows (as in FastStepper)
-        rows = both.logits.shape[1]
-        smoothing = cfg.data.label_smoothing
-        d = ce_grad(both.logits, labels, label_smoothing=smoothing, scale=1.0 / rows)
+        d = self._logit_grad(both.logits, labels, n)
         grads = self.net.weight_grads(both, d)
-        finish_grads_(grads, self.weights, self.masks, cfg.train.l1_reg)
+        finish_grads_(grads, self.weights, self.masks, self.config.train.l1_reg)
         self.optimizer.step(grads)
+
+    def _logit_grad(self, logits: torch.Tensor, labels: torch.Tensor, n: int) -> torch.Tensor:
+        """d/d(logits) [T, rows, k] of each ticket's objective (as in FastStepper)."""
+        objective = self.objective
+        scales = objective.row_scales(n)[: logits.shape[1] // n]
+        smoothing, k = objective.smoothing, logits.shape[-1]
+        if objective.form == "logits" and len(set(scales)) == 1:
+            return ce_grad(logits, labels, label_smoothing=smoothing, scale=scales[0])
+        targets = smoothed_targets(labels.flatten(), k, smoothing, logits.dtype)
+        d = logit_grad(torch.softmax(logits, -1).flatten(0, 1), targets, objective.form)
+        d = d.view_as(logits)
+        for rows, scale in zip(d.split(n, dim=1), scales, strict=True):
+            rows.mul_(scale)
+        return d

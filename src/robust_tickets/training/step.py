@@ -1,8 +1,9 @@
 """One training step: a function of (model weights and masks, optimizer state, batch).
 
-Natural training minimises CE on the natural batch. Adversarial training crafts the adversarial
-batch against the current weights and minimises 0.5 * CE(natural) + 0.5 * CE(adversarial).
-Training targets are label-smoothed. Pruned weights are stored as exact zeros and their
+The loss is the run's `robust_tickets.training.objective.Objective`: natural training minimises
+CE on the natural batch; adversarial training crafts the adversarial batch against the current
+weights and minimises 0.5 * CE(natural) + 0.5 * CE(adversarial). Training targets are
+label-smoothed. Pruned weights are stored as exact zeros and their
 gradients are zeroed before every update, so Adam never moves them.
 
 `AutogradStepper` takes the step for any model through autograd, with the natural half's forward
@@ -15,19 +16,18 @@ gradient. A model whose backend has a stepper of its own (the paper's MLP:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import torch
 from torch import nn
 
-from robust_tickets.attacks import Attack
-from robust_tickets.attacks.base import INPUT_MAX, INPUT_MIN, labels_for_attack
+from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import AutogradBackend, Forward, backend_of, mode_free
 from robust_tickets.models.ticket import mask_grads_, prunable
 from robust_tickets.training.adam import Adam
-from robust_tickets.training.losses import cross_entropy
+from robust_tickets.training.objective import objective_for
 
 
 class Stepper(Protocol):
@@ -37,7 +37,8 @@ class Stepper(Protocol):
 
 
 # backend type -> its own stepper (model, masks, optimizer, config, attack, batch_size) ->
-# Stepper | None
+# Stepper | None. `attack` is the kind of training attack; a stepper builds it with the
+# config's settings, inside the run's objective (`objective_for`).
 FAST_STEPPERS: dict[type, Callable[..., Stepper | None]] = {}
 
 
@@ -50,39 +51,36 @@ class AutogradStepper:
         masks: dict[str, torch.Tensor],
         optimizer: Adam | None,  # None: only `loss` is used (pruning criteria)
         config: ExperimentConfig,
-        attack: Attack,
+        attack: type[BackendAttack],
     ) -> None:
         self.model, self.masks, self.optimizer = model, masks, optimizer
-        self.config, self.attack = config, attack
+        self.config = config
+        self.objective = objective_for(config, attack)
         self.backend = AutogradBackend(model)
-        self.share_forward = mode_free(model) and attack.reuses_start(config.attack)
+        attacker = self.objective.attack
+        self.share_forward = mode_free(model) and attacker is not None and attacker.reuses_start
         self.weights = list(prunable(model).values())
 
     def loss(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
-        model, cfg = self.model, self.config
-        smoothing, form = cfg.data.label_smoothing, cfg.train.loss_form
+        model, cfg, objective = self.model, self.config, self.objective
         model.train()
-        if not cfg.train.adv_train:
-            loss = cross_entropy(model(x), y, smoothing=smoothing, form=form)
+        if not objective.adversarial:
+            loss = objective.loss(model(x), None, y)
         else:
             leaf = x.detach().requires_grad_(self.share_forward)
             logits = model(leaf)
-            y_attack = labels_for_attack(cfg.attack, y, logits)
-            if self.share_forward:
+            if self.share_forward:  # the attack's first gradient goes through this forward
                 start = Forward([leaf], logits)
-                x_adv = self.attack.core(self.backend, x, y_attack, cfg.attack, generator, start)
+                x_adv = objective.attack_inputs(self.backend, x, y, logits, generator, start)
             else:
                 model.eval()
                 try:
-                    x_adv = self.attack.core(self.backend, x, y_attack, cfg.attack, generator, None)
+                    x_adv = objective.attack_inputs(self.backend, x, y, logits, generator)
                 finally:
                     model.train()
-            adv_logits = model(x_adv.detach().clamp_(INPUT_MIN, INPUT_MAX))
-            loss = 0.5 * cross_entropy(logits, y, smoothing=smoothing, form=form) + 0.5 * (
-                cross_entropy(adv_logits, y, smoothing=smoothing, form=form)
-            )
+            loss = objective.loss(logits, model(x_adv), y)
         if cfg.train.l1_reg > 0:  # pruned weights are zero, so they add nothing
             loss = loss + cfg.train.l1_reg * sum(w.abs().sum() for w in self.weights)
         return loss
@@ -104,7 +102,7 @@ def make_stepper(
     masks: dict[str, torch.Tensor],
     optimizer: Adam,
     config: ExperimentConfig,
-    attack: Attack,
+    attack: type[BackendAttack],
     batch_size: int | None = None,
 ) -> Stepper:
     """The stepper of the model's backend if it has one for this config, else autograd's.
@@ -125,7 +123,7 @@ def train_step(
     x: torch.Tensor,
     y: torch.Tensor,
     config: ExperimentConfig,
-    attack: Attack,
+    attack: type[BackendAttack],
     generator: torch.Generator | None,
 ) -> float:
     """One autograd update of `model` in place (any model, any attack); returns the loss."""
@@ -135,6 +133,11 @@ def train_step(
 def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Adam:
     """A fresh Adam for each level (as in the reference), fused into one kernel per step; with
     `adam: keras`, TF 1.13 Keras's variant (see `robust_tickets.training.adam`)."""
+    return adam_for(model.parameters(), config)
+
+
+def adam_for(params: Iterable[torch.Tensor], config: ExperimentConfig) -> Adam:
+    """The config's Adam (`adam: torch` or `keras`) over `params`."""
     if config.train.adam == "keras":
-        return Adam(model.parameters(), config.train.learning_rate, eps=1e-7, keras=True)
-    return Adam(model.parameters(), config.train.learning_rate)
+        return Adam(params, config.train.learning_rate, eps=1e-7, keras=True)
+    return Adam(params, config.train.learning_rate)
