@@ -13,13 +13,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "robust_tickets"
 # Lowest first; a module may import its own layer and any lower one.
 LAYERS: list[tuple[str, ...]] = [
     ("__init__", "errors", "registry", "seeds", "progress", "prestart", "limits", "claims"),
+    ("device",),
     ("names",),
     ("provenance",),
     ("yaml_strict",),
     ("config",),
     ("data", "models"),
-    ("schedule",),
     ("attacks", "pruning"),
+    ("schedule",),
     ("resolve", "store"),
     ("training",),
     ("trial",),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.conftest import small_config
 
-from robust_tickets import level_pool, prestart
+from robust_tickets import device, level_pool, prestart
 from robust_tickets.cli.main import LEVEL_WORKER
 from robust_tickets.cli.run import early_workers
 from robust_tickets.experiment import RunOptions
@@ -70,7 +70,7 @@ def test_a_failed_level_stops_its_trial_only(tmp_path, monkeypatch, capsys):
     ],
 )
 def test_workers_started_before_torch_is_imported(monkeypatch, argv, expected):
-    monkeypatch.setattr(prestart, "available_cores", lambda: 4)
+    monkeypatch.setattr(device, "available_cores", lambda: 4)
     assert early_workers(argv) == expected
 
 

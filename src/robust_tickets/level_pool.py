@@ -30,8 +30,14 @@ from robust_tickets import prestart
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
 from robust_tickets.progress import Progress
-from robust_tickets.store import ExperimentDir, experiment_dir, remove_stale_temps
-from robust_tickets.trial import RunOptions, TrialRunner, iterations_done, num_levels
+from robust_tickets.schedule import num_levels
+from robust_tickets.store import (
+    ExperimentDir,
+    experiment_dir,
+    iterations_done,
+    remove_stale_temps,
+)
+from robust_tickets.trial import RunOptions, TrialRunner
 
 POLL_SECONDS = 0.5
 

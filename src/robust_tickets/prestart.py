@@ -25,13 +25,6 @@ from typing import Any
 _waiting: list[tuple[Any, Connection]] = []
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def prestart(count: int, target: str) -> None:
     """Start `count` idle workers now (spawned, never forked: the parent will run torch).
 

@@ -20,7 +20,6 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits
 from robust_tickets.data.load import Split
-from robust_tickets.errors import UserError
 from robust_tickets.models import create_model, reinitialise
 from robust_tickets.models.ticket import (
     apply_masks_,
@@ -40,7 +39,7 @@ from robust_tickets.pruning import (
     keep_counts,
     layer_rates,
 )
-from robust_tickets.schedule import level_schedule, level_steps
+from robust_tickets.schedule import level_schedule, level_steps, num_levels
 from robust_tickets.seeds import derive
 from robust_tickets.store import (
     ExperimentDir,
@@ -79,28 +78,6 @@ class RunOptions:
         if self.trial_list is not None:
             return list(self.trial_list)
         return list(range(self.first_trial, self.first_trial + self.trials))
-
-
-def num_levels(config: ExperimentConfig) -> int:
-    return 1 + config.prune.prune_iters if STRATEGIES.get(config.prune.strategy).prunes else 1
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(
-            "--device cuda was asked for but no CUDA GPU is available: use --device cpu"
-        )
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
-
-
-def is_complete(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> bool:
-    trial_dir = exp.trial(trial)
-    return all(trial_dir.level(k).is_done() for k in range(num_levels(config)))
 
 
 def pruning_rates(config: ExperimentConfig, model: nn.Module) -> dict[str, float]:
@@ -346,21 +323,3 @@ class TrialRunner:
                 self.progress.advance(level_steps(self.config))
                 continue
             self.run_level(level)
-
-
-def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> int:
-    """Training iterations of `trial` already on disk (finished levels + the last evaluation)."""
-    done = 0
-    steps = level_steps(config)
-    for level in range(num_levels(config)):
-        level_dir = exp.trial(trial).level(level)
-        if level_dir.is_done():
-            done += steps
-        elif level_dir.metrics.is_file():
-            try:
-                lines = level_dir.metrics.read_text().strip().splitlines()
-                last = int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
-            except (OSError, ValueError, IndexError):
-                last = 0  # being replaced right now: the next poll will see it
-            done += min(steps, last)
-    return done
