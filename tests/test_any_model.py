@@ -7,7 +7,8 @@ import pytest
 import torch
 from tests.conftest import small_config
 
-from robust_tickets.experiment import RunOptions, TrialRunner, pruning_rates, run_experiment
+from robust_tickets.engine.trial import TrialRunner, pruning_rates
+from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import layer_kinds
 from robust_tickets.progress import Progress

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "robust_tickets"
 
 # Lowest first; a module may import its own layer and any lower one.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "errors", "registry", "seeds", "progress", "prestart", "limits", "claims"),
+    ("__init__", "errors", "registry", "seeds", "progress", "limits", "claims"),
     ("device",),
     ("names",),
     ("provenance",),
@@ -23,8 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("schedule",),
     ("resolve", "store"),
     ("training",),
-    ("trial",),
-    ("level_pool",),
+    ("engine",),
     ("experiment",),
     ("results", "sweep", "evaluation"),
     ("report",),

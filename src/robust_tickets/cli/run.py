@@ -72,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def early_workers(argv: list[str]) -> int:
-    """Worker processes worth starting before torch is imported (see robust_tickets.prestart):
+    """Worker processes worth starting before torch is imported (see engine/prestart.py):
     a guess from the command line alone; workers the run turns out not to need are released."""
     from robust_tickets.device import available_cores
 
