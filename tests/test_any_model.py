@@ -7,18 +7,14 @@ import pytest
 import torch
 from tests.conftest import TINY_MODELS, small_config
 
-from robust_tickets.experiment import (
-    RunOptions,
-    TrialRunner,
-    num_levels,
-    pruning_rates,
-    run_experiment,
-)
+from robust_tickets.engine.trial import TrialRunner, pruning_rates
+from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import layer_kinds
 from robust_tickets.progress import Progress
 from robust_tickets.pruning import STRATEGIES
 from robust_tickets.results import iter_rows
+from robust_tickets.schedule import num_levels
 from robust_tickets.store import experiment_dir, load_tensors
 
 # tiny but real: a few steps of adversarial training at a small batch

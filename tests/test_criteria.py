@@ -12,8 +12,9 @@ from tests.test_cli import TINY as CLI_TINY
 from tests.test_cli import assert_one_line_error, cli
 
 from robust_tickets.attacks import ATTACKS
+from robust_tickets.engine.trial import pruning_rates
 from robust_tickets.errors import UserError
-from robust_tickets.experiment import RunOptions, pruning_rates, run_experiment
+from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import apply_masks_, full_masks, state
 from robust_tickets.progress import Progress

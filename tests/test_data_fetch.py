@@ -29,15 +29,14 @@ from robust_tickets.data.download import DownloadError, download
 from robust_tickets.data.fetch import ALREADY_PRESENT, ensure_dataset, fetch_spec
 from robust_tickets.data.idx import encode_idx
 from robust_tickets.data.load import read_dir
-from robust_tickets.data.registry import DatasetSpec, IdxFile
 from robust_tickets.data.sources import (
     AptPackage,
     CifarPythonArchive,
     IdxDownload,
     NpmCifarPng,
     NpmIdxFiles,
-    SourceFailed,
 )
+from robust_tickets.data.spec import DatasetSpec, IdxFile, SourceFailed
 from robust_tickets.errors import UserError
 
 RNG = np.random.default_rng(0)

@@ -5,9 +5,10 @@ import pytest
 import torch
 from tests.conftest import small_config
 
-from robust_tickets.experiment import RunOptions, num_levels, run_experiment
+from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.pruning import STRATEGIES
 from robust_tickets.results import iter_rows
+from robust_tickets.schedule import num_levels
 from robust_tickets.store import load_tensors, read_metrics
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from tests.conftest import small_config
 
-from robust_tickets import level_pool, prestart
-from robust_tickets.cli.main import LEVEL_WORKER
+from robust_tickets import device
 from robust_tickets.cli.run import early_workers
+from robust_tickets.engine import pool, prestart
 from robust_tickets.experiment import RunOptions
 from robust_tickets.progress import Progress
 from robust_tickets.store import experiment_dir, write_json
@@ -23,17 +23,17 @@ def run_pool(tmp_path, monkeypatch, trials, levels, fail=None, done=()):
         write_json(level_dir.done, {"level": level})
     ran = []
 
-    def fake_level(config, exp, splits, trial, level, progress):
+    def fake_level(config, exp, splits, trial, level):
         if (trial, level) == fail:
             raise RuntimeError("disk full")
         ran.append((trial, level))
 
-    monkeypatch.setattr(level_pool, "_run_level", fake_level)
+    monkeypatch.setattr(pool, "_run_level", fake_level)
     options = RunOptions(output=tmp_path, quiet=True, threads=1)
-    pool = level_pool.LevelPool(
+    levels_pool = pool.LevelPool(
         config, options, exp, None, list(range(trials)), Progress(0, quiet=True), workers=1
     )
-    return ran, pool.run()
+    return ran, levels_pool.run()
 
 
 def test_levels_run_in_order_and_the_trial_with_most_levels_left_goes_first(tmp_path, monkeypatch):
@@ -70,12 +70,12 @@ def test_a_failed_level_stops_its_trial_only(tmp_path, monkeypatch, capsys):
     ],
 )
 def test_workers_started_before_torch_is_imported(monkeypatch, argv, expected):
-    monkeypatch.setattr(prestart, "available_cores", lambda: 4)
+    monkeypatch.setattr(device, "available_cores", lambda: 4)
     assert early_workers(argv) == expected
 
 
 def test_a_prestarted_worker_that_is_not_needed_exits():
-    prestart.prestart(1, LEVEL_WORKER)
+    prestart.prestart(1)
     ((process, _),) = prestart._waiting
     prestart.release()
     assert prestart._waiting == [] and not process.is_alive()
@@ -83,10 +83,10 @@ def test_a_prestarted_worker_that_is_not_needed_exits():
 
 WORKER_SCRIPT = """
 import multiprocessing, sys, time
-from robust_tickets import prestart
+from robust_tickets.engine.worker import die_with_parent
 
 def busy():
-    prestart.die_with_parent()
+    die_with_parent()
     time.sleep(120)  # a level being trained
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ def test_rewind_trained_restarts_every_level_from_the_trained_dense_network(tmp_
 
 
 def test_an_interrupted_keras_level_resumes_to_the_same_weights(tmp_path, thousand, monkeypatch):
-    from robust_tickets.trial import TrialRunner
+    from robust_tickets.engine.trial import TrialRunner
 
     overrides = {"strategy": "rewind_trained", "adv_train": True, **KERAS_NUMERICS}
     _, whole = _keras_run(tmp_path / "whole", thousand, **overrides)

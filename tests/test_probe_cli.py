@@ -150,9 +150,9 @@ def test_results_and_evaluate_see_each_experiment_once_through_a_loop(store, cap
 def _oom_on_level(monkeypatch, failing_level: int, error: BaseException) -> None:
     """Make training run out of memory at its first step of `failing_level`, after the level's
     start (masks, init, iteration-0 metrics and checkpoint) is on disk, as a real one does."""
-    from robust_tickets import trial
+    from robust_tickets.engine import feed
 
-    real = trial.make_stepper
+    real = feed.make_stepper
     calls = []
 
     def make_stepper(*args, **kwargs):
@@ -167,7 +167,7 @@ def _oom_on_level(monkeypatch, failing_level: int, error: BaseException) -> None
             return Failing()
         return stepper
 
-    monkeypatch.setattr(trial, "make_stepper", make_stepper)
+    monkeypatch.setattr(feed, "make_stepper", make_stepper)
 
 
 @pytest.mark.parametrize("error", [RuntimeError(CPU_OOM), MemoryError()])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from robust_tickets.level_pool import trial_status
+from robust_tickets.engine.pool import trial_status
 from robust_tickets.progress import Progress, Work, eval_cost
 from robust_tickets.schedule import LevelSchedule
 from robust_tickets.store import ExperimentDir, write_json, write_metrics

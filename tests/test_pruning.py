@@ -4,7 +4,7 @@ for every registered model."""
 import pytest
 import torch
 
-from robust_tickets.experiment import pruning_rates
+from robust_tickets.engine.trial import pruning_rates
 from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import full_masks, layer_kinds, prunable, state
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, PruneContext, keep_counts, layer_rates

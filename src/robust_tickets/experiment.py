@@ -1,8 +1,8 @@
 """An experiment: its trials, one after another or on a pool of worker processes (`--jobs`).
 
 `run_experiment` validates the inputs, claims the trials, writes the config and runs each
-trial's levels with `robust_tickets.trial.TrialRunner`, or hands the levels of several trials to
-`robust_tickets.level_pool`.
+trial's levels with `engine.trial.TrialRunner`, or hands the levels of several trials to
+`engine.pool`.
 """
 
 from __future__ import annotations
@@ -18,40 +18,24 @@ from robust_tickets.claims import claimed
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
 from robust_tickets.data.fetch import ensure_dataset
+from robust_tickets.device import available_cores, resolve_device
+from robust_tickets.engine.options import RunOptions
+from robust_tickets.engine.pool import LevelPool
+from robust_tickets.engine.trial import TrialRunner, with_test_size
 from robust_tickets.errors import RunFailed, UserError
-from robust_tickets.level_pool import LevelPool
 from robust_tickets.models import create_model
-from robust_tickets.prestart import available_cores
 from robust_tickets.progress import Progress, Work, eval_cost
-from robust_tickets.schedule import level_schedule, level_steps
+from robust_tickets.schedule import level_schedule, level_steps, num_levels
 from robust_tickets.store import (
     ExperimentDir,
     experiment_dir,
+    is_complete,
     verify_trial,
     verify_trial_states,
     write_config,
 )
-from robust_tickets.trial import (
-    RunOptions,
-    TrialRunner,
-    is_complete,
-    iterations_done,
-    num_levels,
-    pruning_rates,
-    resolve_device,
-    with_test_size,
-)
 
-__all__ = [
-    "RunOptions",
-    "TrialRunner",
-    "is_complete",
-    "iterations_done",
-    "num_levels",
-    "pruning_rates",
-    "resolve_device",
-    "run_experiment",
-]
+__all__ = ["RunOptions", "run_experiment"]
 
 
 def run_experiment(

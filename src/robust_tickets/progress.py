@@ -57,7 +57,7 @@ class Work:
         return full * self.level() + rest + self.eval_cost * self.evaluations(rest)
 
     def on_disk(self, iterations: int) -> float:
-        """Work done when a trial's files show `iterations` steps (`trial.iterations_done`:
+        """Work done when a trial's files show `iterations` steps (`store.iterations_done`:
         finished levels plus the last evaluation written, which is therefore done)."""
         full, rest = divmod(max(0, iterations), self.steps)
         if rest == 0:  # the next level's first evaluation is not on disk yet

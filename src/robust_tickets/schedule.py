@@ -1,4 +1,5 @@
-"""Which batches a level trains on and when it is evaluated: the `train_loop` setting.
+"""How many levels a trial has, which batches each trains on and when it is evaluated (the
+`train_loop` setting).
 
 Two loops, both pure functions of (config, training-set size), so that a resumed level draws
 exactly the batches and evaluation points an uninterrupted one would, and so that reports can
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data.registry import DATASETS
+from robust_tickets.pruning.strategies import STRATEGIES
 
 TRAIN_LOOPS = ("steps", "keras")
 
@@ -146,3 +148,8 @@ def level_schedule(config: ExperimentConfig, n: int | None = None) -> LevelSched
 def level_steps(config: ExperimentConfig) -> int:
     """Training steps per level (what reports compare a row's step with to find the end)."""
     return level_schedule(config).total
+
+
+def num_levels(config: ExperimentConfig) -> int:
+    """Levels in a trial of `config`: the dense one, then one per pruning step (if it prunes)."""
+    return 1 + config.prune.prune_iters if STRATEGIES.get(config.prune.strategy).prunes else 1

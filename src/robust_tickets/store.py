@@ -38,6 +38,7 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
 from robust_tickets.models.ticket import masks_mismatch, state_mismatch
 from robust_tickets.resolve import config_from_dict
+from robust_tickets.schedule import level_steps, num_levels
 
 # `label`: the evaluation's label in the original code's counting (`robust_tickets.schedule`):
 # the step itself for the default loop, blank for the keras loop's unlabelled final evaluation;
@@ -412,3 +413,29 @@ def read_level_metrics(level: LevelDir) -> list[dict[str, Any]]:
         reason = "no rows, though the level finished" if level.metrics.is_file() else "missing"
         raise damaged(level.metrics, reason)
     return rows
+
+
+# ---- what a trial has done --------------------------------------------------------------
+def is_complete(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> bool:
+    """Whether every level of `trial` is finished."""
+    trial_dir = exp.trial(trial)
+    return all(trial_dir.level(k).is_done() for k in range(num_levels(config)))
+
+
+def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> int:
+    """Training iterations of `trial` already on disk (finished levels + the last evaluation),
+    read from small files only so that it can be polled while the trial runs."""
+    done = 0
+    steps = level_steps(config)
+    for level in range(num_levels(config)):
+        level_dir = exp.trial(trial).level(level)
+        if level_dir.is_done():
+            done += steps
+        elif level_dir.metrics.is_file():
+            try:
+                lines = level_dir.metrics.read_text().strip().splitlines()
+                last = int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
+            except (OSError, ValueError, IndexError):
+                last = 0  # being replaced right now: the next poll will see it
+            done += min(steps, last)
+    return done

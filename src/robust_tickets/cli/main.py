@@ -80,16 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-LEVEL_WORKER = "robust_tickets.level_pool:worker"  # what `run --jobs` workers run
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:  # start its worker processes before this one imports torch
-        from robust_tickets import prestart
         from robust_tickets.cli.run import early_workers
+        from robust_tickets.engine import prestart
 
-        prestart.prestart(early_workers(argv[1:]), LEVEL_WORKER)
+        prestart.prestart(early_workers(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -120,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"robust-tickets {args.command}: error: {message}", file=sys.stderr)
         return 2
     finally:
-        from robust_tickets import prestart
+        from robust_tickets.engine import prestart
 
         prestart.release()  # any prestarted worker the command did not use
 

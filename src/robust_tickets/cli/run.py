@@ -72,9 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def early_workers(argv: list[str]) -> int:
-    """Worker processes worth starting before torch is imported (see robust_tickets.prestart):
+    """Worker processes worth starting before torch is imported (see engine/prestart.py):
     a guess from the command line alone; workers the run turns out not to need are released."""
-    from robust_tickets.prestart import available_cores
+    from robust_tickets.device import available_cores
 
     peek = argparse.ArgumentParser(add_help=False)
     for flag in ("--trials", "--jobs", "-j", "--preset", "--config", "--device"):
@@ -120,7 +120,7 @@ def handle(args: argparse.Namespace) -> int:
     if jobs is not None:
         limits.count("--jobs", int(jobs), 1, limits.MAX_PROCESSES)
     if jobs is None:
-        from robust_tickets.prestart import available_cores
+        from robust_tickets.device import available_cores
 
         jobs = min(trials, available_cores())
     options = RunOptions(

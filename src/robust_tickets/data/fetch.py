@@ -21,8 +21,8 @@ from pathlib import Path
 
 from robust_tickets.data.load import read_dir
 from robust_tickets.data.locate import cache_root, candidate_dirs, find_file, locate
-from robust_tickets.data.registry import DATASETS, DatasetSpec
-from robust_tickets.data.sources import SourceFailed
+from robust_tickets.data.registry import DATASETS
+from robust_tickets.data.spec import DatasetSpec, SourceFailed
 from robust_tickets.errors import UserError
 
 ALREADY_PRESENT = "already present"

@@ -7,6 +7,7 @@ dimension, then the values in C order. Files may be gzipped; we detect it by mag
 from __future__ import annotations
 
 import gzip
+import hashlib
 import struct
 import zlib
 from pathlib import Path
@@ -57,6 +58,27 @@ def parse_idx(data: bytes, source: str = "<bytes>", fix: str = _FIX) -> np.ndarr
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # a writable, native-order copy
+
+
+def read_verified(
+    path: Path,
+    expected_sha256: str,
+    shape: tuple[int, ...],
+    fix: str = "delete it and fetch it again",
+) -> np.ndarray:
+    """Read one IDX file, check its decompressed SHA-256 and shape; any mismatch is a UserError
+    naming the file and ending with `fix` (how to get a good copy)."""
+    data = read_bytes(path, fix)
+    array = parse_idx(data, str(path), fix)
+    if tuple(array.shape) != shape:
+        raise UserError(f"{path} has shape {tuple(array.shape)}, expected {shape}: {fix}")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected_sha256:
+        raise UserError(
+            f"{path} failed its SHA-256 check (got {digest[:12]}…, expected "
+            f"{expected_sha256[:12]}…): {fix}"
+        )
+    return array
 
 
 def read_idx(path: str | Path) -> np.ndarray:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from robust_tickets.data.idx import parse_idx, read_bytes
+from robust_tickets.data.idx import read_verified
 from robust_tickets.data.locate import candidate_dirs, find_file, locate
-from robust_tickets.data.registry import DATASETS, DatasetSpec
+from robust_tickets.data.registry import DATASETS
+from robust_tickets.data.spec import DatasetSpec
 from robust_tickets.errors import UserError
 
 
@@ -30,27 +30,6 @@ class Splits:
     valid: Split
     test: Split
     num_classes: int
-
-
-def read_verified(
-    path: Path,
-    expected_sha256: str,
-    shape: tuple[int, ...],
-    fix: str = "delete it and fetch it again",
-) -> np.ndarray:
-    """Read one IDX file, check its decompressed SHA-256 and shape; any mismatch is a UserError
-    naming the file and ending with `fix` (how to get a good copy)."""
-    data = read_bytes(path, fix)
-    array = parse_idx(data, str(path), fix)
-    if tuple(array.shape) != shape:
-        raise UserError(f"{path} has shape {tuple(array.shape)}, expected {shape}: {fix}")
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != expected_sha256:
-        raise UserError(
-            f"{path} failed its SHA-256 check (got {digest[:12]}…, expected "
-            f"{expected_sha256[:12]}…): {fix}"
-        )
-    return array
 
 
 def refetch_hint(spec: DatasetSpec) -> str:

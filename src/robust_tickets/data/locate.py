@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from robust_tickets.data.registry import DatasetSpec
+from robust_tickets.data.spec import DatasetSpec
 
 ENV_VAR = "ROBUST_TICKETS_DATA"
 

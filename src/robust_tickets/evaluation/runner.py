@@ -22,6 +22,7 @@ from torch import nn
 from robust_tickets import claims, limits
 from robust_tickets.config import DATASET_EVAL_EPS, ExperimentConfig
 from robust_tickets.data import DATASETS, Split, Splits, load_splits
+from robust_tickets.device import resolve_device
 from robust_tickets.errors import UserError
 from robust_tickets.evaluation import autoattack, estimate, library
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
@@ -205,8 +206,6 @@ def evaluate_experiment(
 ) -> list[LevelPlan]:
     """Evaluate every chosen finished level of one experiment; returns what was planned, each
     plan with its `result` (what `summary.format_results` prints)."""
-    from robust_tickets.experiment import resolve_device
-
     options = _canonical(options)
     config = exp.config()
     device = resolve_device(options.device)
@@ -272,8 +271,6 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
     Seconds are counted passes (`estimate.attack_passes`) times the measured time of one pass
     of each experiment's network; a range, since attacks that stop early take the low end on a
     network that is not robust and the high end on one that resists them."""
-    from robust_tickets.experiment import resolve_device
-
     options = _canonical(options)
     device = resolve_device(options.device)
     levels, examples = 0, set()

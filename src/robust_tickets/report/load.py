@@ -19,10 +19,9 @@ import numpy as np
 
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
-from robust_tickets.pruning.strategies import STRATEGIES
 from robust_tickets.report.style import pct, setting_slug, setting_title
 from robust_tickets.results import iter_rows
-from robust_tickets.schedule import level_steps
+from robust_tickets.schedule import level_steps, num_levels
 from robust_tickets.store import ExperimentDir, LevelDir, find_experiments
 
 METRICS = ("loss", "acc", "adv_loss", "adv_acc")
@@ -151,12 +150,6 @@ def _gaps(numbers: list[int]) -> str:
         elif high - low > 2:
             parts.append(f"{low + 1}-{high - 1}")
     return ", ".join(parts)
-
-
-def num_levels(config: ExperimentConfig) -> int:
-    """Levels a run of `config` has (as the runner counts them; computed here so that the
-    report never imports the training engine)."""
-    return 1 + config.prune.prune_iters if STRATEGIES.get(config.prune.strategy).prunes else 1
 
 
 def _missing_notes(series: Series, exp_dirs: list[ExperimentDir]) -> list[str]:

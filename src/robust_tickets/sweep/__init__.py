@@ -11,6 +11,7 @@ file per job keeps two sweeps over one store from running the same job at once.
 from robust_tickets.sweep.executors import EXECUTORS
 from robust_tickets.sweep.grid import expand, load_grid
 from robust_tickets.sweep.jobs import Job
-from robust_tickets.sweep.scheduler import JobState, SweepResult, run_sweep
+from robust_tickets.sweep.scheduler import run_sweep
+from robust_tickets.sweep.state import JobState, SweepResult
 
 __all__ = ["EXECUTORS", "Job", "JobState", "SweepResult", "expand", "load_grid", "run_sweep"]

@@ -17,7 +17,7 @@ from typing import Any
 from robust_tickets.claims import STORE_AREA, trial_claim_path
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
-from robust_tickets.schedule import level_schedule, level_steps
+from robust_tickets.schedule import level_schedule, level_steps, num_levels
 
 SWEEP_DIR = STORE_AREA
 
@@ -34,8 +34,6 @@ class Job:
 
     @property
     def levels(self) -> int:
-        from robust_tickets.experiment import num_levels
-
         return num_levels(self.config)
 
     @property
@@ -55,16 +53,14 @@ class Job:
         return self.levels * (level_steps(c) * step + evaluations_per_level(c) * evaluation)
 
     def is_complete(self, output: Path) -> bool:
-        from robust_tickets.experiment import is_complete
-        from robust_tickets.store import experiment_dir
+        from robust_tickets.store import experiment_dir, is_complete  # torch: not at import
 
         return is_complete(experiment_dir(output, self.config), self.config, self.trial)
 
     def iterations_done(self, output: Path) -> int:
         """Training iterations already in the store (finished levels + the running level's last
         evaluation), read from small files only so that it can be polled."""
-        from robust_tickets.experiment import iterations_done
-        from robust_tickets.store import experiment_dir
+        from robust_tickets.store import experiment_dir, iterations_done
 
         return iterations_done(experiment_dir(output, self.config), self.config, self.trial)
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from robust_tickets.sweep.scheduler import JobState, SweepResult
+from robust_tickets.sweep.state import JobState, SweepResult
 
 POLL_EVERY = 2.0  # seconds between reads of running jobs' progress from the store
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from robust_tickets import claims as locks
@@ -17,32 +16,9 @@ from robust_tickets.store import atomic_write_text
 from robust_tickets.sweep.executors.base import Executor, Outcome
 from robust_tickets.sweep.jobs import Job, JobSpec, lock_path, log_path, store_identity
 from robust_tickets.sweep.progress import View
+from robust_tickets.sweep.state import JobState, SweepResult
 
 BLOCKED_RECHECK = 10.0  # seconds between looks at a job another sweep holds
-
-
-@dataclass
-class JobState:
-    job: Job
-    status: str = "pending"  # pending, running, blocked, done, failed, already
-    attempts: int = 0
-    error: str = ""
-    log: Path | None = None
-    seconds: float = 0.0
-
-
-@dataclass
-class SweepResult:
-    states: list[JobState]
-    seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def by_status(self, status: str) -> list[JobState]:
-        return [s for s in self.states if s.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return not self.by_status("failed")
 
 
 def run_sweep(

@@ -17,8 +17,8 @@ import traceback
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from robust_tickets.device import available_cores
 from robust_tickets.errors import UserError
-from robust_tickets.prestart import available_cores
 from robust_tickets.sweep.executors.base import Outcome
 from robust_tickets.sweep.jobs import JobSpec, one_line, run_job
 

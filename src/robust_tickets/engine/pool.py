@@ -5,9 +5,13 @@ independent, so the unit of work is one (trial, level). The next level of the tr
 levels left goes to whichever worker is free, which keeps every worker busy to the end: 3 trials
 x 2 levels on 2 workers take 3 level-times, not 4 (as whole trials per process would).
 
-The parent process is one of the workers: between its own training steps it hands ready levels
-to its child processes, so a run with N workers pays for N Python/torch start-ups, not N + 1.
-Every worker trains with the same thread count, so the results equal a sequential run's.
+The parent process is one of the workers, so a run with N workers pays for N Python/torch
+start-ups, not N + 1. Scheduling waits on the workers (`multiprocessing.connection.wait`): while
+the parent trains a level of its own, a thread of it does that waiting (and moves the bar from
+the trials' files), so its children get new work as soon as they finish, whatever the parent's
+level is doing. The thread touches the pool's bookkeeping only while it runs, the main thread
+only when it does not. Every worker trains with the same thread count, so the results equal a
+sequential run's.
 """
 
 from __future__ import annotations
@@ -16,54 +20,33 @@ import contextlib
 import csv
 import dataclasses
 import json
-import multiprocessing
-import signal
 import sys
-import time
-import traceback
+import threading
+from collections.abc import Iterator
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from multiprocessing.process import BaseProcess
 
 import torch
 
-from robust_tickets import prestart
 from robust_tickets.config import ExperimentConfig
-from robust_tickets.data import Splits, load_splits
+from robust_tickets.data import Splits
+from robust_tickets.engine import prestart, worker
+from robust_tickets.engine.options import RunOptions
+from robust_tickets.engine.trial import TrialRunner
 from robust_tickets.progress import Progress
-from robust_tickets.store import ExperimentDir, experiment_dir, remove_stale_temps
-from robust_tickets.trial import RunOptions, TrialRunner, iterations_done, num_levels
+from robust_tickets.schedule import num_levels
+from robust_tickets.store import ExperimentDir, iterations_done, remove_stale_temps
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # how often the bar follows the trials' files while every worker is busy
 
 
 def _run_level(
-    config: ExperimentConfig,
-    exp: ExperimentDir,
-    splits: Splits,
-    trial: int,
-    level: int,
-    progress: Any,
+    config: ExperimentConfig, exp: ExperimentDir, splits: Splits, trial: int, level: int
 ) -> None:
-    TrialRunner(config, exp, trial, splits, torch.device("cpu"), progress).run_level(level)
-
-
-def worker(config: ExperimentConfig, options: RunOptions, conn: Connection) -> None:
-    """A worker process: runs the (trial, level) pairs it is sent until it is sent None."""
-    prestart.die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    torch.set_num_threads(options.threads or 1)
-    exp = experiment_dir(options.output, config)
-    splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
+    """A level trained by the parent itself (its children show on the bar from their files)."""
     quiet = Progress(0, quiet=True)
-    while (task := conn.recv()) is not None:
-        trial, level = task
-        try:
-            _run_level(config, exp, splits, trial, level, quiet)
-        except Exception as error:  # reported to the parent, which carries on with the rest
-            traceback.print_exc()
-            conn.send(("failed", trial, level, f"{type(error).__name__}: {error}"))
-        else:
-            conn.send(("done", trial, level))
+    TrialRunner(config, exp, trial, splits, torch.device("cpu"), quiet).run_level(level)
 
 
 def trial_status(exp: ExperimentDir, trial: int, level: int) -> str:
@@ -84,22 +67,6 @@ def trial_status(exp: ExperimentDir, trial: int, level: int) -> str:
     except (OSError, ValueError, KeyError, TypeError, csv.Error):
         pass  # not written yet, or being replaced right now: the next poll shows it
     return text
-
-
-class _PollingProgress:
-    """What the parent's own training reports to: every POLL_SECONDS it lets the pool dispatch."""
-
-    def __init__(self, poll) -> None:
-        self.poll, self.last = poll, time.monotonic()
-
-    def advance(self, n: int = 1) -> None:
-        now = time.monotonic()
-        if now - self.last >= POLL_SECONDS:
-            self.last = now
-            self.poll()
-
-    def show(self, **fields: Any) -> None:
-        pass
 
 
 class LevelPool:
@@ -123,21 +90,14 @@ class LevelPool:
         self.failed: list[int] = []
         self.threads = options.threads or 1
         child_options = dataclasses.replace(options, jobs=1, quiet=True, threads=self.threads)
-        # workers the command started before importing torch (robust_tickets.prestart) first
-        self.children = prestart.take(workers - 1)
+        # workers the command started before importing torch (engine.prestart) first
+        self.children: list[tuple[BaseProcess, Connection]] = prestart.take(workers - 1)
+        while len(self.children) < workers - 1:
+            self.children.append(worker.spawn())
         for _, conn in self.children:
             conn.send((config, child_options))
-        context = multiprocessing.get_context("spawn")  # never fork a process that runs torch
-        while len(self.children) < workers - 1:
-            parent_end, child_end = context.Pipe()
-            process = context.Process(
-                target=worker, args=(config, child_options, child_end), daemon=True
-            )
-            process.start()
-            child_end.close()
-            self.children.append((process, parent_end))
         self.idle: list[Connection] = [conn for _, conn in self.children]
-        self.shown = 0.0  # work on the bar from these trials (see `_work_done`)
+        self.shown = 0.0  # work on the bar from these trials (see `_update_bar`)
         self._update_bar()
 
     def _first_undone(self, trial: int) -> int:
@@ -165,9 +125,14 @@ class LevelPool:
         else:
             self.failed.append(trial)
 
-    def _collect(self, timeout: float) -> None:
-        busy_conns = [c for _, c in self.children if c not in self.idle]
-        for conn in wait(busy_conns, timeout=timeout) if busy_conns else []:
+    def _collect(self, timeout: float | None, wake: Connection | None = None) -> None:
+        """Wait up to `timeout` s for a busy child to report (or for `wake`), then take in
+        every report there is."""
+        busy = [c for _, c in self.children if c not in self.idle]
+        waited = [*busy, wake] if wake is not None else busy
+        for conn in wait(waited, timeout=timeout) if waited else []:
+            if conn is wake:
+                continue
             try:
                 message = conn.recv()
             except (EOFError, OSError):  # the child died without a word (killed, out of memory)
@@ -192,16 +157,17 @@ class LevelPool:
             conn.send((trial, self.next_level[trial]))
 
     def _update_bar(self) -> None:
-        """Move the bar to the work the trials' files show, evaluations counted (the parent's
-        own level reports here too: it cannot show its children's numbers otherwise)."""
+        """Move the bar to the work the trials' files show, evaluations counted."""
         work = self.progress.work
         done = [iterations_done(self.exp, self.config, t) for t in self.todo]
         now = sum(work.on_disk(d) for d in done) if work is not None else float(sum(done))
         self.progress.advance_work(now - self.shown)
         self.shown = now
 
-    def poll(self, timeout: float = 0.0) -> None:
-        self._collect(timeout)
+    def serve(self, timeout: float | None = 0.0, wake: Connection | None = None) -> None:
+        """Take in the children's reports (waiting up to `timeout` s for one), give the free
+        ones new levels, and show where every trial is."""
+        self._collect(timeout, wake)
         self._dispatch()
         self._update_bar()
         # what a single trial's bar shows (level, % left, accuracies), for each trial running
@@ -209,31 +175,63 @@ class LevelPool:
             **{f"t{t}": trial_status(self.exp, t, self.next_level[t]) for t in sorted(self.busy)}
         )
 
+    @contextlib.contextmanager
+    def _children_served(self) -> Iterator[None]:
+        """While the parent trains: a thread serves the children (until woken to stop)."""
+        if not self.children:
+            yield
+            return
+        wake, stop = Pipe(duplex=False)
+        errors: list[BaseException] = []
+
+        def serve_until_stopped() -> None:
+            try:
+                while not wake.poll():
+                    self.serve(timeout=POLL_SECONDS, wake=wake)
+            except BaseException as error:  # a bug: raised again in the main thread
+                errors.append(error)
+
+        thread = threading.Thread(target=serve_until_stopped, name="level-pool", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.send(None)
+            thread.join()
+            wake.close()
+            stop.close()
+        if errors:
+            raise errors[0]
+
+    def _run_own(self, trial: int, level: int) -> bool:
+        """Train a level in this process; whether it finished (a failure stops its trial only)."""
+        try:
+            _run_level(self.config, self.exp, self.splits, trial, level)
+        except Exception as error:
+            print(
+                f"trial {trial} level {level} failed: {type(error).__name__}: {error}",
+                file=sys.stderr,
+            )
+            return False
+        return True
+
     def run(self) -> list[int]:
         """Run everything; returns the trials that failed."""
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
-        own = _PollingProgress(self.poll)
         try:
             while True:
-                self.poll()
+                self.serve()
                 ready = self._ready()
                 if ready:  # the parent takes a level itself
                     trial = ready[0]
-                    self.busy.add(trial)
                     level = self.next_level[trial]
-                    try:
-                        _run_level(self.config, self.exp, self.splits, trial, level, own)
-                    except Exception as error:
-                        print(
-                            f"trial {trial} level {level} failed: {type(error).__name__}: {error}",
-                            file=sys.stderr,
-                        )
-                        self._finish(trial, ok=False)
-                    else:
-                        self._finish(trial, ok=True)
+                    self.busy.add(trial)
+                    with self._children_served():
+                        ok = self._run_own(trial, level)
+                    self._finish(trial, ok)
                 elif self.busy:
-                    self.poll(timeout=POLL_SECONDS)
+                    self.serve(timeout=POLL_SECONDS)
                 else:
                     break
         finally:

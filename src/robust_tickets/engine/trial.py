@@ -2,16 +2,15 @@
 
 Every level is resumable: its starting state and masks are a deterministic function of the
 previous level's saved files (and are saved when it starts), and training state is checkpointed
-at each evaluation. `robust_tickets.experiment` runs the trials of an experiment, one after
-another or on a pool of processes (`robust_tickets.level_pool`).
+at each evaluation. A level is the short loop of `engine.loop` with the callbacks of
+`engine.callbacks`; `robust_tickets.experiment` runs the trials of an experiment, one after
+another or on a pool of processes (`engine.pool`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -20,7 +19,15 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits
 from robust_tickets.data.load import Split
-from robust_tickets.errors import UserError
+from robust_tickets.engine.callbacks import (
+    Checkpoint,
+    CountSteps,
+    Evaluate,
+    RewindSnapshot,
+    ShowLatest,
+)
+from robust_tickets.engine.feed import BatchFeed
+from robust_tickets.engine.loop import Callback, train_level
 from robust_tickets.models import create_model, reinitialise
 from robust_tickets.models.ticket import (
     apply_masks_,
@@ -40,7 +47,7 @@ from robust_tickets.pruning import (
     keep_counts,
     layer_rates,
 )
-from robust_tickets.schedule import level_schedule, level_steps
+from robust_tickets.schedule import LevelSchedule, level_schedule, level_steps, num_levels
 from robust_tickets.seeds import derive
 from robust_tickets.store import (
     ExperimentDir,
@@ -51,56 +58,10 @@ from robust_tickets.store import (
     remove_stale_temps,
     save_tensors,
     write_json,
-    write_metrics,
 )
-from robust_tickets.training import AutogradStepper, evaluate_split, make_optimizer, make_stepper
+from robust_tickets.training import AutogradStepper, evaluate_split, make_optimizer
 from robust_tickets.training.batches import EpochBatches
-from robust_tickets.training.checkpoint import LevelState, load_checkpoint, save_checkpoint
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run an experiment; none of this changes its results or its identity."""
-
-    trials: int = 1
-    first_trial: int = 0
-    output: Path = Path("results")
-    force: bool = False
-    quiet: bool = False
-    device: str = "cpu"
-    data_dir: str | None = None
-    threads: int | None = None
-    fetch: bool = True  # fetch a missing dataset on first use (--no-fetch forbids it)
-    jobs: int = 1  # worker processes sharing out the trials' levels (CPU only)
-    claim: bool = False  # take the trials' claim files (`run`; a sweep's driver holds its own)
-    trial_list: tuple[int, ...] | None = field(default=None)
-
-    def trial_ids(self) -> list[int]:
-        if self.trial_list is not None:
-            return list(self.trial_list)
-        return list(range(self.first_trial, self.first_trial + self.trials))
-
-
-def num_levels(config: ExperimentConfig) -> int:
-    return 1 + config.prune.prune_iters if STRATEGIES.get(config.prune.strategy).prunes else 1
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(
-            "--device cuda was asked for but no CUDA GPU is available: use --device cpu"
-        )
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
-
-
-def is_complete(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> bool:
-    trial_dir = exp.trial(trial)
-    return all(trial_dir.level(k).is_done() for k in range(num_levels(config)))
+from robust_tickets.training.checkpoint import LevelState, load_checkpoint
 
 
 def pruning_rates(config: ExperimentConfig, model: nn.Module) -> dict[str, float]:
@@ -236,69 +197,37 @@ class TrialRunner:
         return rows
 
     def run_level(self, level: int) -> None:
-        config, level_dir = self.config, self.dir.level(level)
+        level_dir = self.dir.level(level)
         if level_dir.path.is_dir():
             remove_stale_temps(level_dir.path)
-        if level_dir.info.exists():  # started before: its start is on disk (criteria may be
-            start = load_state_file(level_dir.init, self.model)  # costly; checked: shapes)
-            masks = load_tensors(level_dir.masks)
-        else:
-            start, masks = self.start_state(level)
-        load_state(self.model, start)
-        apply_masks_(self.model, masks)
-        remaining = remaining_percent(masks)
-        if not level_dir.info.exists():
-            save_tensors(level_dir.masks, masks)
-            save_tensors(level_dir.init, start)
-            write_json(level_dir.info, {"level": level, "remaining": remaining})
-        optimizer = make_optimizer(self.model, config)
+        masks, remaining = self._begin(level, level_dir)
+        optimizer = make_optimizer(self.model, self.config)
         generator = torch.Generator(self.device).manual_seed(derive(self.seed, "attack", level))
-        schedule = level_schedule(config, len(self.splits.train))
+        schedule = level_schedule(self.config, len(self.splits.train))
+        resumed = level_dir.checkpoint.exists()
+        if resumed:
+            state = load_checkpoint(level_dir.checkpoint, self.model, optimizer, generator)
+        else:
+            state = LevelState(iteration=0, rows=[])
         batches = EpochBatches(
             len(self.splits.train),
-            config.train.batch_size,
+            self.config.train.batch_size,
             derive(self.seed, "data", level),
             per_epoch=schedule.per_epoch,
         )
-        if level_dir.checkpoint.exists():
-            state = load_checkpoint(level_dir.checkpoint, self.model, optimizer, generator)
-            self.progress.advance(state.iteration)
-        else:
-            rows = self.evaluate(level, 0, 0) if schedule.evaluates_at_start else []
-            state = LevelState(iteration=0, rows=rows)
-            self._after_eval(level_dir, optimizer, generator, state, remaining)
-        self._maybe_save_rewind(level, state.iteration)
-
+        feed = BatchFeed(
+            self.model,
+            masks,
+            optimizer,
+            self.config,
+            self.attack,
+            self.splits.train,
+            batches,
+            self.device,
+        )
         began = time.perf_counter()
-        train_x, train_y = self.splits.train.x, self.splits.train.y
-        image_shape = train_x.shape[1:]
-        flat_x = train_x.reshape(len(train_x), -1)  # index_select on rows: the cheapest gather
-        feeds: dict[int, tuple] = {}  # batch size -> (stepper, input buffer)
-
-        def feed(size: int) -> tuple:
-            if size not in feeds:  # the keras loop's short last batch gets a stepper of its own
-                stepper = make_stepper(self.model, masks, optimizer, config, self.attack, size)
-                # a stepper may offer its own input buffer: the batch is gathered straight into it
-                buffer = getattr(stepper, "images", None)
-                if buffer is None or buffer.device != flat_x.device:
-                    buffer = flat_x.new_empty(size, flat_x.shape[1])
-                feeds[size] = (stepper, buffer)
-            return feeds[size]
-
-        while state.iteration < schedule.total:
-            index = batches.indices(state.iteration)
-            stepper, buffer = feed(len(index))
-            y = torch.index_select(train_y, 0, index).to(self.device, non_blocking=True)
-            x = torch.index_select(flat_x, 0, index, out=buffer).view(-1, *image_shape)
-            stepper.step(x.to(self.device, non_blocking=True), y, generator)
-            state.iteration += 1
-            self.progress.advance()
-            self._maybe_save_rewind(level, state.iteration)
-            if schedule.evaluates_after(state.iteration):
-                label = schedule.label(state.iteration)
-                state.rows += self.evaluate(level, state.iteration, label)
-                self._after_eval(level_dir, optimizer, generator, state, remaining)
-
+        callbacks = self.callbacks(level, level_dir, schedule, optimizer, generator, remaining)
+        train_level(state, schedule.total, lambda i: feed.step(i, generator), callbacks, resumed)
         save_tensors(level_dir.final, model_state(self.model))
         write_json(
             level_dir.done,
@@ -312,30 +241,49 @@ class TrialRunner:
         )
         level_dir.checkpoint.unlink(missing_ok=True)
 
-    def _after_eval(
-        self, level_dir: LevelDir, optimizer, generator, state: LevelState, remaining: float
-    ) -> None:
-        write_metrics(level_dir.metrics, state.rows)
-        save_checkpoint(level_dir.checkpoint, self.model, optimizer, generator, state)
-        last = {r["split"]: r for r in state.rows[-2:]}
-        shown = last.get("test") or last.get("valid")
-        if shown is not None:
-            self.progress.show(
+    def _begin(self, level: int, level_dir: LevelDir) -> tuple[dict[str, torch.Tensor], float]:
+        """Load the level's start into the model (saved when the level first starts: criteria
+        may be costly); its masks and the percent of weights they keep."""
+        if level_dir.info.exists():  # started before: its start is on disk (checked: shapes)
+            start = load_state_file(level_dir.init, self.model)
+            masks = load_tensors(level_dir.masks)
+        else:
+            start, masks = self.start_state(level)
+        load_state(self.model, start)
+        apply_masks_(self.model, masks)
+        remaining = remaining_percent(masks)
+        if not level_dir.info.exists():
+            save_tensors(level_dir.masks, masks)
+            save_tensors(level_dir.init, start)
+            write_json(level_dir.info, {"level": level, "remaining": remaining})
+        return masks, remaining
+
+    def callbacks(
+        self,
+        level: int,
+        level_dir: LevelDir,
+        schedule: LevelSchedule,
+        optimizer,
+        generator: torch.Generator,
+        remaining: float,
+    ) -> list[Callback]:
+        """What runs beside a level's training steps, in order."""
+        callbacks: list[Callback] = [CountSteps(self.progress)]
+        if level == 0 and self.strategy.needs_rewind:
+            at = self.config.prune.rewind_iter
+            callbacks.append(RewindSnapshot(self.dir.rewind, self.model, at))
+        return [
+            *callbacks,
+            Evaluate(schedule, lambda iteration, label: self.evaluate(level, iteration, label)),
+            Checkpoint(level_dir, schedule, self.model, optimizer, generator),
+            ShowLatest(
+                self.progress,
+                schedule,
                 trial=self.trial,
                 level=level_dir.path.name[-2:],
                 left=f"{remaining:.1f}%",
-                acc=f"{shown['acc']:.3f}",
-                adv=f"{shown['adv_acc']:.3f}",
-            )
-
-    def _maybe_save_rewind(self, level: int, iteration: int) -> None:
-        if (
-            level == 0
-            and self.strategy.needs_rewind
-            and iteration == self.config.prune.rewind_iter
-            and not self.dir.rewind.exists()
-        ):
-            save_tensors(self.dir.rewind, model_state(self.model))
+            ),
+        ]
 
     def run(self) -> None:
         if self.dir.path.is_dir():
@@ -346,21 +294,3 @@ class TrialRunner:
                 self.progress.advance(level_steps(self.config))
                 continue
             self.run_level(level)
-
-
-def iterations_done(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> int:
-    """Training iterations of `trial` already on disk (finished levels + the last evaluation)."""
-    done = 0
-    steps = level_steps(config)
-    for level in range(num_levels(config)):
-        level_dir = exp.trial(trial).level(level)
-        if level_dir.is_done():
-            done += steps
-        elif level_dir.metrics.is_file():
-            try:
-                lines = level_dir.metrics.read_text().strip().splitlines()
-                last = int(lines[-1].split(",", 1)[0]) if len(lines) > 1 else 0
-            except (OSError, ValueError, IndexError):
-                last = 0  # being replaced right now: the next poll will see it
-            done += min(steps, last)
-    return done

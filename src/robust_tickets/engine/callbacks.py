@@ -1,0 +1,119 @@
+"""The level loop's standard callbacks. A trial runs them in this order after every step: progress,
+rewind snapshot, evaluation, checkpoint, shown accuracies (see `TrialRunner.callbacks`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from robust_tickets.engine.loop import Callback
+from robust_tickets.models.ticket import state as model_state
+from robust_tickets.progress import Progress
+from robust_tickets.schedule import LevelSchedule
+from robust_tickets.store import LevelDir, save_tensors, write_metrics
+from robust_tickets.training.checkpoint import LevelState, save_checkpoint
+
+Rows = list[dict[str, Any]]
+
+
+class CountSteps(Callback):
+    """One `advance` of the progress bar per step (a resumed level's earlier steps at once)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        if resumed:
+            self.progress.advance(state.iteration)
+
+    def after_step(self, state: LevelState) -> None:
+        self.progress.advance()
+
+
+class RewindSnapshot(Callback):
+    """The model's whole state at iteration `at`, saved once to `path` (what `rewind` restarts
+    pruned levels from)."""
+
+    def __init__(self, path: Path, model: nn.Module, at: int) -> None:
+        self.path, self.model, self.at = path, model, at
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        self.after_step(state)  # at == 0, or a resumed level that stopped right there
+
+    def after_step(self, state: LevelState) -> None:
+        if state.iteration == self.at and not self.path.exists():
+            save_tensors(self.path, model_state(self.model))
+
+
+class Evaluate(Callback):
+    """At the schedule's evaluation points, `evaluate(iteration, label)`'s rows join the state."""
+
+    def __init__(
+        self, schedule: LevelSchedule, evaluate: Callable[[int, int | None], Rows]
+    ) -> None:
+        self.schedule, self.evaluate = schedule, evaluate
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        if not resumed and self.schedule.evaluates_at_start:
+            state.rows += self.evaluate(0, 0)
+
+    def after_step(self, state: LevelState) -> None:
+        if self.schedule.evaluates_after(state.iteration):
+            state.rows += self.evaluate(state.iteration, self.schedule.label(state.iteration))
+
+
+class Checkpoint(Callback):
+    """The metrics so far and everything needed to resume (model, optimizer, the attack's
+    generator, the state), at a new level's start and after each evaluation."""
+
+    def __init__(
+        self,
+        level_dir: LevelDir,
+        schedule: LevelSchedule,
+        model: nn.Module,
+        optimizer: Any,
+        generator: torch.Generator,
+    ) -> None:
+        self.level_dir, self.schedule = level_dir, schedule
+        self.model, self.optimizer, self.generator = model, optimizer, generator
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        if not resumed:
+            self.save(state)
+
+    def after_step(self, state: LevelState) -> None:
+        if self.schedule.evaluates_after(state.iteration):
+            self.save(state)
+
+    def save(self, state: LevelState) -> None:
+        write_metrics(self.level_dir.metrics, state.rows)
+        save_checkpoint(
+            self.level_dir.checkpoint, self.model, self.optimizer, self.generator, state
+        )
+
+
+class ShowLatest(Callback):
+    """The latest test (or validation) accuracies beside the bar, after each evaluation."""
+
+    def __init__(self, progress: Progress, schedule: LevelSchedule, **fields: Any) -> None:
+        self.progress, self.schedule, self.fields = progress, schedule, fields
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        if not resumed:
+            self.show(state.rows)
+
+    def after_step(self, state: LevelState) -> None:
+        if self.schedule.evaluates_after(state.iteration):
+            self.show(state.rows)
+
+    def show(self, rows: Rows) -> None:
+        last = {r["split"]: r for r in rows[-2:]}
+        shown = last.get("test") or last.get("valid")
+        if shown is not None:
+            self.progress.show(
+                **self.fields, acc=f"{shown['acc']:.3f}", adv=f"{shown['adv_acc']:.3f}"
+            )
