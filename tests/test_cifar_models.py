@@ -12,8 +12,9 @@ from tests.conftest import TINY_MODELS as TINY
 from tests.conftest import small_config
 from torch import nn
 
+from robust_tickets.engine.trial import pruning_rates
 from robust_tickets.errors import UserError
-from robust_tickets.experiment import RunOptions, pruning_rates, run_experiment
+from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import MODELS, create_model, reinitialise
 from robust_tickets.models.cifar import CIFAR10_MEAN, CIFAR10_STD
 from robust_tickets.models.ticket import layer_kinds, output_name, prunable_names
