@@ -12,7 +12,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "robust_tickets"
 
 # Lowest first; a module may import its own layer and any lower one.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "errors", "registry", "seeds", "progress", "prestart", "limits", "claims"),
+    (
+        "__init__",
+        "errors",
+        "registry",
+        "components",
+        "seeds",
+        "progress",
+        "prestart",
+        "limits",
+        "claims",
+    ),
     ("names",),
     ("provenance",),
     ("yaml_strict",),

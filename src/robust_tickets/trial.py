@@ -34,11 +34,11 @@ from robust_tickets.progress import Progress
 from robust_tickets.provenance import run_info
 from robust_tickets.pruning import (
     CRITERIA,
+    PRUNE_METHODS,
     STRATEGIES,
     LevelStart,
     PruneContext,
     keep_counts,
-    layer_rates,
 )
 from robust_tickets.schedule import level_schedule, level_steps
 from robust_tickets.seeds import derive
@@ -106,12 +106,7 @@ def is_complete(exp: ExperimentDir, config: ExperimentConfig, trial: int) -> boo
 def pruning_rates(config: ExperimentConfig, model: nn.Module) -> dict[str, float]:
     """Each prunable parameter's rate per level: by kind of layer (layerwise), or one rate for
     all (global)."""
-    p = config.prune
-    kinds = layer_kinds(model)
-    if p.prune_method == "global":
-        return dict.fromkeys(kinds, p.prune_rate)
-    by_kind = {"conv": p.prune_rate_conv, "fc": p.prune_rate, "output": p.prune_rate_output}
-    return layer_rates(kinds, by_kind)
+    return PRUNE_METHODS.get(config.prune.allocation).rates(layer_kinds(model))
 
 
 def with_test_size(splits: Splits, config: ExperimentConfig) -> Splits:
@@ -191,12 +186,11 @@ class TrialRunner:
                 tensors=trained,
                 masks=old_masks,
                 keep=keep_counts(sizes, pruning_rates(self.config, self.model), level),
-                allocation=p.prune_method,
+                allocation=PRUNE_METHODS.get(p.allocation),
                 generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
                 model=self.model,
                 batches=self._batches(level),
                 loss=self._loss(level, new_masks_for=old_masks),
-                config=self.config,
             )
         )
         rewind = load_tensors(self.dir.rewind) if self.strategy.needs_rewind else None
@@ -332,7 +326,7 @@ class TrialRunner:
         if (
             level == 0
             and self.strategy.needs_rewind
-            and iteration == self.config.prune.rewind_iter
+            and iteration == self.strategy.params.iter
             and not self.dir.rewind.exists()
         ):
             save_tensors(self.dir.rewind, model_state(self.model))
