@@ -19,12 +19,18 @@ from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import apply_masks_, full_masks, state
 from robust_tickets.progress import Progress
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, PruneContext, keep_counts
-from robust_tickets.pruning.criteria import scaled_scores
+from robust_tickets.pruning.criteria.hydra import scaled_scores
 from robust_tickets.resolve import from_flat
 from robust_tickets.store import load_tensors
 from robust_tickets.training import AutogradStepper
 
 NESTED = {"magnitude", "random", "snip", "hydra"}  # shuffle draws positions over the layer
+
+
+def _pick(name: str, **settings):
+    """The criterion `name` with its settings from flat names (few batches and steps: fast)."""
+    spec = from_flat({"criterion": name, "hydra_iters": 2, "snip_batches": 1, **settings})
+    return CRITERIA.get(spec.prune.criterion)
 
 
 def _setup(model_name: str, method: str, criterion: str = "magnitude", **overrides):
@@ -64,12 +70,11 @@ def _setup(model_name: str, method: str, criterion: str = "magnitude", **overrid
             tensors=state(model),
             masks=level1,
             keep=keep_counts(sizes, rates, 2),
-            allocation=config.prune.prune_method,
+            allocation=PRUNE_METHODS.get(config.prune.allocation),
             generator=torch.Generator().manual_seed(seed),
             model=model,
             batches=lambda n: ((x[i % 2 * 4 :][:4], y[i % 2 * 4 :][:4]) for i in range(n)),
             loss=lambda a, b: stepper.loss(a, b, attack_gen),
-            config=config,
         )
 
     return model, context
@@ -81,7 +86,7 @@ def _setup(model_name: str, method: str, criterion: str = "magnitude", **overrid
 def test_exact_counts_for_every_criterion_model_and_allocation(criterion, method, model_name):
     _, context = _setup(model_name, method, criterion)
     ctx = context()
-    masks = CRITERIA.get(criterion)(ctx)
+    masks = _pick(criterion)(ctx)
     counts = {n: int(m.sum()) for n, m in masks.items()}
     assert set(counts) == set(ctx.masks)
     assert all(bool(((m == 0) | (m == 1)).all()) for m in masks.values())
@@ -90,7 +95,7 @@ def test_exact_counts_for_every_criterion_model_and_allocation(criterion, method
     else:
         assert sum(counts.values()) == sum(ctx.keep.values())
         if criterion in ("random", "shuffle"):  # magnitude's per-layer counts, to the weight
-            magnitude = CRITERIA.get("magnitude")(context())
+            magnitude = _pick("magnitude")(context())
             assert counts == {n: int(m.sum()) for n, m in magnitude.items()}
     if criterion in NESTED:  # pruned weights never come back
         assert all(bool((masks[n] <= ctx.masks[n]).all()) for n in masks)
@@ -99,17 +104,17 @@ def test_exact_counts_for_every_criterion_model_and_allocation(criterion, method
 @pytest.mark.parametrize("criterion", CRITERIA.names())
 def test_the_same_seed_gives_the_same_masks(criterion):
     _, context = _setup("lenet5", "layerwise", criterion, adv_train=True, attack="pgd", steps=2)
-    first, again = CRITERIA.get(criterion)(context(5)), CRITERIA.get(criterion)(context(5))
+    first, again = _pick(criterion)(context(5)), _pick(criterion)(context(5))
     assert all(torch.equal(first[n], again[n]) for n in first)
     if criterion in ("random", "shuffle"):  # and the seed matters
-        other = CRITERIA.get(criterion)(context(6))
+        other = _pick(criterion)(context(6))
         assert any(not torch.equal(first[n], other[n]) for n in first)
 
 
 @pytest.mark.parametrize("method", PRUNE_METHODS.names())
 def test_shuffle_keeps_each_layers_density_and_moves_its_positions(method):
     _, context = _setup("dense-300-100", method)
-    magnitude, shuffled = CRITERIA.get("magnitude")(context()), CRITERIA.get("shuffle")(context())
+    magnitude, shuffled = _pick("magnitude")(context()), _pick("shuffle")(context())
     for n in magnitude:
         assert int(shuffled[n].sum()) == int(magnitude[n].sum())
         # random positions overlap magnitude's in about the layer's density, not everywhere
@@ -122,7 +127,7 @@ def test_shuffle_keeps_each_layers_density_and_moves_its_positions(method):
 
 def test_random_differs_from_magnitude_and_snip_from_both():
     _, context = _setup("dense-300-100", "layerwise", "snip")
-    masks = {c: CRITERIA.get(c)(context()) for c in ("magnitude", "random", "snip")}
+    masks = {c: _pick(c)(context()) for c in ("magnitude", "random", "snip")}
     for a, b in (("magnitude", "random"), ("magnitude", "snip"), ("random", "snip")):
         assert any(not torch.equal(masks[a][n], masks[b][n]) for n in masks[a])
 
@@ -139,16 +144,16 @@ def test_hydra_trains_scores_with_the_weights_frozen():
     model, context = _setup("dense-300-100", "layerwise", "hydra", hydra_iters=20, hydra_lr=5.0)
     ctx = context()
     before = {n: t.clone() for n, t in ctx.tensors.items()}
-    masks = CRITERIA.get("hydra")(ctx)
+    masks = _pick("hydra", hydra_iters=20, hydra_lr=5.0)(ctx)
     after = state(model)
     assert all(torch.equal(after[n], before[n]) for n in before)  # the model's weights
     assert all(torch.equal(ctx.tensors[n], before[n]) for n in before)  # the context's
     # the scores moved: the mask is no longer the magnitude ranking they started from
-    magnitude = CRITERIA.get("magnitude")(context())
+    magnitude = _pick("magnitude")(context())
     assert any(not torch.equal(masks[n], magnitude[n]) for n in masks)
     # and one step at a tiny rate leaves it there (the init is magnitude's ranking)
     _, still = _setup("dense-300-100", "layerwise", "hydra", hydra_iters=1, hydra_lr=1e-9)
-    barely = CRITERIA.get("hydra")(still())
+    barely = _pick("hydra", hydra_iters=1, hydra_lr=1e-9)(still())
     assert all(torch.equal(barely[n], magnitude[n]) for n in masks)
 
 

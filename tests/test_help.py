@@ -42,6 +42,20 @@ def test_light_names_are_exactly_the_registered_ones(field):
     )
 
 
+def test_light_settings_are_the_components_own():
+    from robust_tickets.components import flag_help
+    from robust_tickets.resolve import REGISTRIES
+
+    own = flag_help(REGISTRIES)
+    for flat in sorted(set(own) | set(names.SETTINGS)):
+        kind, default, text = own.get(flat, (None, None, None))
+        line = f"    {flat!r}: ({getattr(kind, '__name__', kind)}, {default!r}, {text!r}),"
+        assert names.SETTINGS.get(flat) == own.get(flat), (
+            f"robust_tickets/names.py SETTINGS differs from the components' Params for {flat}: "
+            + (f"make its entry\n{line}" if flat in own else "remove its entry")
+        )
+
+
 def test_evaluate_help_defaults_are_the_evaluation_defaults():
     from robust_tickets.cli import evaluate
     from robust_tickets.evaluation.attacks import EvalSettings

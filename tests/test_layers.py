@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "robust_tickets"
 
 # Lowest first; a module may import its own layer and any lower one.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "errors", "registry", "seeds", "progress", "limits", "claims"),
+    ("__init__", "errors", "registry", "components", "seeds", "progress", "limits", "claims"),
     ("device",),
     ("names",),
     ("provenance",),

@@ -57,7 +57,7 @@ def test_run_bounds_the_criterion_steps(tmp_path, capsys, flags, needle):
 def test_the_bound_is_exact():
     top = limits.MAX_CRITERION_STEPS
     config = from_flat({"criterion": "hydra", "hydra_iters": top, "snip_batches": top})
-    assert config.prune.hydra_iters == top
+    assert config.prune.criterion.params.iters == top
     with pytest.raises(UserError, match="hydra_iters must be at most"):
         from_flat({"criterion": "hydra", "hydra_iters": top + 1})
 

@@ -23,12 +23,11 @@ def _context(model, trained, masks, keep, method, criterion_seed=0):
         tensors=trained,
         masks=masks,
         keep=keep,
-        allocation=method,
+        allocation=PRUNE_METHODS.get(method),
         generator=torch.Generator().manual_seed(criterion_seed),
         model=model,
         batches=lambda n: iter(()),
         loss=lambda x, y: torch.zeros(()),
-        config=from_flat({}),
     )
 
 

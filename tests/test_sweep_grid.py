@@ -153,20 +153,20 @@ def test_paper_grid_is_exactly_the_papers_full_grid():
             for k, v in job.config.flat().items()
             if v != paper.flat()[k] and k not in ("dataset", "attack", "adv_train", "strategy")
         }
-        if job.config.prune.strategy == "dense":  # one level: prune_iters is normalised to 0
+        if job.config.prune.strategy.name == "dense":  # one level: prune_iters is normalised to 0
             differs.discard("prune_iters")
         assert not differs, differs
-    assert {j.levels for j in jobs if j.config.prune.strategy != "dense"} == {21}
-    assert {j.levels for j in jobs if j.config.prune.strategy == "dense"} == {1}
+    assert {j.levels for j in jobs if j.config.prune.strategy.name != "dense"} == {21}
+    assert {j.levels for j in jobs if j.config.prune.strategy.name == "dense"} == {1}
 
 
 def test_quick_grid_covers_every_strategy_and_both_attacks_and_is_small():
     jobs = load_grid(ROOT / "configs" / "quick.yaml")
-    assert {j.config.prune.strategy for j in jobs} == set(STRATEGIES.names())
+    assert {j.config.prune.strategy.name for j in jobs} == set(STRATEGIES.names())
     assert {j.config.attack.attack for j in jobs} == {"fgsm", "pgd"}
     assert sum(j.iterations for j in jobs) <= 20_000
-    rewind = [j for j in jobs if j.config.prune.strategy == "rewind"]
-    assert all(j.config.prune.rewind_iter > 0 for j in rewind)  # else it would be `reset`
+    rewind = [j for j in jobs if j.config.prune.strategy.name == "rewind"]
+    assert all(j.config.prune.strategy.params.iter > 0 for j in rewind)  # else it would be `reset`
 
 
 def test_dry_run_lists_the_paper_grid_and_marks_done_jobs(tmp_path, capsys):

@@ -2,13 +2,16 @@
 
 This module is data only (the dataclasses, their field tables, presets, the hash); building a
 config from flat values and validating it against the registries of datasets, models, attacks
-and pruning methods is `robust_tickets.resolve`, which sits above those packages.
+and pruning components is `robust_tickets.resolve`, which sits above those packages.
 
-Every field has a unique flat name (``eps``, ``train_iters`` ...) so that CLI flags, YAML files
-and sweep axes all use the same vocabulary. An experiment's identity is a hash of its *full*
-content; fields added after the first release carry ``since_value`` metadata and are left out of
-the hash only while they hold that value, so old run directories keep their names while any two
-configs that differ still get different directories.
+A config holds run-wide fields and one `{name, params}` spec per chosen pruning component
+(strategy, allocation, criterion), whose params the component owns. Every field, component and
+component setting also has a unique flat name (``eps``, ``criterion``, ``snip_batches`` ...) so
+that CLI flags, YAML files and sweep axes all use the same vocabulary. An experiment's identity
+is a hash of its run-wide fields and its chosen components' settings (`ExperimentConfig.hash`);
+fields added after the first release carry ``since_value`` metadata (settings: `since`) and are
+left out of the hash only while they hold that value, so old run directories keep their names
+while any two configs that differ still get different directories.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from typing import Any
 
 import yaml
 
+from robust_tickets.components import Spec
+from robust_tickets.components import coerce as coerce_value
+from robust_tickets.components import number as number  # re-exported: CLI parsers use it
 from robust_tickets.errors import UserError
+from robust_tickets.names import SETTINGS
 
 
 def _f(default: Any, help: str, **extra: Any) -> Any:
@@ -111,38 +118,26 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    strategy: str = _f("reset", "what happens to surviving weights after pruning")
-    prune_iters: int = _f(20, "pruning levels after the dense level 0")
-    prune_method: str = _f(
-        "layerwise", "allocation: the schedule's counts per layer, or over all layers at once"
+    """The pruning components, each a `{name, params}` spec owning its settings
+    (`robust_tickets.pruning`), and the run-wide pruning fields."""
+
+    # (a Spec is frozen: one shared default instance is safe)
+    strategy: Spec = _f(Spec("reset"), "what happens to surviving weights after pruning")  # noqa: RUF009
+    allocation: Spec = _f(  # noqa: RUF009
+        Spec("layerwise"),
+        "allocation: the schedule's counts per layer, or over all layers at once",
     )
-    criterion: str = _f(
-        "magnitude",
+    criterion: Spec = _f(  # noqa: RUF009
+        Spec("magnitude"),
         "pruning criterion: magnitude, random, shuffle, snip or hydra (see docs/criteria.md)",
         since_value="magnitude",
     )
-    prune_rate: float = _f(
-        0.2, "fraction of surviving weights pruned per level (fully connected hidden layers)"
-    )
-    prune_rate_output: float = _f(0.1, "fraction pruned per level in the output layer")
-    prune_rate_conv: float = _f(
-        0.1, "fraction pruned per level in convolutional layers", since_value=0.1
-    )
-    rewind_iter: int = _f(0, "`rewind` strategy: rewind survivors to iteration K of level 0")
+    prune_iters: int = _f(20, "pruning levels after the dense level 0")
     one_shot: bool = _f(
         False,
         "prune the dense level-0 network straight to each level's sparsity (instead of the "
         "previous level's ticket); with strategy `continue` survivors start from its weights",
         since_value=False,
-    )
-    snip_batches: int = _f(
-        10, "criterion `snip`: training batches the sensitivity is summed over", since_value=10
-    )
-    hydra_iters: int = _f(
-        500, "criterion `hydra`: iterations of the score-only pruning phase", since_value=500
-    )
-    hydra_lr: float = _f(
-        0.1, "criterion `hydra`: SGD learning rate of the scores (cosine)", since_value=0.1
     )
 
 
@@ -156,22 +151,56 @@ class ExperimentConfig:
     seed: int = 0
 
     # ---- flat access -------------------------------------------------------------------
+    def specs(self) -> dict[str, Spec]:
+        """The chosen components by their flat field (``{"criterion": Spec("snip", ...)}``)."""
+        return {key: getattr(getattr(self, s), attr) for key, (s, attr) in SLOTS.items()}
+
     def flat(self) -> dict[str, Any]:
-        """All fields as one flat dict (``{"dataset": ..., "eps": ..., "seed": ...}``)."""
+        """All fields as one flat dict (``{"dataset": ..., "eps": ..., "snip_batches": ...}``):
+        each component by name, every component setting by its flat name (the chosen
+        components' values; a setting of a component not chosen at its default)."""
         out: dict[str, Any] = {}
         for section in SECTIONS:
-            out.update(dataclasses.asdict(getattr(self, section)))
+            for f in fields(SECTION_CLASSES[section]):
+                if f.type != "Spec":
+                    out[f.name] = getattr(getattr(self, section), f.name)
         out["seed"] = self.seed
+        out.update({name: FIELD_DEFAULTS[name] for name in SETTINGS})
+        for key, spec in self.specs().items():
+            out[key] = spec.name
+            if spec.params is not None:
+                out.update(spec.params.flat())
         return out
 
     # ---- identity ----------------------------------------------------------------------
     def hash(self) -> str:
-        hashed = {}
-        for name, value in self.flat().items():
+        """A hash of every run-wide field and of the chosen components' settings.
+
+        Run-wide fields and component names are hashed as always (a field added later is left
+        out at its `since_value`). Settings that were flat fields before components owned them
+        (`LEGACY_SETTINGS`) are hashed as they were then, so no run directory is renamed;
+        any other setting of a chosen component only where it is not at its neutral value."""
+        flat = self.flat()
+        hashed: dict[str, Any] = {}
+        for name in FIELD_META:
             meta = FIELD_META[name]
-            if "since_value" in meta and value == meta["since_value"]:
+            if name in SETTINGS or ("since_value" in meta and flat[name] == meta["since_value"]):
                 continue
-            hashed[name] = value
+            hashed[name] = flat[name]
+        chosen: dict[str, Any] = {}
+        neutral: dict[str, Any] = {}
+        for key, spec in self.specs().items():
+            if spec.params is None:
+                raise ValueError(f"{key} {spec.name!r} is not resolved: use resolve.from_flat")
+            chosen.update(spec.params.flat())
+            neutral.update(spec.params.neutral())
+        for name, (unread, since) in LEGACY_SETTINGS.items():
+            value = chosen.get(name, unread)
+            if since is _ALWAYS or value != since:
+                hashed[name] = value
+        for name, value in chosen.items():
+            if name not in LEGACY_SETTINGS and value != neutral[name]:
+                hashed[name] = value
         blob = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -182,13 +211,13 @@ class ExperimentConfig:
         existing directories keep their names."""
         mode = "adv" if self.train.adv_train else "nat"
         prune, default = self.prune, PruneConfig()
-        parts = [self.data.dataset, self.model.model, self.attack.attack, mode, prune.strategy]
-        if prune.criterion != default.criterion:
-            parts.append(f"criterion_{prune.criterion}")
+        parts = [self.data.dataset, self.model.model, self.attack.attack, mode, prune.strategy.name]
+        if prune.criterion.name != default.criterion.name:
+            parts.append(f"criterion_{prune.criterion.name}")
         if prune.one_shot != default.one_shot:
             parts.append("one_shot")
-        if prune.prune_method != default.prune_method:
-            parts.append(prune.prune_method)
+        if prune.allocation.name != default.allocation.name:
+            parts.append(prune.allocation.name)
         return "-".join([*parts, self.hash()])
 
     def legacy_name(self) -> str:
@@ -196,9 +225,10 @@ class ExperimentConfig:
         is found and resumed under it (`store.experiment_dir`)."""
         mode = "adv" if self.train.adv_train else "nat"
         parts = [self.data.dataset, self.model.model, self.attack.attack, mode]
-        return "-".join([*parts, self.prune.strategy, self.hash()])
+        return "-".join([*parts, self.prune.strategy.name, self.hash()])
 
     def to_dict(self) -> dict[str, Any]:
+        """Nested sections, each component as ``{name, params}`` (all its settings)."""
         return dataclasses.asdict(self)
 
 
@@ -211,54 +241,56 @@ SECTION_CLASSES = {
     "train": TrainConfig,
     "prune": PruneConfig,
 }
+# The components a config holds: flat field (CLI flag, YAML key, sweep axis) -> (section,
+# attribute). `allocation` keeps its flat name of before, `prune_method`.
+SLOTS: dict[str, tuple[str, str]] = {
+    "strategy": ("prune", "strategy"),
+    "prune_method": ("prune", "allocation"),
+    "criterion": ("prune", "criterion"),
+}
+RENAMED = {"allocation": "prune_method"}  # a spec's attribute, accepted as its flat field
+
+# The flat vocabulary: every run-wide field, each component by its flat field and every
+# component setting by its flat name (`names.SETTINGS`, the components' own declarations as
+# the torch-free `--help` needs them; tests/test_help.py keeps the two equal).
 FIELD_SECTION: dict[str, str] = {}
 FIELD_META: dict[str, dict[str, Any]] = {}
 FIELD_DEFAULTS: dict[str, Any] = {}
 FIELD_TYPES: dict[str, type] = {}
+_SLOT_OF = {attr: key for key, (_, attr) in SLOTS.items()}
 for _section, _cls in SECTION_CLASSES.items():
     for _fld in fields(_cls):
-        FIELD_SECTION[_fld.name] = _section
-        FIELD_META[_fld.name] = dict(_fld.metadata)
-        FIELD_DEFAULTS[_fld.name] = _fld.default
-        FIELD_TYPES[_fld.name] = type(_fld.default)
+        _name = _SLOT_OF.get(_fld.name, _fld.name)
+        FIELD_SECTION[_name] = _section
+        FIELD_META[_name] = dict(_fld.metadata)
+        FIELD_DEFAULTS[_name] = _fld.default.name if _name in SLOTS else _fld.default
+        FIELD_TYPES[_name] = type(FIELD_DEFAULTS[_name])
 FIELD_META["seed"] = {"help": "base seed; each trial derives its own seeds from it"}
 FIELD_DEFAULTS["seed"] = 0
 FIELD_TYPES["seed"] = int
+for _name, (_kind, _default, _help) in SETTINGS.items():
+    FIELD_META[_name] = {"help": _help}
+    FIELD_DEFAULTS[_name] = _default
+    FIELD_TYPES[_name] = _kind
 
-
-def number(text: str) -> float:
-    """A float from text, also a fraction such as ``8/255`` (how CIFAR-10 radii are written)."""
-    top, slash, bottom = text.partition("/")
-    if not slash:
-        return float(text)
-    if float(bottom) == 0:
-        raise ValueError(f"zero denominator in {text!r}")
-    return float(top) / float(bottom)
+# The settings that were flat fields before the components owned them (frozen history, never
+# extended): flat name -> (the value a run whose components do not read it stored, and the
+# value at which the hash left it out, or _ALWAYS). `hash` keeps hashing them as it did then.
+_ALWAYS = object()
+LEGACY_SETTINGS: dict[str, tuple[Any, Any]] = {
+    "prune_rate": (0.2, _ALWAYS),
+    "prune_rate_output": (0.1, _ALWAYS),
+    "prune_rate_conv": (0.1, 0.1),
+    "rewind_iter": (0, _ALWAYS),
+    "snip_batches": (10, 10),
+    "hydra_iters": (500, 500),
+    "hydra_lr": (0.1, 0.1),
+}
 
 
 def coerce(name: str, value: Any) -> Any:
-    kind = FIELD_TYPES[name]
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise UserError(f"{name} must be true or false, got {value!r}")
-    if kind is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise UserError(f"{name} must be an integer, got {value!r}")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise UserError(f"{name} must be an integer, got {value!r}") from None
-    if kind is float:
-        try:
-            return number(value) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
-            raise UserError(f"{name} must be a number, got {value!r}") from None
-    if not isinstance(value, str):
-        raise UserError(f"{name} must be a string, got {value!r}")
-    return value
+    """`value` of the flat field `name`, typed like its default; a UserError if it is not."""
+    return coerce_value(name, FIELD_TYPES[name], value)
 
 
 # The standard threat model of a dataset where it is not the paper's (Madry et al. for CIFAR-10:
@@ -286,10 +318,12 @@ def flatten_mapping(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Accept flat keys or nested sections (``train: {train_iters: 10}``) from YAML."""
     flat: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in SECTIONS and isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[str(key)] = value
+        section = value if key in SECTIONS and isinstance(value, dict) else {key: value}
+        for k, v in section.items():
+            name = RENAMED.get(str(k), str(k))
+            if name in flat:
+                raise UserError(f"{source}: {name} is given twice (also as {k}): keep one")
+            flat[name] = v
     unknown = sorted(set(flat) - set(FIELD_TYPES))
     if unknown:
         raise UserError(f"{source}: unknown config field(s) {', '.join(unknown)}")

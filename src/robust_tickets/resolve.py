@@ -1,35 +1,43 @@
 """From flat values to a validated, canonical `ExperimentConfig`.
 
 `from_flat` builds a config from flat field names (CLI flags, YAML files, sweep axes) on top of
-the defaults (a dataset may have its own threat model: `config.DATASET_DEFAULTS`), and
-`validate` checks ranges, canonicalises registry names (aliases share a directory), checks the
-model against the dataset's images and gives every setting that no chosen component reads its
-default: each attack, strategy, allocation and model declares what it reads, and a run's
-identity depends only on those. This module sits above the registries it consults (data,
+the defaults (a dataset may have its own threat model: `config.DATASET_DEFAULTS`): each pruning
+component becomes a `{name, params}` spec, built and checked by the component from the settings
+it owns (`robust_tickets.components`). `validate` checks the run-wide ranges, canonicalises
+registry names (aliases share a directory), checks the model against the dataset's images and
+gives every setting that no chosen component reads its default, so that a run's identity
+depends only on what its components read: a component's settings go with it, an attack
+declares the fields it reads (`uses`). This module sits above the registries it consults (data,
 models, attacks, pruning), so `config` below them stays plain data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import fields
 from typing import Any
 
 from robust_tickets import limits
 from robust_tickets.attacks import ATTACKS
+from robust_tickets.components import ComponentRegistry, Spec
 from robust_tickets.config import (
     DATASET_DEFAULTS,
     FIELD_DEFAULTS,
     FIELD_META,
     FIELD_TYPES,
+    RENAMED,
     SECTION_CLASSES,
+    SETTINGS,
+    SLOTS,
     ExperimentConfig,
+    PruneConfig,
     coerce,
     flatten_mapping,
 )
 from robust_tickets.data import DATASETS
 from robust_tickets.errors import UserError
 from robust_tickets.models import MODELS
-from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES
+from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES, Criterion
 from robust_tickets.schedule import TRAIN_LOOPS
 
 
@@ -39,8 +47,13 @@ def defaults_for(dataset: str) -> dict[str, Any]:
     return {**FIELD_DEFAULTS, **DATASET_DEFAULTS.get(name, {})}
 
 
-def from_flat(values: dict[str, Any]) -> ExperimentConfig:
-    """Build a config from flat field names; canonicalises registry names and validates."""
+def from_flat(values: dict[str, Any], *, stored: bool = False) -> ExperimentConfig:
+    """Build a config from flat field names; canonicalises registry names and validates.
+
+    A component may also be given as a spec, ``criterion: {name: snip, params: {batches: 4}}``;
+    its settings then count as given by their flat names (``snip_batches: 4``). `stored`: the
+    values come from a stored config, where a setting added later takes its `since` value."""
+    values = expand_specs(values)
     unknown = sorted(set(values) - set(FIELD_TYPES))
     if unknown:
         raise UserError(
@@ -48,12 +61,49 @@ def from_flat(values: dict[str, Any]) -> ExperimentConfig:
         )
     given = {k: coerce(k, v) for k, v in values.items()}
     merged = {**defaults_for(given.get("dataset", FIELD_DEFAULTS["dataset"])), **given}
+    settings = {k: v for k, v in given.items() if k in SETTINGS}
+    specs: dict[str, dict[str, Any]] = {section: {} for section in SECTION_CLASSES}
+    for key, (section, attr) in SLOTS.items():
+        registry = REGISTRIES[key]
+        registry.check_settings(settings)  # a bad value is an error, chosen or not
+        specs[section][attr] = registry.spec(merged[key], settings, stored=stored)
     sections = {
-        name: cls(**{f.name: merged[f.name] for f in fields(cls)})
+        name: cls(
+            **{f.name: merged[f.name] for f in fields(cls) if f.type != "Spec"},
+            **specs[name],
+        )
         for name, cls in SECTION_CLASSES.items()
     }
     config = ExperimentConfig(**sections, seed=merged["seed"])
     return validate(config)
+
+
+def expand_specs(values: dict[str, Any]) -> dict[str, Any]:
+    """Flat values with each component given as a spec (``{name, params}``) spelled out as its
+    name and its settings' flat names, and `allocation` as `prune_method`."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        key = RENAMED.get(key, key)
+        if key in out:
+            raise UserError(f"{key} is given twice (also as allocation): keep one")
+        if key not in SLOTS or not isinstance(value, dict):
+            out[key] = value
+            continue
+        extra = sorted(set(value) - {"name", "params"})
+        if "name" not in value or extra or not isinstance(value.get("params") or {}, dict):
+            raise UserError(f"{key} must be a name or {{name: ..., params: {{...}}}}")
+        registry, name = REGISTRIES[key], str(value["name"])
+        flat_names = registry.cls(name).Params.flat_names
+        out[key] = name
+        for setting, v in (value.get("params") or {}).items():
+            if setting not in flat_names:
+                have = ", ".join(flat_names) or "none"
+                raise UserError(f"{key} {name} has no setting {setting!r}: it has {have}")
+            flat = flat_names[setting]
+            if flat in values or flat in out:
+                raise UserError(f"{flat} is given twice, also as {key}'s {setting}: keep one")
+            out[flat] = v
+    return out
 
 
 def validate(config: ExperimentConfig) -> ExperimentConfig:
@@ -69,8 +119,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("steps", a.steps, limits.MAX_STEPS),
         ("prune_iters", p.prune_iters, limits.MAX_PRUNE_ITERS),
         ("valid_size", d.valid_size, limits.MAX_EXAMPLES),
-        ("snip_batches", p.snip_batches, limits.MAX_CRITERION_STEPS),
-        ("hydra_iters", p.hydra_iters, limits.MAX_CRITERION_STEPS),
     ]
     for name, value, high in bounded:
         if value > high:
@@ -88,13 +136,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (d.test_size >= 0, "test_size must be >= 0 (0: the whole test set)"),
         (0 <= d.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
         (p.prune_iters >= 0, "prune_iters must be >= 0"),
-        (0 <= p.prune_rate < 1, "prune_rate must be in [0, 1)"),
-        (0 <= p.prune_rate_output < 1, "prune_rate_output must be in [0, 1)"),
-        (0 <= p.prune_rate_conv < 1, "prune_rate_conv must be in [0, 1)"),
-        (0 <= p.rewind_iter <= t.train_iters, "rewind_iter must be in [0, train_iters]"),
-        (p.snip_batches >= 1, "snip_batches must be at least 1"),
-        (p.hydra_iters >= 1, "hydra_iters (HYDRA's pruning phase) must be at least 1"),
-        (p.hydra_lr > 0, "hydra_lr must be positive"),
         (config.seed >= 0, "seed must be >= 0"),
         (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
         (t.train_loop in TRAIN_LOOPS, "train_loop must be steps or keras"),
@@ -120,87 +161,72 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         )
     attack = ATTACKS.get(a.attack)
     strategy = STRATEGIES.get(p.strategy)
-    allocation = PRUNE_METHODS.get(p.prune_method)
+    allocation = PRUNE_METHODS.get(p.allocation).fit(set(model_spec.kinds))
     criterion = CRITERIA.get(p.criterion)
-    flat = {
-        **config.flat(),
-        "dataset": dataset,
-        "model": model,
-        "attack": attack.name,
-        "strategy": STRATEGIES.canonical(p.strategy),
-        "prune_method": PRUNE_METHODS.canonical(p.prune_method),
-        "criterion": CRITERIA.canonical(p.criterion),
-    }
+    flat = {**config.flat(), "dataset": dataset, "model": model, "attack": attack.name}
     # A setting no chosen component reads gets its default, so that two runs differing only
-    # in it are one run (one directory). Today's names are kept: a run made before this rule
-    # with such a setting at its default hashes as it did.
-    used = set(attack.uses) | set(strategy.uses)
+    # in it are one run (one directory): a component's own settings go with it, and so do
+    # the pruning components when the strategy does not prune.
+    used = set(attack.uses)
+    prune = {"strategy": strategy.spec, "allocation": allocation.spec, "criterion": criterion.spec}
     if strategy.prunes:
-        used |= {"prune_iters", "prune_method", "criterion", "one_shot", *allocation.rate_fields}
-        used |= set(criterion.uses)
-        _check_training_data(config, dataset, criterion.needs_data)
-    if "conv" not in model_spec.kinds:
-        used.discard("prune_rate_conv")
+        _check_training_data(config, dataset, criterion)
+        for component in (strategy, allocation, criterion):
+            component.check(config)
+    else:  # the dense baseline runs one level whatever prune_iters says
+        prune.update(allocation=PRUNE_METHODS.get("layerwise").spec, criterion=criterion_default())
+        flat.update(prune_iters=0, one_shot=PruneConfig().one_shot)
     defaults = defaults_for(dataset)
-    for name in COMPONENT_FIELDS - used:
+    for name in ATTACK_FIELDS - used:
         flat[name] = defaults[name]
-    if not strategy.prunes:  # the dense baseline runs one level whatever prune_iters says
-        flat["prune_iters"] = 0
-    sections = {
-        name: cls(**{f.name: flat[f.name] for f in fields(cls)})
+    sections: dict[str, Any] = {
+        name: cls(**{f.name: flat[f.name] for f in fields(cls) if f.type != "Spec"})
         for name, cls in SECTION_CLASSES.items()
     }
+    sections["prune"] = dataclasses.replace(sections["prune"], **prune)
     return ExperimentConfig(**sections, seed=config.seed)
 
 
-# Fields that only some components read (see `validate`); every other field always matters.
-COMPONENT_FIELDS = frozenset(
-    {
-        "step_size",
-        "steps",
-        "random_start",
-        "nfgsm_noise",
-        "nfgsm_step",
-        "fgsm_rs_step",
-        "rewind_iter",
-        "prune_iters",
-        "prune_method",
-        "criterion",
-        "prune_rate",
-        "prune_rate_output",
-        "prune_rate_conv",
-        "one_shot",
-        "snip_batches",
-        "hydra_iters",
-        "hydra_lr",
-    }
+def criterion_default() -> Spec:
+    return CRITERIA.get(PruneConfig().criterion.name).spec
+
+
+# The attacks' settings, read only by the attacks that declare them (`uses`); the pruning
+# components own theirs (`robust_tickets.pruning`).
+ATTACK_FIELDS = frozenset(
+    {"step_size", "steps", "random_start", "nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
 )
+REGISTRIES: dict[str, ComponentRegistry] = {
+    "strategy": STRATEGIES,
+    "prune_method": PRUNE_METHODS,
+    "criterion": CRITERIA,
+}
 
 
-def _check_training_data(config: ExperimentConfig, dataset: str, needs_data: bool) -> None:
+def _check_training_data(config: ExperimentConfig, dataset: str, criterion: Criterion) -> None:
     """A criterion that draws training batches needs at least one batch of training images."""
     p, t = config.prune, config.train
-    if not needs_data or p.prune_iters == 0:
+    if not criterion.needs_data or p.prune_iters == 0:
         return
     train = DATASETS.get(dataset).counts()[0] - config.data.valid_size
     if train < t.batch_size:
         raise UserError(
-            f"criterion {p.criterion} draws training batches but valid_size "
+            f"criterion {criterion.name} draws training batches but valid_size "
             f"{config.data.valid_size} leaves {max(train, 0)} training images, fewer than a "
             f"batch of {t.batch_size}: lower --valid-size or --batch-size"
         )
 
 
 def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:
-    """Inverse of ``ExperimentConfig.to_dict`` (nested), as stored in a run directory.
-
-    A field added after the config was written takes the value that reproduces the old
-    behaviour (its ``since_value``), not today's default."""
+    """Inverse of ``ExperimentConfig.to_dict`` (nested, components as ``{name, params}``), as
+    stored in a run directory; also the flat sections stored before components owned their
+    settings. A field or setting added after the config was written takes the value that
+    reproduces the old behaviour (its ``since_value`` or `since`), not today's default."""
     flat = flatten_mapping(raw, "stored config")
     for name, meta in FIELD_META.items():
         if "since_value" in meta:
             flat.setdefault(name, meta["since_value"])
-    return from_flat(flat)
+    return from_flat(flat, stored=True)
 
 
 def replace_fields(config: ExperimentConfig, **overrides: Any) -> ExperimentConfig:

@@ -51,9 +51,9 @@ def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
         "attack": config.attack.attack,
         "eps": config.attack.eps,
         "adv_train": config.train.adv_train,
-        "strategy": config.prune.strategy,
-        "prune_method": config.prune.prune_method,
-        "criterion": config.prune.criterion,
+        "strategy": config.prune.strategy.name,
+        "prune_method": config.prune.allocation.name,
+        "criterion": config.prune.criterion.name,
         "one_shot": config.prune.one_shot,
         # the level's training steps (the keras loop's 60 epochs are 50,040 steps, not the
         # config's train_iters of 50,000): a row with iteration == train_iters is a level's end

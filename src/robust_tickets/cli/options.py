@@ -23,7 +23,7 @@ from robust_tickets.config import (
 from robust_tickets.errors import UserError
 from robust_tickets.names import FIELD_CHOICES
 
-FLAG_ALIASES = {"strategy": ["--experiment"]}
+FLAG_ALIASES = {"strategy": ["--experiment"], "prune_method": ["--allocation"]}
 RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads", "jobs")
 
 
@@ -63,7 +63,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace) -> tuple[ExperimentConfig, dict[str, Any]]:
     """Defaults < preset < config file < flags. Returns the config and run options found."""
-    from robust_tickets.resolve import from_flat  # imports torch: only once a command runs
+    # imports torch: only once a command runs
+    from robust_tickets.resolve import expand_specs, from_flat
 
     values: dict[str, Any] = {}
     run_options: dict[str, Any] = {}
@@ -76,7 +77,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[ExperimentConfig, dict[str
                 run_options[key] = raw.pop(key)
         preset = raw.pop("preset", None) if preset is None else preset
         raw.pop("preset", None)
-        file_values = flatten_mapping(raw, str(args.config))
+        # a component given as {name, params} becomes flat names first, so flags override it
+        file_values = expand_specs(flatten_mapping(raw, str(args.config)))
     if preset is not None:
         if preset not in PRESETS:
             raise UserError(

@@ -41,11 +41,11 @@ from robust_tickets.progress import Progress
 from robust_tickets.provenance import run_info
 from robust_tickets.pruning import (
     CRITERIA,
+    PRUNE_METHODS,
     STRATEGIES,
     LevelStart,
     PruneContext,
     keep_counts,
-    layer_rates,
 )
 from robust_tickets.schedule import LevelSchedule, level_schedule, level_steps, num_levels
 from robust_tickets.seeds import derive
@@ -67,12 +67,7 @@ from robust_tickets.training.checkpoint import LevelState, load_checkpoint
 def pruning_rates(config: ExperimentConfig, model: nn.Module) -> dict[str, float]:
     """Each prunable parameter's rate per level: by kind of layer (layerwise), or one rate for
     all (global)."""
-    p = config.prune
-    kinds = layer_kinds(model)
-    if p.prune_method == "global":
-        return dict.fromkeys(kinds, p.prune_rate)
-    by_kind = {"conv": p.prune_rate_conv, "fc": p.prune_rate, "output": p.prune_rate_output}
-    return layer_rates(kinds, by_kind)
+    return PRUNE_METHODS.get(config.prune.allocation).rates(layer_kinds(model))
 
 
 def with_test_size(splits: Splits, config: ExperimentConfig) -> Splits:
@@ -152,12 +147,11 @@ class TrialRunner:
                 tensors=trained,
                 masks=old_masks,
                 keep=keep_counts(sizes, pruning_rates(self.config, self.model), level),
-                allocation=p.prune_method,
+                allocation=PRUNE_METHODS.get(p.allocation),
                 generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
                 model=self.model,
                 batches=self._batches(level),
                 loss=self._loss(level, new_masks_for=old_masks),
-                config=self.config,
             )
         )
         rewind = load_tensors(self.dir.rewind) if self.strategy.needs_rewind else None
@@ -270,7 +264,7 @@ class TrialRunner:
         """What runs beside a level's training steps, in order."""
         callbacks: list[Callback] = [CountSteps(self.progress)]
         if level == 0 and self.strategy.needs_rewind:
-            at = self.config.prune.rewind_iter
+            at = self.strategy.params.iter
             callbacks.append(RewindSnapshot(self.dir.rewind, self.model, at))
         return [
             *callbacks,

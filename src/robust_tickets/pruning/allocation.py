@@ -8,24 +8,38 @@ never come back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from robust_tickets.registry import Registry
+from robust_tickets.components import Component, ComponentRegistry, Params, setting
 
 Scores = dict[str, torch.Tensor]
 Masks = dict[str, torch.Tensor]
 
 
-@dataclass(frozen=True)
-class Allocation:
-    keep_top: Callable[[Scores, Masks, dict[str, int]], Masks]
-    rate_fields: tuple[str, ...]  # config fields of the pruning rates it reads
+class Allocation(Component):
+    """How a level's budget of surviving weights is spread over the layers, and the pruning
+    rate of each layer (its own settings)."""
+
+    per_layer: ClassVar[bool]  # each layer keeps its own count (else: one ranking over all)
+
+    def keep_top(self, scores: Scores, masks: Masks, keep: dict[str, int]) -> Masks:
+        raise NotImplementedError
+
+    def rates(self, kinds: dict[str, str]) -> dict[str, float]:
+        """Each prunable parameter's rate per level, from its kind (`conv`, `fc`, `output`)."""
+        raise NotImplementedError
+
+    def fit(self, kinds: set[str]) -> Allocation:
+        """Itself with the settings for kinds of layer the model lacks at their defaults (they
+        change nothing, so they must not split a run's identity)."""
+        return self
 
 
-PRUNE_METHODS: Registry[Allocation] = Registry("pruning method")
+PRUNE_METHODS: ComponentRegistry[Allocation] = ComponentRegistry("pruning method")
 
 
 def _keep_top(scores: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
@@ -56,12 +70,73 @@ def global_top(scores: Scores, masks: Masks, keep: dict[str, int]) -> Masks:
     return out
 
 
-PRUNE_METHODS.register("layerwise", aliases=("local", "sparse_local"))(
-    Allocation(layerwise, ("prune_rate", "prune_rate_conv", "prune_rate_output"))
-)
-PRUNE_METHODS.register("global", aliases=("sparse_global",))(
-    Allocation(global_top, ("prune_rate",))
-)
+_RATE = "must be in [0, 1)"
+
+
+@PRUNE_METHODS.add
+class Layerwise(Allocation):
+    """Per layer, the schedule's count at the rate of the layer's kind."""
+
+    name = "layerwise"
+    aliases = ("local", "sparse_local")
+    per_layer = True
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        rate: float = setting(
+            0.2,
+            "fraction of survivors pruned per level in fully connected hidden layers",
+            flat="prune_rate",
+        )
+        rate_output: float = setting(
+            0.1, "fraction pruned per level in the output layer", flat="prune_rate_output"
+        )
+        rate_conv: float = setting(
+            0.1, "fraction pruned per level in convolutional layers", flat="prune_rate_conv"
+        )
+
+        def validate(self) -> None:
+            for name in ("rate", "rate_output", "rate_conv"):
+                self.require(0 <= getattr(self, name) < 1, name, _RATE)
+
+    def keep_top(self, scores: Scores, masks: Masks, keep: dict[str, int]) -> Masks:
+        return layerwise(scores, masks, keep)
+
+    def rates(self, kinds: dict[str, str]) -> dict[str, float]:
+        p = self.params
+        by_kind = {"conv": p.rate_conv, "fc": p.rate, "output": p.rate_output}
+        return layer_rates(kinds, by_kind)
+
+    def fit(self, kinds: set[str]) -> Allocation:
+        if "conv" in kinds:
+            return self
+        return Layerwise(dataclasses.replace(self.params, rate_conv=self.Params().rate_conv))
+
+
+@PRUNE_METHODS.add
+class Global(Allocation):
+    """One ranking over all layers at one rate: the sum of the schedule's counts survives."""
+
+    name = "global"
+    aliases = ("sparse_global",)
+    per_layer = False
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        rate: float = setting(
+            0.2,
+            "fraction of survivors pruned per level over all layers",
+            flat="prune_rate",
+        )
+
+        def validate(self) -> None:
+            self.require(0 <= self.rate < 1, "rate", _RATE)
+
+    def keep_top(self, scores: Scores, masks: Masks, keep: dict[str, int]) -> Masks:
+        return global_top(scores, masks, keep)
+
+    def rates(self, kinds: dict[str, str]) -> dict[str, float]:
+        return dict.fromkeys(kinds, self.params.rate)
 
 
 def keep_counts(sizes: dict[str, int], rates: dict[str, float], level: int) -> dict[str, int]:

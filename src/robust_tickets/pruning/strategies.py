@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from robust_tickets.registry import Registry
+from robust_tickets.components import Component, ComponentRegistry, Params, setting
+from robust_tickets.config import ExperimentConfig
 
 
 @dataclass(frozen=True)
@@ -31,27 +33,92 @@ class LevelStart:
     dense_trained: Callable[[], dict[str, torch.Tensor]]  # level 0's state at its end
 
 
-@dataclass(frozen=True)
-class Strategy:
-    choose: Callable[[LevelStart], dict[str, torch.Tensor]]
-    prunes: bool = True  # False: the dense baseline, a single level
-    needs_rewind: bool = False
-    uses: tuple[str, ...] = ()  # config fields of its own (`rewind_iter`)
+class Strategy(Component):
+    """What the survivors of a level start from."""
+
+    prunes: ClassVar[bool] = True  # False: the dense baseline, a single level
+    needs_rewind: ClassVar[bool] = False  # reads `LevelStart.rewind` (saved during level 0)
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
 
 
-STRATEGIES: Registry[Strategy] = Registry("strategy")
+STRATEGIES: ComponentRegistry[Strategy] = ComponentRegistry("strategy")
 
-# The lottery-ticket reset the paper's text describes: survivors go back to their initial values.
-STRATEGIES.register("reset")(Strategy(lambda s: s.original))
-# What the original code's `reinit_orig` does: its `train_once` returns the kernels *after*
-# training, so every pruned level restarts from the dense network's trained weights (masked),
-# while each new mask comes from the previous level's trained weights.
-STRATEGIES.register("rewind_trained", aliases=("reinit_orig",))(
-    Strategy(lambda s: s.dense_trained())
-)
-STRATEGIES.register("random", aliases=("reinit_rand",))(Strategy(lambda s: s.fresh()))
-STRATEGIES.register("continue", aliases=("reinit_none",))(Strategy(lambda s: s.trained))
-STRATEGIES.register("rewind", aliases=("late_reset",))(
-    Strategy(lambda s: s.rewind, needs_rewind=True, uses=("rewind_iter",))  # type: ignore[arg-type, return-value]
-)
-STRATEGIES.register("dense", aliases=("no_pruning",))(Strategy(lambda s: s.trained, prunes=False))
+
+@STRATEGIES.add
+class Reset(Strategy):
+    """The lottery-ticket reset the paper's text describes: survivors go back to their initial
+    values."""
+
+    name = "reset"
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        return start.original
+
+
+@STRATEGIES.add
+class RewindTrained(Strategy):
+    """What the original code's `reinit_orig` does: its `train_once` returns the kernels *after*
+    training, so every pruned level restarts from the dense network's trained weights (masked),
+    while each new mask comes from the previous level's trained weights."""
+
+    name = "rewind_trained"
+    aliases = ("reinit_orig",)
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        return start.dense_trained()
+
+
+@STRATEGIES.add
+class Random(Strategy):
+    name = "random"
+    aliases = ("reinit_rand",)
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        return start.fresh()
+
+
+@STRATEGIES.add
+class Continue(Strategy):
+    name = "continue"
+    aliases = ("reinit_none",)
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        return start.trained
+
+
+@STRATEGIES.add
+class Rewind(Strategy):
+    """Survivors go back to their values at iteration `iter` of level 0 (late resetting)."""
+
+    name = "rewind"
+    aliases = ("late_reset",)
+    needs_rewind = True
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        iter: int = setting(0, "survivors go back to their values at iteration K of level 0")
+
+        def validate(self) -> None:
+            self.require(self.iter >= 0, "iter", "must be in [0, train_iters]")
+
+    def check(self, config: ExperimentConfig) -> None:
+        if self.params.iter > config.train.train_iters:
+            self.params.require(False, "iter", "must be in [0, train_iters]")
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        assert start.rewind is not None, "level 0 saves the rewind point"
+        return start.rewind
+
+
+@STRATEGIES.add
+class Dense(Strategy):
+    """No pruning: the dense baseline, one level."""
+
+    name = "dense"
+    aliases = ("no_pruning",)
+    prunes = False
+
+    def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
+        return start.trained

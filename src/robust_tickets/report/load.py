@@ -68,7 +68,7 @@ class Series:
 
     @property
     def strategy(self) -> str:
-        return self.config.prune.strategy
+        return self.config.prune.strategy.name
 
     @property
     def name(self) -> str:

@@ -40,7 +40,7 @@ def job_seconds(job: Job, rates: Rates) -> float:
     per_level += evaluations_per_level(c) * eval_images(c) * rates.image
     # a criterion that trains (HYDRA's score phase) or takes gradients (SNIP) before each
     # pruned level: each of its steps costs about a training step
-    pruning = CRITERIA.get(c.prune.criterion).steps(c) * rates.step
+    pruning = CRITERIA.get(c.prune.criterion).steps() * rates.step
     return job.levels * per_level + max(0, job.levels - 1) * pruning
 
 

@@ -60,7 +60,7 @@ class Line:
 
     @property
     def criterion(self) -> str:
-        return self.config.prune.criterion
+        return self.config.prune.criterion.name
 
     def stat(self, remaining: float, metric: str) -> tuple[float, float, int]:
         """(mean, sample std, trials) in percent; NaN where nothing was measured."""
@@ -136,9 +136,9 @@ class CriteriaSection:
 
 def _label(config: ExperimentConfig) -> str:
     p = config.prune
-    how = [] if p.strategy == "reset" else [p.strategy]
+    how = [] if p.strategy.name == "reset" else [p.strategy.name]
     how += ["one-shot"] if p.one_shot else []
-    return f"{p.criterion} ({', '.join(how)})" if how else p.criterion
+    return f"{p.criterion.name} ({', '.join(how)})" if how else p.criterion.name
 
 
 def _key(config: ExperimentConfig) -> tuple:
@@ -178,12 +178,12 @@ def criteria_settings(
             groups[_key(s.config)].append(line)
     settings = []
     for members in groups.values():
-        pruned = [m for m in members if m.config.prune.strategy != "dense"]
+        pruned = [m for m in members if m.config.prune.strategy.name != "dense"]
         if len({m.criterion for m in pruned}) < 2:
             continue
         pruned.sort(key=lambda m: (m.criterion != "magnitude", m.label, m.config.hash()))
         _disambiguate(pruned)
-        dense = next((m for m in members if m.config.prune.strategy == "dense"), None)
+        dense = next((m for m in members if m.config.prune.strategy.name == "dense"), None)
         flat = {k: v for k, v in pruned[0].config.flat().items() if k not in PRUNING_FIELDS}
         settings.append(CriteriaSetting(flat, pruned, dense))
     settings.sort(key=lambda s: str(sorted(s.flat.items())))
