@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
 
+from robust_tickets.sweep.grid import load_grid
+
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
+GRID = Path(__file__).resolve().parents[2] / "configs" / "pgd-dense-numerics.yaml"
 TABLE_STEP = 25021  # the evaluation the original labelled 30,000
 WINDOW = 2000
 
@@ -52,8 +54,8 @@ def _window(curve: dict[int, float], step: int, half: int = WINDOW) -> dict:
 def steps_section(dataset: str) -> dict:
     reset = _curve(DOCS / "metrics.csv", dataset)
     original = _curve(DOCS / "original" / "metrics.csv", dataset)
-    if not reset or not original:
-        return {}
+    if max(reset, default=0) < 30000 or max(original, default=0) < 30000 + WINDOW:
+        return {}  # a run not finished (yet)
     rows = []
     for step in (20000, 25000, 30000):
         r, o = _window(reset, step), _window(original, step)
@@ -69,26 +71,33 @@ def steps_section(dataset: str) -> dict:
 
 
 def numerics_section() -> dict:
+    """Per (loss form, Adam): trial -> PGD test accuracy (%) at step 25,021. A run's settings
+    come from the committed grid (its jobs' names); the replicate run is trial 0 of the
+    original's numerics (the same trajectory up to step 25,021)."""
     path = DOCS / "numerics" / "metrics.csv"
-    if not path.exists():
-        return {}
+    settings = {
+        job.config.name(): f"loss_form={job.config.train.loss_form}, adam={job.config.train.adam}"
+        for job in load_grid(GRID)
+    }
     cells: dict[str, dict[int, float]] = {}
-    with path.open(newline="") as handle:
-        for r in csv.DictReader(handle):
-            if r["split"] != "test" or int(r["iteration"]) != TABLE_STEP:
-                continue
-            key = f"loss_form={r.get('loss_form', '?')}, adam={r.get('adam', '?')}"
-            cells.setdefault(key, {})[int(r["trial"])] = 100 * float(r["adv_acc"])
+    sources = [(path, None)] if path.exists() else []
+    sources.append((DOCS / "original" / "metrics.csv", "loss_form=clipped, adam=keras"))
+    for source, fixed in sources:
+        with source.open(newline="") as handle:
+            for r in csv.DictReader(handle):
+                if r["split"] != "test" or int(r["iteration"]) != TABLE_STEP:
+                    continue
+                cell = (r["dataset"], r["attack"], r["adv_train"], r["level"])
+                if fixed is not None and cell != ("mnist", "pgd", "True", "0"):
+                    continue  # the replicate run: its PGD-adversarial MNIST dense level only
+                key = fixed or settings[r["experiment"]]
+                cells.setdefault(key, {})[int(r["trial"])] = 100 * float(r["adv_acc"])
     summary = {}
     for key, by_trial in sorted(cells.items()):
         values = [by_trial[t] for t in sorted(by_trial)]
         mean = sum(values) / len(values)
-        std = (
-            math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-            if len(values) > 1
-            else None
-        )
-        summary[key] = {"trials": by_trial, "mean": mean, "std": std}
+        var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else None
+        summary[key] = {"trials": by_trial, "mean": mean, "std": None if var is None else var**0.5}
     return summary
 
 
