@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.conftest import small_config
+from tests.conftest import TINY_MODELS, small_config
 from tests.test_any_model import _files, _runner, _StopAfter
 from tests.test_cli import TINY as CLI_TINY
 from tests.test_cli import assert_one_line_error, cli
@@ -36,7 +36,8 @@ def _pick(name: str, **settings):
 def _setup(model_name: str, method: str, criterion: str = "magnitude", **overrides):
     """A model two levels in: masked by magnitude at level 1, to be pruned to level 2 (the
     config names `criterion`: settings a criterion does not read are reset to defaults)."""
-    conv = model_name.startswith("conv")
+    model_name = TINY_MODELS.get(model_name, model_name)  # the CIFAR nets at a tiny width
+    conv = MODELS.get(model_name).fits((1, 28, 28)) is not None
     shape = (3, 32, 32) if conv else (1, 28, 28)
     config = from_flat(
         {
