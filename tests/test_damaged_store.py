@@ -81,8 +81,9 @@ DAMAGE = {
 def _edit_criterion(path: Path) -> None:
     """What a hand edit does: the magnitude run's config now says random (a valid config)."""
     text = path.read_text()
-    assert "criterion: magnitude" in text
-    path.write_text(text.replace("criterion: magnitude", "criterion: random"))
+    spec = "criterion:\n      name: magnitude"  # the {name, params} spec a config stores
+    assert spec in text
+    path.write_text(text.replace(spec, spec.replace("magnitude", "random")))
 
 
 def _replace_tensor(path: Path, name: str | None = None, value=None) -> None:
