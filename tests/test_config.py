@@ -20,6 +20,8 @@ def test_defaults_are_the_papers():
 SNIP_HYDRA = {"snip_batches", "hydra_iters", "hydra_lr"}
 # the single-step attacks' settings (nfgsm, fgsm-rs), read only when that attack is chosen
 SINGLE_STEP = {"nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
+# sgd's and the schedules' settings, read only with adam and the constant schedule chosen
+OPTIM = {"momentum", "nesterov", "weight_decay", "cosine_floor", "gamma"}
 
 
 @pytest.mark.parametrize(
@@ -27,29 +29,34 @@ SINGLE_STEP = {"nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
     [
         (
             {"attack": "pgd", "strategy": "rewind", "rewind_iter": 5},
-            {"prune_rate_conv", *SNIP_HYDRA, *SINGLE_STEP},
+            {"prune_rate_conv", *SNIP_HYDRA, *SINGLE_STEP, *OPTIM},
         ),
         (
             {"dataset": "cifar10", "model": "conv2", "attack": "pgd", "strategy": "rewind"},
-            SNIP_HYDRA | SINGLE_STEP,
+            SNIP_HYDRA | SINGLE_STEP | OPTIM,
         ),
         (
             {"attack": "pgd", "criterion": "hydra"},
-            {"prune_rate_conv", "rewind_iter", "snip_batches", *SINGLE_STEP},
+            {"prune_rate_conv", "rewind_iter", "snip_batches", *SINGLE_STEP, *OPTIM},
         ),
         (
             {"attack": "pgd", "criterion": "snip"},
-            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr", *SINGLE_STEP},
+            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr", *SINGLE_STEP, *OPTIM},
         ),
         (
             {"attack": "nfgsm"},
             {"step_size", "steps", "random_start", "fgsm_rs_step", "rewind_iter", "prune_rate_conv"}
-            | SNIP_HYDRA,
+            | SNIP_HYDRA
+            | OPTIM,
         ),
         (
             {"attack": "fgsm-rs"},
             {"step_size", "steps", "random_start", "nfgsm_noise", "nfgsm_step", "rewind_iter"}
-            | {"prune_rate_conv", *SNIP_HYDRA},
+            | {"prune_rate_conv", *SNIP_HYDRA, *OPTIM},
+        ),
+        (
+            {"attack": "pgd", "optimizer": "sgd", "momentum": 0.9, "lr_schedule": "cosine"},
+            {"prune_rate_conv", "rewind_iter", "gamma", *SNIP_HYDRA, *SINGLE_STEP},
         ),
     ],
 )

@@ -22,7 +22,7 @@ from robust_tickets.models.backend import AutogradBackend, backend_of, ce_grad
 from robust_tickets.models.dense import DenseNet
 from robust_tickets.models.fast_mlp import MLP
 from robust_tickets.models.ticket import prunable
-from robust_tickets.training.adam import Adam
+from robust_tickets.optim.adam import Adam
 from robust_tickets.training.evaluate import evaluate_split
 from robust_tickets.training.fast_step import FastStepper
 from robust_tickets.training.step import AutogradStepper, make_optimizer, make_stepper

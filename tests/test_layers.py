@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("yaml_strict",),
     ("config",),
     ("data", "models"),
-    ("attacks", "pruning"),
+    ("attacks", "pruning", "optim"),
     ("schedule",),
     ("resolve", "store"),
     ("training",),

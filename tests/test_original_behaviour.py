@@ -15,11 +15,11 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import PRESETS
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models.ticket import prunable
+from robust_tickets.optim.adam import Adam
 from robust_tickets.pruning import STRATEGIES
 from robust_tickets.resolve import from_flat
 from robust_tickets.schedule import LevelSchedule, level_schedule
 from robust_tickets.store import load_tensors, read_metrics
-from robust_tickets.training.adam import Adam
 from robust_tickets.training.batches import EpochBatches
 from robust_tickets.training.fast_step import FastStepper
 from robust_tickets.training.losses import (

@@ -1,12 +1,13 @@
 """The names the registries register and the settings of their components, importable
 without torch.
 
-`robust-tickets run --help` lists the datasets, models, attacks, strategies, allocations and
-criteria a run accepts; importing the registries to learn them would import torch (2-3 s), so
-the help reads them here. The registries (data/, models/, attacks/, pruning/) stay what runs and
-what validates; tests/test_names.py fails when a name registered there is missing here, or one
-listed here is no longer registered, so the two cannot drift. Add a name here when you register
-one. Aliases are not listed: they are accepted for old configs, not offered.
+`robust-tickets run --help` lists the datasets, models, attacks, strategies, allocations,
+criteria, optimizers and schedules a run accepts; importing the registries to learn them would
+import torch (2-3 s), so the help reads them here. The registries (data/, models/, attacks/,
+pruning/, optim/) stay what runs and what validates; tests/test_names.py fails when a name
+registered there is missing here, or one listed here is no longer registered, so the two cannot
+drift. Add a name here when you register one. Aliases are not listed: they are accepted for old
+configs, not offered.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ATTACKS = ("fgsm", "fgsm-rs", "nfgsm", "pgd")
 STRATEGIES = ("continue", "dense", "random", "reset", "rewind", "rewind_trained")
 PRUNE_METHODS = ("global", "layerwise")
 CRITERIA = ("hydra", "magnitude", "random", "shuffle", "snip")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine", "piecewise")
 
 # Config field -> the names it accepts (what `run --help` shows beside each flag).
 FIELD_CHOICES: dict[str, tuple[str, ...]] = {
@@ -36,11 +39,13 @@ FIELD_CHOICES: dict[str, tuple[str, ...]] = {
     "strategy": STRATEGIES,
     "prune_method": PRUNE_METHODS,
     "criterion": CRITERIA,
+    "optimizer": OPTIMIZERS,
+    "lr_schedule": SCHEDULES,
 }
 
 # Component setting -> (type, default, help): a copy of what the components' `Params` declare
-# (robust_tickets.pruning), for flags and `--help` without torch; tests/test_help.py fails,
-# printing the line to paste, when the two differ.
+# (robust_tickets.pruning, robust_tickets.optim), for flags and `--help` without torch;
+# tests/test_help.py fails, printing the line to paste, when the two differ.
 SETTINGS: dict[str, tuple[type, object, str]] = {
     "hydra_iters": (int, 500, "criterion `hydra`: iterations of the score-only pruning phase"),
     "hydra_lr": (float, 0.1, "criterion `hydra`: SGD learning rate of the scores (cosine)"),
@@ -71,4 +76,33 @@ SETTINGS: dict[str, tuple[type, object, str]] = {
         10,
         "criterion `snip`: training batches the sensitivity is summed over",
     ),
+    "adam": (
+        str,
+        "torch",
+        "optimizer `adam`: `torch`: torch's Adam (eps 1e-8 added to the bias-corrected root); "
+        "`keras`: TF 1.13 Keras's Adam (eps 1e-7 added to the uncorrected root), as the "
+        "original code ran",
+    ),
+    "cosine_floor": (
+        float,
+        0.0,
+        "lr_schedule `cosine`: the rate at the last step, as a fraction of the rate",
+    ),
+    "gamma": (float, 0.1, "lr_schedule `piecewise`: factor applied at each milestone"),
+    "milestones": (
+        str,
+        "0.5,0.75",
+        "lr_schedule `piecewise`: comma-separated steps where the rate is multiplied by the "
+        "gamma: all fractions of the level's steps in (0, 1), or all whole step counts",
+    ),
+    "momentum": (float, 0.0, "optimizer `sgd`: momentum factor (0: plain SGD)"),
+    "nesterov": (bool, False, "optimizer `sgd`: Nesterov momentum (needs momentum > 0)"),
+    "warmup": (
+        int,
+        0,
+        "lr_schedule `constant`: linear warm-up over the first N steps of every level (0: none); "
+        "lr_schedule `cosine`: linear warm-up over the first N steps of every level (0: none); "
+        "lr_schedule `piecewise`: linear warm-up over the first N steps of every level (0: none)",
+    ),
+    "weight_decay": (float, 0.0, "optimizer `sgd`: L2 weight decay"),
 }

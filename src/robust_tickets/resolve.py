@@ -8,7 +8,7 @@ registry names (aliases share a directory), checks the model against the dataset
 gives every setting that no chosen component reads its default, so that a run's identity
 depends only on what its components read: a component's settings go with it, an attack
 declares the fields it reads (`uses`). This module sits above the registries it consults (data,
-models, attacks, pruning), so `config` below them stays plain data.
+models, attacks, pruning, optim), so `config` below them stays plain data.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from robust_tickets.config import (
 from robust_tickets.data import DATASETS
 from robust_tickets.errors import UserError
 from robust_tickets.models import MODELS
+from robust_tickets.optim import OPTIMIZERS, SCHEDULES
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES, Criterion
 from robust_tickets.schedule import TRAIN_LOOPS
 
@@ -140,7 +141,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
         (t.train_loop in TRAIN_LOOPS, "train_loop must be steps or keras"),
         (0 <= t.stop_step <= limits.MAX_TRAIN_ITERS, "stop_step must be >= 0 (0: off)"),
-        (t.adam in ("torch", "keras"), "adam must be torch or keras"),
         (t.loss_form in ("logits", "clipped"), "loss_form must be logits or clipped"),
         (a.nfgsm_noise >= 0, "nfgsm_noise must be >= 0 (0: no noise)"),
         (a.nfgsm_step > 0, "nfgsm_step must be positive"),
@@ -184,6 +184,11 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         for name, cls in SECTION_CLASSES.items()
     }
     sections["prune"] = dataclasses.replace(sections["prune"], **prune)
+    sections["train"] = dataclasses.replace(
+        sections["train"],
+        optimizer=OPTIMIZERS.get(t.optimizer).spec,
+        lr_schedule=SCHEDULES.get(t.lr_schedule).spec,
+    )
     return ExperimentConfig(**sections, seed=config.seed)
 
 
@@ -200,6 +205,8 @@ REGISTRIES: dict[str, ComponentRegistry] = {
     "strategy": STRATEGIES,
     "prune_method": PRUNE_METHODS,
     "criterion": CRITERIA,
+    "optimizer": OPTIMIZERS,
+    "lr_schedule": SCHEDULES,
 }
 
 

@@ -12,12 +12,29 @@ from torch import nn
 
 from robust_tickets.engine.loop import Callback
 from robust_tickets.models.ticket import state as model_state
+from robust_tickets.optim import Schedule, set_lr
 from robust_tickets.progress import Progress
 from robust_tickets.schedule import LevelSchedule
 from robust_tickets.store import LevelDir, save_tensors, write_metrics
 from robust_tickets.training.checkpoint import LevelState, save_checkpoint
 
 Rows = list[dict[str, Any]]
+
+
+class LearningRate(Callback):
+    """Sets the learning rate of the next step from the level's schedule: a function of the
+    step alone, so a resumed level gets the rates an uninterrupted one would."""
+
+    def __init__(self, optimizer: Any, lr: float, schedule: Schedule, total: int) -> None:
+        self.optimizer, self.lr, self.schedule, self.total = optimizer, lr, schedule, total
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        self.after_step(state)
+
+    def after_step(self, state: LevelState) -> None:
+        if state.iteration < self.total:
+            factor = self.schedule.factor(state.iteration, self.total)
+            set_lr(self.optimizer, self.lr * factor)
 
 
 class CountSteps(Callback):

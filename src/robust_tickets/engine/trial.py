@@ -23,6 +23,7 @@ from robust_tickets.engine.callbacks import (
     Checkpoint,
     CountSteps,
     Evaluate,
+    LearningRate,
     RewindSnapshot,
     ShowLatest,
 )
@@ -37,6 +38,7 @@ from robust_tickets.models.ticket import (
     remaining_percent,
 )
 from robust_tickets.models.ticket import state as model_state
+from robust_tickets.optim import SCHEDULES
 from robust_tickets.progress import Progress
 from robust_tickets.provenance import run_info
 from robust_tickets.pruning import (
@@ -263,6 +265,11 @@ class TrialRunner:
     ) -> list[Callback]:
         """What runs beside a level's training steps, in order."""
         callbacks: list[Callback] = [CountSteps(self.progress)]
+        lr_schedule = SCHEDULES.get(self.config.train.lr_schedule)
+        if not lr_schedule.constant:  # the constant rate is the optimizer's own: nothing to set
+            lr = self.config.train.learning_rate
+            full = dataclasses.replace(schedule, stop_step=0).total  # stop_step cuts, not rescales
+            callbacks.insert(0, LearningRate(optimizer, lr, lr_schedule, full))
         if level == 0 and self.strategy.needs_rewind:
             at = self.strategy.params.iter
             callbacks.append(RewindSnapshot(self.dir.rewind, self.model, at))

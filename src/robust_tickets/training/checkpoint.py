@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from robust_tickets.store import damaged, load_tensor_metadata, load_tensors, save_tensors
-from robust_tickets.training.adam import Adam
 
 
 @dataclass
@@ -23,13 +22,15 @@ class LevelState:
 def save_checkpoint(
     path: Path,
     model: nn.Module,
-    optimizer: Adam,
+    optimizer: Any,
     generator: torch.Generator,
     state: LevelState,
 ) -> None:
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     for index, slots in optimizer.state_dict()["state"].items():
         for key, value in slots.items():
+            if value is None:  # e.g. SGD without momentum keeps no buffer
+                continue
             tensors[f"optim/{index}/{key}"] = torch.as_tensor(value)
     tensors["generator"] = generator.get_state()
     meta = {"iteration": str(state.iteration), "rows": json.dumps(state.rows)}
@@ -37,7 +38,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
+    path: Path, model: nn.Module, optimizer: Any, generator: torch.Generator
 ) -> LevelState:
     try:
         return _load_checkpoint(path, model, optimizer, generator)
@@ -46,7 +47,7 @@ def load_checkpoint(
 
 
 def _load_checkpoint(
-    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
+    path: Path, model: nn.Module, optimizer: Any, generator: torch.Generator
 ) -> LevelState:
     tensors = load_tensors(path)
     meta = load_tensor_metadata(path)

@@ -12,7 +12,7 @@ batch 60 that overhead costs as much as the matrix products:
   the combined backward reads: no concatenation, no allocation of activations;
 - the loss *value* is not computed (the loop never reads it), only its gradient: the
   objective's loss form (`losses.logit_grad`) with its row weights (`Objective.row_scales`);
-- the gradients go straight to `robust_tickets.training.adam.Adam.step(grads)` (one fused
+- the gradients go straight to `robust_tickets.optim.adam.Adam.step(grads)` (one fused
   kernel), never through ``.grad``.
 """
 
@@ -26,7 +26,7 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward
 from robust_tickets.models.ticket import apply_masks_, prunable
-from robust_tickets.training.adam import Adam
+from robust_tickets.optim.adam import Adam
 from robust_tickets.training.losses import logit_grad
 from robust_tickets.training.objective import objective_for
 from robust_tickets.training.step import FAST_STEPPERS

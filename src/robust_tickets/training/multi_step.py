@@ -29,7 +29,7 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.models.ticket import apply_masks_, prunable
-from robust_tickets.training.adam import Adam
+from robust_tickets.optim.adam import Adam
 from robust_tickets.training.fast_step import finish_grads_, masks_to_apply
 from robust_tickets.training.losses import logit_grad, smoothed_targets
 from robust_tickets.training.objective import objective_for

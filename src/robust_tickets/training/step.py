@@ -4,7 +4,8 @@ The loss is the run's `robust_tickets.training.objective.Objective`: natural tra
 CE on the natural batch; adversarial training crafts the adversarial batch against the current
 weights and minimises 0.5 * CE(natural) + 0.5 * CE(adversarial). Training targets are
 label-smoothed. Pruned weights are stored as exact zeros and their
-gradients are zeroed before every update, so Adam never moves them.
+gradients are zeroed before every update, so the optimizer never moves them (weight decay adds
+a multiple of a zero weight: nothing).
 
 `AutogradStepper` takes the step for any model through autograd, with the natural half's forward
 computed once: the attack's labels come from it and, for an attack whose first gradient is at x
@@ -17,16 +18,18 @@ gradient. A model whose backend has a stepper of its own (the paper's MLP:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import ExperimentConfig
+from robust_tickets.errors import UserError
 from robust_tickets.models.backend import AutogradBackend, Forward, backend_of, mode_free
 from robust_tickets.models.ticket import mask_grads_, prunable
-from robust_tickets.training.adam import Adam
+from robust_tickets.optim import OPTIMIZERS
+from robust_tickets.optim.adam import Adam
 from robust_tickets.training.objective import objective_for
 
 
@@ -49,7 +52,7 @@ class AutogradStepper:
         self,
         model: nn.Module,
         masks: dict[str, torch.Tensor],
-        optimizer: Adam | None,  # None: only `loss` is used (pruning criteria)
+        optimizer: Any,  # any torch optimizer or the fused Adam; None: only `loss` (criteria)
         config: ExperimentConfig,
         attack: type[BackendAttack],
     ) -> None:
@@ -100,7 +103,7 @@ class AutogradStepper:
 def make_stepper(
     model: nn.Module,
     masks: dict[str, torch.Tensor],
-    optimizer: Adam,
+    optimizer: Any,
     config: ExperimentConfig,
     attack: type[BackendAttack],
     batch_size: int | None = None,
@@ -110,6 +113,8 @@ def make_stepper(
     `batch_size` (default: the config's) is the size of the batches it will take. Build it after
     the level's weights, masks and any checkpointed optimizer state are loaded."""
     own = FAST_STEPPERS.get(type(backend_of(model)))
+    if not OPTIMIZERS.cls(config.train.optimizer.name).takes_grads:
+        own = None  # the own steppers hand their gradients to `step(grads)`: others go autograd
     stepper = own(model, masks, optimizer, config, attack, batch_size) if own is not None else None
     return (
         stepper if stepper is not None else AutogradStepper(model, masks, optimizer, config, attack)
@@ -130,14 +135,24 @@ def train_step(
     return AutogradStepper(model, masks, optimizer, config, attack).step(x, y, generator)
 
 
-def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Adam:
-    """A fresh Adam for each level (as in the reference), fused into one kernel per step; with
-    `adam: keras`, TF 1.13 Keras's variant (see `robust_tickets.training.adam`)."""
-    return adam_for(model.parameters(), config)
+def make_optimizer(model: nn.Module, config: ExperimentConfig) -> Any:
+    """A fresh optimizer for each level (as in the reference): the config's optimizer component
+    at its learning rate; `adam` is fused into one kernel per step (`robust_tickets.optim.adam`)."""
+    return optimizer_for(model.parameters(), config)
+
+
+def optimizer_for(params: Iterable[torch.Tensor], config: ExperimentConfig) -> Any:
+    """The config's optimizer over `params`."""
+    return OPTIMIZERS.get(config.train.optimizer).build(params, config.train.learning_rate)
 
 
 def adam_for(params: Iterable[torch.Tensor], config: ExperimentConfig) -> Adam:
-    """The config's Adam (`adam: torch` or `keras`) over `params`."""
-    if config.train.adam == "keras":
-        return Adam(params, config.train.learning_rate, eps=1e-7, keras=True)
-    return Adam(params, config.train.learning_rate)
+    """The config's fused Adam over `params`; a one-line error for another optimizer (for the
+    steppers that hand Adam their gradients: the MLP's, the batched tickets')."""
+    optimizer = optimizer_for(params, config)
+    if not isinstance(optimizer, Adam):
+        raise UserError(
+            f"optimizer {config.train.optimizer.name} is not supported here, only adam: "
+            "choose --optimizer adam"
+        )
+    return optimizer

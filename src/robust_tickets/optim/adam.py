@@ -1,4 +1,5 @@
-"""Adam as one fused kernel call per step, without `torch.optim`'s start-up and per-step cost.
+"""The `adam` optimizer: Adam as one fused kernel call per step, without `torch.optim`'s
+start-up and per-step cost.
 
 `torch.optim.Adam(fused=True)` runs the same kernel (`torch._fused_adam_`), but building the
 first `torch.optim` optimizer in a process imports `torch._dynamo` (about 2 s of CPU, paid again
@@ -19,9 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from robust_tickets.components import Params, setting
+from robust_tickets.optim.base import OPTIMIZERS, Optimizer
 
 
 class Adam:
@@ -112,3 +117,29 @@ class Adam:
             self.exp_avgs[i].copy_(slots["exp_avg"].to(p.device))
             self.exp_avg_sqs[i].copy_(slots["exp_avg_sq"].to(p.device))
         self.started = True
+
+
+@OPTIMIZERS.add
+class AdamOptimizer(Optimizer):
+    """Adam at the run's learning rate (the paper's optimizer, the default), as the fused
+    `Adam` above: torch's arithmetic, or TF 1.13 Keras's with ``adam: keras``."""
+
+    name = "adam"
+    takes_grads = True
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        variant: str = setting(
+            "torch",
+            "`torch`: torch's Adam (eps 1e-8 added to the bias-corrected root); `keras`: TF 1.13 "
+            "Keras's Adam (eps 1e-7 added to the uncorrected root), as the original code ran",
+            flat="adam",
+        )
+
+        def validate(self) -> None:
+            self.require(self.variant in ("torch", "keras"), "variant", "must be torch or keras")
+
+    def build(self, params: Iterable[torch.Tensor], lr: float) -> Adam:
+        if self.params.variant == "keras":
+            return Adam(params, lr, eps=1e-7, keras=True)
+        return Adam(params, lr)
