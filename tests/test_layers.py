@@ -166,9 +166,14 @@ def test_no_modules_import_each_other():
     assert cycles(GRAPH) == []
 
 
+# Modules that import a module named at run time on purpose: the user's own, never the package's.
+# models/user.py imports `--model package.module:function`'s module and refuses one of ours.
+USER_CODE = {"robust_tickets.models.user": ["target"]}
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_module_imports_a_module_named_at_run_time(name):
-    assert run_time_imports(MODULES[name].read_text()) == []
+    assert run_time_imports(MODULES[name].read_text()) == USER_CODE.get(name, [])
 
 
 def test_the_checks_see_hidden_imports_and_cycles():
