@@ -114,6 +114,12 @@ def test_package_module_form_and_identity(nets, monkeypatch):
     assert edited.hash() != by_file.hash()  # editing the source never reuses the old run
     with pytest.raises(Exception, match="has changed since this run was made"):
         create_model(by_file.model.model, (1, 28, 28), 10, seed=0)
+    # the edited source is what builds the new run's network (no stale import)
+    nets.write_text(
+        NETS.replace("nn.Linear(32, num_classes)", "nn.Linear(32, num_classes, bias=False)")
+    )
+    net = create_model(from_flat({"model": "nets.py:build"}).model.model, (1, 28, 28), 10, 0)
+    assert net[6].bias is None
 
 
 def test_own_model_trains_prunes_and_exports(nets, toy_fashion, tmp_path):

@@ -33,7 +33,8 @@ from robust_tickets.errors import UserError
 from robust_tickets.models.ticket import prunable_names
 
 DIGEST_LENGTH = 10
-_FUNCTIONS: dict[tuple[str, str], Callable[..., object]] = {}
+# (target, function) -> (the function, its file, the file's digest when it was imported)
+_FUNCTIONS: dict[tuple[str, str], tuple[Callable[..., object], Path, str]] = {}
 
 
 def is_user_model(name: str) -> bool:
@@ -113,10 +114,17 @@ def canonical(name: str) -> str:
 
 
 def _load(target: str, function: str) -> tuple[Callable[..., object], Path]:
+    """The function as its source is now: imported once, again after the file changed (a
+    notebook editing its own network between runs never trains the old one)."""
     key = (target, function)
-    if key not in _FUNCTIONS:
-        _FUNCTIONS[key] = _import(target, function)  # type: ignore[assignment]
-    return _FUNCTIONS[key]  # type: ignore[return-value]
+    cached = _FUNCTIONS.get(key)
+    if cached is not None and _digest(cached[1]) == cached[2]:
+        return cached[0], cached[1]
+    if cached is not None and not _is_file(target) and target in sys.modules:
+        importlib.reload(sys.modules[target])
+    found, path = _import(target, function)
+    _FUNCTIONS[key] = (found, path, _digest(path))
+    return found, path
 
 
 def _call(fn: Callable[..., object], input_shape: tuple[int, ...], num_classes: int) -> object:
