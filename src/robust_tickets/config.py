@@ -47,7 +47,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    model: str = _f("dense-300-100", "model name from the model registry")
+    model: str = _f(
+        "dense-300-100",
+        "model name from the model registry, or your own network: package.module:function or "
+        "path/to/file.py:function (docs/models.md)",
+    )
 
 
 @dataclass(frozen=True)
