@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("experiment",),
     ("results", "sweep", "evaluation"),
     ("report",),
-    ("cli", "__main__"),
+    ("cli", "__main__", "api"),
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
@@ -134,7 +134,19 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-GRAPH = {name: imports(path.read_text(), own=name) & set(MODULES) for name, path in MODULES.items()}
+# The one import upwards: the package re-exports the Python API lazily (a module-level
+# `__getattr__`, docs/architecture.md), so `robust_tickets.load_ticket` works and `import
+# robust_tickets` stays light. It runs only when such a name is asked for, after the package is
+# imported, so it is neither a layering nor an import-order cycle.
+LAZY_EXPORTS = {"robust_tickets": {"robust_tickets.api"}}
+
+
+def _edges(name: str) -> set[str]:
+    found = imports(MODULES[name].read_text(), own=name) & set(MODULES)
+    return found - LAZY_EXPORTS.get(name, set())
+
+
+GRAPH = {name: _edges(name) for name in MODULES}
 
 
 def test_every_module_has_a_layer():
@@ -145,7 +157,8 @@ def test_every_module_has_a_layer():
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_module_imports_a_higher_layer(name):
     own = _unit(name)
-    upward = sorted(m for m in imports(MODULES[name].read_text()) if RANK[_unit(m)] > RANK[own])
+    found = imports(MODULES[name].read_text()) - LAZY_EXPORTS.get(name, set())
+    upward = sorted(m for m in found if RANK[_unit(m)] > RANK[own])
     assert not upward, f"{own} (layer {RANK[own]}) imports {upward}"
 
 
@@ -153,9 +166,14 @@ def test_no_modules_import_each_other():
     assert cycles(GRAPH) == []
 
 
+# Modules that import a module named at run time on purpose: the user's own, never the package's.
+# models/user.py imports `--model package.module:function`'s module and refuses one of ours.
+USER_CODE = {"robust_tickets.models.user": ["target"]}
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_module_imports_a_module_named_at_run_time(name):
-    assert run_time_imports(MODULES[name].read_text()) == []
+    assert run_time_imports(MODULES[name].read_text()) == USER_CODE.get(name, [])
 
 
 def test_the_checks_see_hidden_imports_and_cycles():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    model: str = _f("dense-300-100", "model name from the model registry")
+    model: str = _f(
+        "dense-300-100",
+        "model name from the model registry, or your own network: package.module:function or "
+        "path/to/file.py:function (docs/models.md)",
+    )
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,8 @@ class ExperimentConfig:
         existing directories keep their names."""
         mode = "adv" if self.train.adv_train else "nat"
         prune, default = self.prune, PruneConfig()
-        parts = [self.data.dataset, self.model.model, self.attack.attack, mode, prune.strategy.name]
+        model = model_dir_part(self.model.model)
+        parts = [self.data.dataset, model, self.attack.attack, mode, prune.strategy.name]
         if prune.criterion.name != default.criterion.name:
             parts.append(f"criterion_{prune.criterion.name}")
         if prune.one_shot != default.one_shot:
@@ -236,12 +242,24 @@ class ExperimentConfig:
         """The name before the pruning choices were spelled out (same hash): a run made then
         is found and resumed under it (`store.experiment_dir`)."""
         mode = "adv" if self.train.adv_train else "nat"
-        parts = [self.data.dataset, self.model.model, self.attack.attack, mode]
+        parts = [self.data.dataset, model_dir_part(self.model.model), self.attack.attack, mode]
         return "-".join([*parts, self.prune.strategy.name, self.hash()])
 
     def to_dict(self) -> dict[str, Any]:
         """Nested sections, each component as ``{name, params}`` (all its settings)."""
         return dataclasses.asdict(self)
+
+
+def model_dir_part(model: str) -> str:
+    """The model's part of a run directory's name: a registered model's name as it is; a user's
+    ``path/to/nets.py:build@digest`` as ``nets.build`` (no ``/`` or ``:``; the reference and
+    its source's digest are in the run's hash)."""
+    if ":" not in model:
+        return model
+    target, _, function = model.rpartition("@")[0].rpartition(":")
+    stem = target[: -len(".py")] if target.endswith(".py") else target
+    stem = stem.replace("\\", "/").rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9._=+]", "_", f"{stem}.{function}")
 
 
 SECTIONS = ("data", "model", "attack", "train", "prune")

@@ -59,10 +59,11 @@ def run_experiment(
             f"batch_size {config.train.batch_size} is larger than the training set "
             f"({len(splits.train)} images): choose a smaller --batch-size"
         )
+    shape = tuple(splits.train.x.shape[1:])
+    # built before anything is written: a user's model that does not fit is refused first
+    model = create_model(config.model.model, shape, splits.num_classes, seed=0)
     with _claims(options, config, trial_ids if options.force else todo):
         write_config(exp, config)
-        shape = tuple(splits.train.x.shape[1:])
-        model = create_model(config.model.model, shape, splits.num_classes, seed=0)
         for trial in [] if options.force else todo:  # damage is named before any work starts
             verify_trial(exp.trial(trial))
             verify_trial_states(exp.trial(trial), model)  # e.g. files of another model

@@ -14,6 +14,7 @@ this spelling (`split_model_name` / `model_name`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from robust_tickets.errors import UserError
+from robust_tickets.models import user
 from robust_tickets.registry import Registry
 
 
@@ -105,9 +107,12 @@ def _format(value: Any) -> str:
 
 
 class ModelRegistry(Registry[ModelSpec]):
-    """A `Registry` whose names may carry the model's settings (``wrn+width=4``)."""
+    """A `Registry` whose names may carry the model's settings (``wrn+width=4``), or name the
+    user's own function (``nets.py:build``, `models.user`)."""
 
     def canonical(self, name: str) -> str:
+        if user.is_user_model(name):
+            return user.canonical(name)
         base, values = split_model_name(name)
         base = super().canonical(base)
         if not values:
@@ -115,15 +120,25 @@ class ModelRegistry(Registry[ModelSpec]):
         return model_name(base, make_params(base, super().get(base).params, values))
 
     def get(self, name: str) -> ModelSpec:
+        if user.is_user_model(name):
+            return ModelSpec(
+                build=functools.partial(user.build, name),
+                init=functools.partial(user.init, name),
+                kinds=("conv", "fc", "output"),  # unknown until built: every rate is kept
+            )
         return super().get(split_model_name(name)[0])
 
     def params(self, name: str) -> Any:
         """The settings `name` asks for (the spec's params dataclass), or None if it has none."""
+        if user.is_user_model(name):
+            return None
         base, values = split_model_name(name)
         base = super().canonical(base)
         return make_params(base, super().get(base).params, values)
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and user.is_user_model(name):
+            return True
         return isinstance(name, str) and super().__contains__(split_model_name(name)[0])
 
 
