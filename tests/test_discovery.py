@@ -122,3 +122,95 @@ def test_discovery_sees_a_new_file(tmp_path):
         sys.path.remove(str(tmp_path))
         for name in [n for n in sys.modules if n.startswith("plugins_probe")]:
             del sys.modules[name]
+
+
+# What the models declared before their kinds were derived (results must not change: the
+# allocation is fitted to these, resolve.py).
+KINDS_BEFORE = {
+    "conv2": ("conv", "fc", "output"),
+    "conv4": ("conv", "fc", "output"),
+    "conv6": ("conv", "fc", "output"),
+    "dense-300-100": ("fc", "output"),
+    "lenet5": ("conv", "fc", "output"),
+    "preact-resnet18": ("conv", "output"),
+    "resnet20": ("conv", "output"),
+    "vgg16-bn": ("conv", "output"),
+    "wrn": ("conv", "output"),
+}
+
+
+def test_a_models_layer_kinds_are_derived_not_declared():
+    from robust_tickets.data import DATASETS
+    from robust_tickets.models import MODELS
+
+    assert {name: MODELS.get(name).kinds for name in MODELS} == KINDS_BEFORE
+    for name in MODELS:
+        spec = MODELS.get(name)
+        for dataset in DATASETS:
+            shape = DATASETS.get(dataset).input_shape()
+            if spec.fits(shape) is None:
+                assert spec.layer_kinds(shape) == KINDS_BEFORE[name], (name, dataset)
+
+
+# docs/architecture.md's worked examples, registered for one test each (monkeypatch undoes it).
+
+
+def test_the_worked_example_model(monkeypatch):
+    import math
+
+    from robust_tickets.models import MODELS, ModelSpec, create_model
+    from robust_tickets.models.dense import DenseNet
+    from robust_tickets.models.init import glorot
+    from robust_tickets.models.ticket import layer_kinds
+
+    def _mlp3(input_shape, classes):
+        return DenseNet([math.prod(input_shape), 512, 512, 512, classes])
+
+    monkeypatch.setitem(MODELS._items, "mlp3", ModelSpec(build=_mlp3, init=glorot(normal=False)))
+    model = create_model("mlp3", (1, 28, 28), 10, seed=0)
+    assert MODELS.get("mlp3").kinds == ("fc", "output")
+    assert list(layer_kinds(model).values()) == ["fc", "fc", "fc", "output"]
+
+
+def test_the_worked_example_attack(monkeypatch):
+    import torch
+
+    from robust_tickets.attacks import ATTACKS, BackendAttack
+    from robust_tickets.attacks.base import loss_input_grad, project
+    from robust_tickets.config import AttackConfig
+    from robust_tickets.models import create_model
+
+    class RFGSM(BackendAttack):
+        name = "rfgsm"
+        uses = ("eps", "attack_labels")
+
+        def perturb(self, backend, x, y, generator, start):
+            half = self.config.eps / 2
+            noise = torch.randn(x.shape, generator=generator)
+            x0 = x + half * noise.sign()
+            return project(x0 + half * loss_input_grad(backend, x0, y).sign(), x, self.config.eps)
+
+    monkeypatch.setitem(ATTACKS._items, "rfgsm", RFGSM)
+    model = create_model("dense-300-100", (1, 28, 28), 10, seed=0)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,), generator=g)
+    attack = ATTACKS.get("rfgsm")(AttackConfig("rfgsm", eps=0.1))
+    x_adv = attack(model, x, y, torch.Generator().manual_seed(1))
+    assert (x_adv - x).abs().max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_the_worked_example_dataset(monkeypatch):
+    from robust_tickets.data import DATASETS
+    from robust_tickets.data.sources import IdxDownload
+    from robust_tickets.data.spec import DatasetSpec, mnist_files
+
+    kmnist = DatasetSpec(
+        name="kmnist",
+        files=mnist_files(("0" * 64, "1" * 64, "2" * 64, "3" * 64)),
+        num_classes=10,
+        how_to_get="`robust-tickets data fetch kmnist`",
+        sources=(IdxDownload("https://example.invalid/kmnist/"),),
+    )
+    monkeypatch.setitem(DATASETS._items, "kmnist", kmnist)
+    assert DATASETS.get("kmnist").input_shape() == (1, 28, 28)
+    assert DATASETS.get("kmnist").counts() == (60_000, 10_000)
