@@ -54,7 +54,7 @@ class ModelSpec:
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        """`layer_kinds` at the first of the projects' image shapes the model takes (CIFAR's
+        """`layer_kinds` at the first of the project's image shapes the model takes (CIFAR's
         colour 32x32, then MNIST's grey 28x28): what resolving a run fits the allocation to.
         Prefer `layer_kinds(shape)` with the run's own shape where it is at hand."""
         for shape in _SAMPLE_SHAPES:
