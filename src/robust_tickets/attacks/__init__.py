@@ -2,12 +2,12 @@
 
 The training attacks (`ATTACKS`, `--attack`) are `BackendAttack`s registered by name;
 `Restarts`, `Transfer` and `ChosenLabels` build evaluation attacks out of them (see `base`).
+Every module here is imported (below), so a new attack is one new file, no import line.
 """
 
-from robust_tickets.attacks import fgsm as _fgsm  # noqa: F401  (registers)
-from robust_tickets.attacks import fgsm_rs as _fgsm_rs  # noqa: F401  (registers)
-from robust_tickets.attacks import nfgsm as _nfgsm  # noqa: F401  (registers)
-from robust_tickets.attacks import pgd as _pgd  # noqa: F401  (registers)
+import importlib
+import pkgutil
+
 from robust_tickets.attacks.base import (
     ATTACKS,
     Attack,
@@ -19,6 +19,11 @@ from robust_tickets.attacks.base import (
 from robust_tickets.attacks.labels import ChosenLabels
 from robust_tickets.attacks.restarts import Restarts
 from robust_tickets.attacks.transfer import Transfer
+
+# Every module of this package is imported, so adding an attack is adding its file. The prefix
+# spelled out (not __name__): tests/test_layers.py reads it as importing each module.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"robust_tickets.attacks.{_module.name}")
 
 __all__ = [
     "ATTACKS",

@@ -1,11 +1,17 @@
-"""Models, built by name from the registry; what makes any of them a ticket is `ticket`."""
+"""Models, built by name from the registry; what makes any of them a ticket is `ticket`.
 
-from robust_tickets.models import conv as _conv  # noqa: F401  (registers conv models)
-from robust_tickets.models import dense as _dense  # noqa: F401  (registers dense models)
-from robust_tickets.models import preact_resnet as _preact  # noqa: F401  (PreAct ResNet-18)
-from robust_tickets.models import resnet as _resnet  # noqa: F401  (ResNet-20)
-from robust_tickets.models import vgg as _vgg  # noqa: F401  (VGG-16 with batch norm)
-from robust_tickets.models import wide_resnet as _wrn  # noqa: F401  (WideResNet-d-k)
+Every module of this package is imported, so adding a model is adding its file (one that calls
+`MODELS.register`); the helpers beside them (`registry`, `ticket`, `backend`, `fast_mlp`,
+`init`, `cifar`) register nothing and tests/test_discovery.py lists them as such.
+"""
+
+import importlib
+import pkgutil
+
 from robust_tickets.models.registry import MODELS, ModelSpec, create_model, reinitialise
+
+# The prefix spelled out (not __name__): tests/test_layers.py reads it as importing each module.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"robust_tickets.models.{_module.name}")
 
 __all__ = ["MODELS", "ModelSpec", "create_model", "reinitialise"]

@@ -92,9 +92,8 @@ def _lenet5_fits(shape: tuple[int, ...]) -> str | None:
     return None
 
 
-_KINDS = ("conv", "fc", "output")
 MODELS.register("lenet5", aliases=("lenet-5",))(
-    ModelSpec(build=_lenet5, init=glorot(normal=True), fits=_lenet5_fits, kinds=_KINDS)
+    ModelSpec(build=_lenet5, init=glorot(normal=True), fits=_lenet5_fits)
 )
 for _name, _widths in {
     "conv2": [64, 64],
@@ -102,5 +101,5 @@ for _name, _widths in {
     "conv6": [64, 64, 128, 128, 256, 256],
 }.items():
     MODELS.register(_name, aliases=(f"conv-{_name[-1]}",))(
-        ModelSpec(_conv(_widths), glorot(normal=True), _conv_fits(len(_widths) // 2), _KINDS)
+        ModelSpec(_conv(_widths), glorot(normal=True), _conv_fits(len(_widths) // 2))
     )

@@ -91,7 +91,6 @@ MODELS.register("preact-resnet18", aliases=("preact_resnet18", "preactresnet18")
         build=_preact18,
         init=he_init,
         fits=rgb_fits(8),
-        kinds=("conv", "output"),
         params=PreActParams,
     )
 )

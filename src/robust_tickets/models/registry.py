@@ -24,6 +24,7 @@ from torch import nn
 
 from robust_tickets.errors import UserError
 from robust_tickets.models import user
+from robust_tickets.models.ticket import layer_kinds
 from robust_tickets.registry import Registry
 
 
@@ -39,9 +40,36 @@ class ModelSpec:
     init: Callable[[nn.Module, torch.Generator], None]  # in-place init from a seeded generator
     # None if the model takes images of this (C, H, W) shape, else why not
     fits: Callable[[tuple[int, ...]], str | None] = _any_shape
-    kinds: tuple[str, ...] = ("fc", "output")  # the kinds of prunable layer it has
     # the model's own settings: a frozen dataclass, every field with a default (None: none)
     params: type | None = None
+    # a user's own network: its kinds are not known before it is built, so every rate is kept
+    assumed_kinds: tuple[str, ...] | None = None
+
+    def layer_kinds(self, input_shape: tuple[int, ...], num_classes: int = 10) -> tuple[str, ...]:
+        """The kinds of prunable layer (`conv`, `fc`, `output`) the model has, sorted: derived as
+        the ticket derives them (`ticket.layer_kinds`), from a build on the meta device (no
+        memory, no initialisation) with the default settings, never declared beside the model."""
+        with torch.device("meta"):
+            if self.params is None:
+                model = self.build(input_shape, num_classes)
+            else:
+                model = self.build(input_shape, num_classes, self.params())
+        return tuple(sorted(set(layer_kinds(model).values())))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """`layer_kinds` at the first of the project's image shapes the model takes (CIFAR's
+        colour 32x32, then MNIST's grey 28x28): what resolving a run fits the allocation to.
+        Prefer `layer_kinds(shape)` with the run's own shape where it is at hand."""
+        if self.assumed_kinds is not None:
+            return self.assumed_kinds
+        for shape in _SAMPLE_SHAPES:
+            if self.fits(shape) is None:
+                return self.layer_kinds(shape)
+        raise ValueError(f"the model takes none of the shapes {_SAMPLE_SHAPES}: call layer_kinds")
+
+
+_SAMPLE_SHAPES: tuple[tuple[int, ...], ...] = ((3, 32, 32), (1, 28, 28))
 
 
 def split_model_name(text: str) -> tuple[str, dict[str, str]]:
@@ -124,7 +152,7 @@ class ModelRegistry(Registry[ModelSpec]):
             return ModelSpec(
                 build=functools.partial(user.build, name),
                 init=functools.partial(user.init, name),
-                kinds=("conv", "fc", "output"),  # unknown until built: every rate is kept
+                assumed_kinds=("conv", "fc", "output"),
             )
         return super().get(split_model_name(name)[0])
 

@@ -109,7 +109,6 @@ MODELS.register("resnet20", aliases=("resnet-20",))(
         build=_resnet20,
         init=he_init,
         fits=rgb_fits(8),
-        kinds=("conv", "output"),
         params=ResNetParams,
     )
 )

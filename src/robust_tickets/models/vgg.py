@@ -67,7 +67,6 @@ MODELS.register("vgg16-bn", aliases=("vgg16", "vgg16_bn", "vgg-16"))(
         build=_vgg16,
         init=he_init,
         fits=rgb_fits(32),
-        kinds=("conv", "output"),
         params=VGGParams,
     )
 )

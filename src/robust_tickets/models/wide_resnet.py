@@ -64,7 +64,6 @@ MODELS.register("wrn", aliases=("wide-resnet", "wideresnet"))(
         build=_wrn,
         init=he_init,
         fits=rgb_fits(4),
-        kinds=("conv", "output"),
         params=WideResNetParams,
     )
 )
