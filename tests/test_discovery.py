@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGES: dict[str, tuple[str, frozenset[str]]] = {
     "robust_tickets.models": (
         "robust_tickets.models.registry:MODELS",
-        frozenset({"registry", "ticket", "backend", "fast_mlp", "init", "cifar"}),
+        frozenset({"registry", "ticket", "backend", "fast_mlp", "init", "cifar", "user"}),
     ),
     "robust_tickets.attacks": (
         "robust_tickets.attacks.base:ATTACKS",
