@@ -44,7 +44,7 @@ def _entry(config, **overrides):
         n=10_000,
         test_size=10_000,
         settings=EvalSettings(),
-        params="apgd=100,impl=pyautoattack-0.2.0",
+        params="apgd_steps=100,fab_steps=100,impl=pyautoattack-0.2.0,queries=5000",
     )
     return robustbench.entry(config, **{**args, **overrides})
 
