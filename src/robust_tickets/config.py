@@ -107,6 +107,18 @@ class TrainConfig:
         "full length)",
         since_value=0,
     )
+    train_epochs: float = _f(
+        0.0,
+        "train every level ceil(train_epochs * n_train / batch_size) steps, replacing "
+        "train_iters (0: train_iters steps)",
+        since_value=0.0,
+    )
+    augment: str = _f(
+        "none",
+        "training-batch augmentation: `none` or `crop-flip` (zero-pad 4, random crop, random "
+        "horizontal flip; seeded per level and step), applied before the attack",
+        since_value="none",
+    )
     # (a Spec is frozen: one shared default instance is safe)
     optimizer: Spec = _f(  # noqa: RUF009
         Spec("adam"),

@@ -35,11 +35,12 @@ from robust_tickets.config import (
     flatten_mapping,
 )
 from robust_tickets.data import DATASETS
+from robust_tickets.data.augment import AUGMENTS, unfit
 from robust_tickets.errors import UserError
 from robust_tickets.models import MODELS
 from robust_tickets.optim import OPTIMIZERS, SCHEDULES
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES, Criterion
-from robust_tickets.schedule import TRAIN_LOOPS
+from robust_tickets.schedule import TRAIN_LOOPS, epoch_steps
 
 
 def defaults_for(dataset: str) -> dict[str, Any]:
@@ -145,11 +146,16 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (a.nfgsm_noise >= 0, "nfgsm_noise must be >= 0 (0: no noise)"),
         (a.nfgsm_step > 0, "nfgsm_step must be positive"),
         (a.fgsm_rs_step > 0, "fgsm_rs_step must be positive"),
+        (t.train_epochs >= 0, "train_epochs must be >= 0 (0: train_iters steps)"),
+        (t.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)}"),
     ]
     for ok, message in checks:
         if not ok:
             raise UserError(f"{message}: fix the flag or config file")
     dataset = DATASETS.canonical(d.dataset)
+    if t.train_epochs:  # the level's length in steps, as the components, reports and sweeps read it
+        t = dataclasses.replace(t, train_iters=_epoch_iters(config, dataset))
+        config = dataclasses.replace(config, train=t)
     model = MODELS.canonical(config.model.model)
     model_spec = MODELS.get(model)
     shape = DATASETS.get(dataset).input_shape()
@@ -159,6 +165,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             f"model {model} does not fit {dataset}'s images {shape}: it {why}; "
             "choose another --model or --dataset"
         )
+    why = unfit(t.augment, shape)
+    if why is not None:
+        raise UserError(f"augment {t.augment} does not fit {dataset}: it {why}; use --augment none")
     attack = ATTACKS.get(a.attack)
     strategy = STRATEGIES.get(p.strategy)
     allocation = PRUNE_METHODS.get(p.allocation).fit(set(model_spec.kinds))
@@ -222,6 +231,19 @@ def _check_training_data(config: ExperimentConfig, dataset: str, criterion: Crit
             f"{config.data.valid_size} leaves {max(train, 0)} training images, fewer than a "
             f"batch of {t.batch_size}: lower --valid-size or --batch-size"
         )
+
+
+def _epoch_iters(config: ExperimentConfig, dataset: str) -> int:
+    """train_epochs as steps on the dataset's training images (after the validation split)."""
+    t = config.train
+    n = DATASETS.get(dataset).counts()[0] - config.data.valid_size
+    steps = epoch_steps(t.train_epochs, n, t.batch_size) if n > 0 else 0
+    if not 1 <= steps <= limits.MAX_TRAIN_ITERS:
+        raise UserError(
+            f"train_epochs {t.train_epochs:g} is {steps} steps of {t.batch_size} on {max(n, 0)} "
+            f"training images: it must give 1 to {limits.MAX_TRAIN_ITERS}"
+        )
+    return steps
 
 
 def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:

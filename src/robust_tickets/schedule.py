@@ -18,6 +18,10 @@ tell a level's length without opening its files:
   had none); one more evaluation after the last step (unlabelled: the original printed it
   without logging it) is what reports read as the level's end.
 
+`train_epochs` (0: off) sets a level's length in epochs instead: `train_iters` becomes
+ceil(train_epochs * n / batch) steps (`epoch_steps`), for whichever loop; learning-rate schedules
+follow a level's steps, so they follow its epochs too.
+
 `stop_step` (0: off) ends every level of either loop after that many steps, its last
 evaluation there (labelled as the loop labels that step): the PGD-adversarial replication stops
 at step 25,021, the evaluation the paper's tables read, and takes its masks from there.
@@ -132,14 +136,22 @@ def train_size(config: ExperimentConfig) -> int:
     return DATASETS.get(config.data.dataset).counts()[0] - config.data.valid_size
 
 
+def epoch_steps(epochs: float, n: int, batch_size: int) -> int:
+    """Steps that show `epochs` times `n` training images in batches of `batch_size`."""
+    return math.ceil(epochs * n / batch_size)
+
+
 def level_schedule(config: ExperimentConfig, n: int | None = None) -> LevelSchedule:
     """The schedule of every level of `config` (n: training images; default from the dataset)."""
     t = config.train
+    n = train_size(config) if n is None else n
+    # in epochs, a level's steps follow the images it is given (a test's subset too)
+    iters = epoch_steps(t.train_epochs, n, t.batch_size) if t.train_epochs else t.train_iters
     return LevelSchedule(
         loop=t.train_loop,
-        n=train_size(config) if n is None else n,
+        n=n,
         batch_size=t.batch_size,
-        train_iters=t.train_iters,
+        train_iters=iters,
         eval_every=t.eval_every,
         stop_step=t.stop_step,
     )

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from robust_tickets.cli.paths import path_text
+from robust_tickets.cli.paths import check_output_dir, path_text
 from robust_tickets.config import number
 from robust_tickets.errors import UserError
 
@@ -96,6 +96,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             default=default,
             help=f"{helps[name]} (default: {default})",
         )
+    parser.add_argument(
+        "--robustbench-entry",
+        type=path_text,
+        default=None,
+        metavar="DIR",
+        help="write each evaluated level's RobustBench model-info entry (JSON) into DIR; needs "
+        "autoattack at the training eps; an entry not measured as the leaderboard measures (a "
+        "subset of the test set, a lighter AutoAttack) says so (protocol.robustbench false)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument(
         "--data-dir", type=path_text, default=None, help="directory with the dataset files"
@@ -169,6 +178,11 @@ def handle(args: argparse.Namespace) -> int:
         EVAL_ATTACKS.canonical(name)
     experiments = _with_datasets(find_experiment_dirs(args.dirs), args.data_dir)
     check_selection(experiments, options)
+    entries_dir = None
+    if args.robustbench_entry is not None:
+        entries_dir = Path(args.robustbench_entry)
+        check_output_dir(entries_dir, "--robustbench-entry")
+        _check_robustbench(experiments, options)
     # damage anywhere stops the command before it writes anything
     work = [(exp, verify_experiment(exp, options)) for exp in experiments]
     started = time.perf_counter()
@@ -183,8 +197,45 @@ def handle(args: argparse.Namespace) -> int:
             print(
                 format_results(exp.path.resolve(), results, _check_eps(exp, options), order=order)
             )
+            if entries_dir is not None:
+                for line in _write_entries(entries_dir, exp, plans):
+                    print(line, flush=True)
     print(f"evaluate took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0
+
+
+def _check_robustbench(experiments: list[ExperimentDir], options: EvalOptions) -> None:
+    """A RobustBench entry is AutoAttack at the training eps: both must be asked for."""
+    from robust_tickets.evaluation.attacks import EVAL_ATTACKS
+    from robust_tickets.evaluation.runner import default_eps
+
+    if "autoattack" not in {EVAL_ATTACKS.canonical(a) for a in options.attacks}:
+        raise UserError("--robustbench-entry needs autoattack: add it to --attacks")
+    for exp in experiments:
+        config = exp.config()
+        radii = options.eps if options.eps is not None else default_eps(config)
+        if f"{config.attack.eps:g}" not in {f"{e:g}" for e in radii}:
+            raise UserError(
+                f"--robustbench-entry needs autoattack at {exp.path.name}'s training eps "
+                f"{config.attack.eps:g}: add it to --eps"
+            )
+
+
+def _write_entries(folder: Path, exp: ExperimentDir, plans: list) -> list[str]:
+    """Each plan's RobustBench entry as FOLDER/<experiment>-trial_<t>-level_<ll>.json."""
+    from robust_tickets.store import write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for plan in plans:
+        if plan.robustbench is None:
+            continue
+        path = folder / f"{exp.path.name}-trial_{plan.trial}-level_{plan.level:02d}.json"
+        write_json(path, plan.robustbench)
+        protocol = plan.robustbench["protocol"]
+        why = "" if protocol["robustbench"] else f" (not its protocol: {protocol['problems'][0]})"
+        lines.append(f"RobustBench entry {path}{why}")
+    return lines
 
 
 def _check_eps(exp: ExperimentDir, options: EvalOptions) -> float | None:

@@ -7,8 +7,10 @@ every crop, flips the column indices of the flipped images and gathers all crops
 indexing operation: no Python loop over images, so its cost is a few tensor operations whatever
 the batch size, on the CPU or the GPU.
 
-Ready to be wired into the training loop (the loop's batches come from `training/batches.py`);
-it is not called by `run` yet.
+The `augment` setting of a run names one of `AUGMENTS`; the level loop's `BatchFeed` applies it
+to every training batch (`augment_batch`) before the stepper, so the attack sees the augmented
+images, with a generator seeded from (trial, level, step): a resumed level augments batch i as
+an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -43,3 +45,30 @@ def random_crop_flip(
     images = torch.arange(n, device=x.device)[:, None, None, None]
     channels = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[images, channels, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+AUGMENTS = ("none", "crop-flip")
+PAD = 4  # CIFAR's standard: up to 4 pixels of shift each way
+MIN_SIDE = 4 * PAD  # below this a 4-pixel shift moves a quarter of the image or more
+
+
+def unfit(augment: str, image_shape: tuple[int, ...]) -> str | None:
+    """Why `augment` makes no sense on images of `image_shape` (C, H, W), or None."""
+    if augment == "none":
+        return None
+    if len(image_shape) != 3:
+        return f"needs images [C, H, W], the data is {list(image_shape)}"
+    if min(image_shape[1:]) < MIN_SIDE:
+        side = "x".join(map(str, image_shape[1:]))
+        return f"shifts up to {PAD} pixels, too much for {side} images (needs >= {MIN_SIDE})"
+    return None
+
+
+def augment_batch(augment: str, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The training batch `x` [N, C, H, W] under the augmentation `augment` (`x` itself for
+    `none`)."""
+    if augment == "none":
+        return x
+    if augment == "crop-flip":
+        return random_crop_flip(x, generator, pad=PAD, flip=True)
+    raise ValueError(f"unknown augmentation {augment!r}: one of {', '.join(AUGMENTS)}")

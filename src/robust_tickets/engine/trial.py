@@ -220,6 +220,7 @@ class TrialRunner:
             self.splits.train,
             batches,
             self.device,
+            augment_seed=derive(self.seed, "augment", level),
         )
         began = time.perf_counter()
         callbacks = self.callbacks(level, level_dir, schedule, optimizer, generator, remaining)

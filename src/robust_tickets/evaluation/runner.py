@@ -24,7 +24,7 @@ from robust_tickets.config import DATASET_EVAL_EPS, ExperimentConfig
 from robust_tickets.data import DATASETS, Split, Splits, load_splits
 from robust_tickets.device import resolve_device
 from robust_tickets.errors import UserError
-from robust_tickets.evaluation import autoattack, estimate, library
+from robust_tickets.evaluation import autoattack, estimate, library, robustbench
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
 from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
@@ -40,6 +40,7 @@ from robust_tickets.store import (
     load_masks_file,
     load_state_file,
     read_json,
+    write_json,
 )
 
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
@@ -78,6 +79,7 @@ class LevelPlan:
     todo: list[Task]
     surrogate: LevelDir | None
     result: LevelResult | None = None  # filled in once the level is evaluated
+    robustbench: dict[str, Any] | None = None  # its RobustBench entry, if AutoAttack ran at eps
 
 
 def empty_model(config: ExperimentConfig) -> nn.Module:
@@ -558,6 +560,39 @@ def _evaluate_level(
         clean = float(clean_robust.float().mean())
     remaining = level_remaining(plan.level_dir)
     plan.result = level_result(plan.trial, plan.level, remaining, entries, n, clean, report)
+    plan.robustbench = _robustbench_entry(plan, config, ctx, entries, n, clean, remaining)
+    if plan.robustbench is not None and plan.robustbench["protocol"]["robustbench"]:
+        write_json(store.robustbench, plan.robustbench)  # measured as the leaderboard measures
+
+
+def _robustbench_entry(
+    plan: LevelPlan,
+    config: ExperimentConfig,
+    ctx: AttackContext,
+    entries: dict[str, Entry],
+    n: int,
+    clean: float,
+    remaining: float,
+) -> dict[str, Any] | None:
+    """The level's RobustBench entry from its AutoAttack result at the training eps on these
+    `n` test images (None if there is none)."""
+    spec = EVAL_ATTACKS.get("autoattack")
+    params = spec.param_string(ctx)
+    found = entries.get(entry_key(spec.name, params, config.attack.eps, n))
+    if found is None or found.role == REPLACED:
+        return None
+    experiment = plan.level_dir.path.parent.parent.name
+    return robustbench.entry(
+        config,
+        name=f"{experiment}/trial_{plan.trial}/level_{plan.level:02d}",
+        remaining=remaining,
+        clean=clean,
+        robust=float(found.robust.float().mean()),
+        n=n,
+        test_size=DATASETS.get(config.data.dataset).counts()[1],
+        settings=ctx.settings,
+        params=params,
+    )
 
 
 def _no_attack(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:

@@ -5,6 +5,8 @@
                               evaluated so far; its metadata says what each entry is
         robustness.csv        attack,params,eps,n,correct,acc,role,seconds (+ worst-case rows)
         checks.json           the gradient-masking checks and their pass/warn/skip flags
+        robustbench.json      RobustBench's model-info entry, when AutoAttack was run as its
+                              leaderboard runs it (evaluation/robustbench.py)
         evaluating.lock       while an `evaluate` works on the level (claims.try_claim): a
                               second one stops instead of overwriting the first one's entries
 
@@ -78,6 +80,7 @@ class RobustnessDir:
     table = property(lambda self: self.path / "robustness.csv")
     checks = property(lambda self: self.path / "checks.json")
     lock = property(lambda self: self.path / "evaluating.lock")
+    robustbench = property(lambda self: self.path / "robustbench.json")
 
     def load(self) -> dict[str, Entry]:
         if not self.examples.is_file():

@@ -82,6 +82,7 @@ class Estimator:
                 probe = replace_fields(
                     config,
                     train_iters=steps,
+                    train_epochs=0.0,  # else the epochs would set the probe's length
                     eval_every=steps,
                     strategy="dense",
                     prune_iters=0,
