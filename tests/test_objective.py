@@ -1,4 +1,4 @@
-"""The training objective (training/objective.py): one loss for every stepper and evaluation."""
+"""The training objectives (objectives/): one loss for every stepper and evaluation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from tests.conftest import small_config
 
 from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import AttackConfig
-from robust_tickets.training.losses import LOSS_FORMS, logit_grad, smoothed_targets
-from robust_tickets.training.objective import OBJECTIVES, Mixed, Natural, objective_for
+from robust_tickets.objectives import OBJECTIVES, objective_for
+from robust_tickets.objectives.losses import LOSS_FORMS, logit_grad, smoothed_targets
+from robust_tickets.objectives.weighted import Mixed, Natural
 
 
 def _logits(n=12, seed=0, sharp=1.0):
@@ -20,10 +21,13 @@ def _logits(n=12, seed=0, sharp=1.0):
 
 def _make(name, form="logits", smoothing=0.1):
     attack = ATTACKS.get("fgsm")(AttackConfig(eps=0.1))
-    return OBJECTIVES.get(name)(attack, smoothing=smoothing, form=form)
+    return OBJECTIVES.cls(name)(attack=attack, smoothing=smoothing, form=form)
 
 
-@pytest.mark.parametrize("name", OBJECTIVES.names())
+WEIGHTED = [name for name in OBJECTIVES.names() if OBJECTIVES.cls(name).row_weighted]
+
+
+@pytest.mark.parametrize("name", WEIGHTED)
 @pytest.mark.parametrize("form", LOSS_FORMS)
 def test_row_scales_give_the_gradient_of_the_loss(name, form):
     """What a hand-written stepper computes (each row's loss-form gradient times its row scale)
@@ -68,5 +72,6 @@ def test_the_run_chooses_its_objective_and_builds_its_attack():
     assert adversarial.attack.name == "pgd" and adversarial.attack.passes == 4
     natural = objective_for(small_config(adv_train=False))
     assert isinstance(natural, Natural) and not natural.adversarial
-    with pytest.raises(ValueError, match="needs an attack"):
-        Mixed(None)
+    x, y = torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match="has no attack"):
+        Mixed().attack_inputs(None, x, y, torch.zeros(4, 10), None)
