@@ -300,7 +300,7 @@ class TrialRunner:
 
     def _warn(self, message: str) -> None:
         """One line on stderr, above the progress bar if there is one."""
-        if self.progress.bar is not None:
+        if getattr(self.progress, "bar", None) is not None:
             self.progress.write(message)
         else:
             print(message, file=sys.stderr, flush=True)
