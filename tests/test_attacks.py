@@ -308,13 +308,13 @@ def test_training_and_evaluation_get_the_same_perturbation(name, arch, labels):
     """The objective's attack step (what every stepper and evaluate_split take, on the backend's
     prepared inputs, reusing the natural forward) and the attack called on the model (what
     `evaluate` runs) give identical points for the same generator, clamped to [0, 1]."""
-    from robust_tickets.training.objective import Mixed
+    from robust_tickets.objectives.weighted import Mixed
 
     model = create_model(arch, (1, 28, 28), 10, 3)
     x, y = _batch(24, seed=5)
     cfg = AttackConfig(attack=name, eps=0.1, step_size=0.03, steps=3, attack_labels=labels)
     attack = ATTACKS.get(name)(cfg)
-    objective = Mixed(attack)
+    objective = Mixed(attack=attack)
     backend = backend_of(model)
     model.eval()
     inputs = backend.prepare(x)

@@ -21,6 +21,7 @@ def _registries() -> dict[str, object]:
     from robust_tickets.attacks import ATTACKS
     from robust_tickets.data import DATASETS
     from robust_tickets.models import MODELS
+    from robust_tickets.objectives import OBJECTIVES
     from robust_tickets.optim import OPTIMIZERS, SCHEDULES
     from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES
 
@@ -33,6 +34,7 @@ def _registries() -> dict[str, object]:
         "criterion": CRITERIA,
         "optimizer": OPTIMIZERS,
         "lr_schedule": SCHEDULES,
+        "objective": OBJECTIVES,
     }
 
 

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("yaml_strict",),
     ("config",),
     ("data", "models"),
-    ("attacks", "pruning", "optim"),
+    ("attacks", "pruning", "optim", "objectives"),
     ("schedule",),
     ("resolve", "store"),
     ("training",),

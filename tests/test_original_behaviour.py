@@ -15,6 +15,12 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import PRESETS
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models.ticket import prunable
+from robust_tickets.objectives.losses import (
+    KERAS_EPSILON,
+    cross_entropy,
+    logit_grad,
+    smoothed_targets,
+)
 from robust_tickets.optim.adam import Adam
 from robust_tickets.pruning import STRATEGIES
 from robust_tickets.resolve import from_flat
@@ -22,12 +28,6 @@ from robust_tickets.schedule import LevelSchedule, level_schedule
 from robust_tickets.store import load_tensors, read_metrics
 from robust_tickets.training.batches import EpochBatches
 from robust_tickets.training.fast_step import FastStepper
-from robust_tickets.training.losses import (
-    KERAS_EPSILON,
-    cross_entropy,
-    logit_grad,
-    smoothed_targets,
-)
 from robust_tickets.training.step import AutogradStepper, make_optimizer, make_stepper
 
 PAPER = LevelSchedule("keras", n=50_000, batch_size=60, train_iters=50_000, eval_every=500)

@@ -6,7 +6,7 @@ and pruning components is `robust_tickets.resolve`, which sits above those packa
 
 A config holds run-wide fields and one `{name, params}` spec per chosen pruning component
 (strategy, allocation, criterion) and training component (optimizer, learning-rate
-schedule), whose params the component owns. Every field, component and
+schedule, objective), whose params the component owns. Every field, component and
 component setting also has a unique flat name (``eps``, ``criterion``, ``snip_batches`` ...) so
 that CLI flags, YAML files and sweep axes all use the same vocabulary. An experiment's identity
 is a hash of its run-wide fields and its chosen components' settings (`ExperimentConfig.hash`);
@@ -32,6 +32,8 @@ from robust_tickets.components import coerce as coerce_value
 from robust_tickets.components import number as number  # re-exported: CLI parsers use it
 from robust_tickets.errors import UserError
 from robust_tickets.names import SETTINGS
+
+_NO_SINCE = object()
 
 
 def _f(default: Any, help: str, **extra: Any) -> Any:
@@ -85,9 +87,23 @@ class AttackConfig:
     )
 
 
+def implied_objective(flat: dict[str, Any]) -> str:
+    """The objective a config without one means: the paper's `mixed` with `adv_train`, else
+    `natural` (how every run trained before objectives were chosen). A field's `since_value`
+    may be such a function of the flat config: the hash leaves the objective out at it."""
+    return "mixed" if flat["adv_train"] else "natural"
+
+
+CO_ACTIONS = ("warn", "stop", "restore")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    adv_train: bool = _f(False, "adversarial training: 0.5*CE(natural) + 0.5*CE(adversarial)")
+    adv_train: bool = _f(
+        False,
+        "adversarial training: the paper's 0.5*CE(natural) + 0.5*CE(adversarial) unless "
+        "--objective says otherwise (every objective but natural sets it)",
+    )
     learning_rate: float = _f(1.2e-3, "learning rate (a schedule multiplies it per step)")
     batch_size: int = _f(60, "training batch size")
     train_iters: int = _f(50_000, "training iterations per pruning level")
@@ -129,6 +145,37 @@ class TrainConfig:
         Spec("constant"),
         "learning-rate schedule over each level's steps: constant, piecewise or cosine",
         since_value="constant",
+    )
+    # (a Spec is frozen: one shared default instance is safe)
+    objective: Spec = _f(  # noqa: RUF009
+        Spec("natural"),
+        "training loss: natural, mixed (the paper's 50/50; what --adv-train alone means), madry "
+        "(CE of the adversarial batch, attacked on the true labels) or trades (CE(natural) + "
+        "trades_beta KL(p(x) || p(x_adv)), its KL attack with the run's eps, step_size, steps); "
+        "given, it decides adv_train (docs/training.md)",
+        since_value=implied_objective,
+    )
+    co_check: bool = _f(
+        False,
+        "catastrophic-overfitting check: PGD-10 accuracy (step eps/4, random start, true labels) "
+        "of a fixed batch of 256 validation (else test) images every co_every steps, written to "
+        "each level's co.json",
+        since_value=False,
+    )
+    co_every: int = _f(
+        0, "co_check: steps between checks (0: one epoch, ceil(n_train / batch))", since_value=0
+    )
+    co_drop: float = _f(
+        0.2,
+        "co_check: the check fires when PGD accuracy falls more than this (absolute) below its "
+        "best so far",
+        since_value=0.2,
+    )
+    co_action: str = _f(
+        "warn",
+        "co_check: when it fires, `warn` (one line), `stop` (end the level, keeping the best "
+        "check's weights) or `restore` (train on, end the level with the best check's weights)",
+        since_value="warn",
     )
     loss_form: str = _f(
         "logits",
@@ -213,7 +260,10 @@ class ExperimentConfig:
         hashed: dict[str, Any] = {}
         for name in FIELD_META:
             meta = FIELD_META[name]
-            if name in SETTINGS or ("since_value" in meta and flat[name] == meta["since_value"]):
+            since = meta.get("since_value", _NO_SINCE)
+            if callable(since):  # a value implied by other fields (the objective by adv_train)
+                since = since(flat)
+            if name in SETTINGS or flat[name] == since:
                 continue
             hashed[name] = flat[name]
         chosen: dict[str, Any] = {}
@@ -248,6 +298,8 @@ class ExperimentConfig:
             parts.append("one_shot")
         if prune.allocation.name != default.allocation.name:
             parts.append(prune.allocation.name)
+        if self.train.objective.name != implied_objective({"adv_train": self.train.adv_train}):
+            parts.append(self.train.objective.name)
         return "-".join([*parts, self.hash()])
 
     def legacy_name(self) -> str:
@@ -291,6 +343,7 @@ SLOTS: dict[str, tuple[str, str]] = {
     "criterion": ("prune", "criterion"),
     "optimizer": ("train", "optimizer"),
     "lr_schedule": ("train", "lr_schedule"),
+    "objective": ("train", "objective"),
 }
 RENAMED = {"allocation": "prune_method"}  # a spec's attribute, accepted as its flat field
 

@@ -2,12 +2,12 @@
 without torch.
 
 `robust-tickets run --help` lists the datasets, models, attacks, strategies, allocations,
-criteria, optimizers and schedules a run accepts; importing the registries to learn them would
-import torch (2-3 s), so the help reads them here. The registries (data/, models/, attacks/,
-pruning/, optim/) stay what runs and what validates; tests/test_names.py fails when a name
-registered there is missing here, or one listed here is no longer registered, so the two cannot
-drift. Add a name here when you register one. Aliases are not listed: they are accepted for old
-configs, not offered.
+criteria, optimizers, schedules and objectives a run accepts; importing the registries to learn
+them would import torch (2-3 s), so the help reads them here. The registries (data/, models/,
+attacks/, pruning/, optim/, objectives/) stay what runs and what validates; tests/test_help.py
+fails when a name registered there is missing here, or one listed here is no longer registered,
+so the two cannot drift. Add a name here when you register one. Aliases are not listed: they are
+accepted for old configs, not offered.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ PRUNE_METHODS = ("global", "layerwise")
 CRITERIA = ("hydra", "magnitude", "random", "shuffle", "snip")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine", "piecewise")
+OBJECTIVES = ("madry", "mixed", "natural", "trades")
 
 # Config field -> the names it accepts (what `run --help` shows beside each flag).
 FIELD_CHOICES: dict[str, tuple[str, ...]] = {
@@ -41,6 +42,7 @@ FIELD_CHOICES: dict[str, tuple[str, ...]] = {
     "criterion": CRITERIA,
     "optimizer": OPTIMIZERS,
     "lr_schedule": SCHEDULES,
+    "objective": OBJECTIVES,
 }
 
 # Component setting -> (type, default, help): a copy of what the components' `Params` declare
@@ -105,4 +107,10 @@ SETTINGS: dict[str, tuple[type, object, str]] = {
         "lr_schedule `piecewise`: linear warm-up over the first N steps of every level (0: none)",
     ),
     "weight_decay": (float, 0.0, "optimizer `sgd`: L2 weight decay"),
+    "trades_beta": (
+        float,
+        6.0,
+        "objective `trades`: weight of KL(p(x) || p(x_adv)) beside CE(natural) (Zhang et al.: "
+        "1 to 6)",
+    ),
 }

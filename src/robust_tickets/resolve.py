@@ -21,6 +21,7 @@ from robust_tickets import limits
 from robust_tickets.attacks import ATTACKS
 from robust_tickets.components import ComponentRegistry, Spec
 from robust_tickets.config import (
+    CO_ACTIONS,
     DATASET_DEFAULTS,
     FIELD_DEFAULTS,
     FIELD_META,
@@ -31,13 +32,16 @@ from robust_tickets.config import (
     SLOTS,
     ExperimentConfig,
     PruneConfig,
+    TrainConfig,
     coerce,
     flatten_mapping,
+    implied_objective,
 )
 from robust_tickets.data import DATASETS
 from robust_tickets.data.augment import AUGMENTS, unfit
 from robust_tickets.errors import UserError
 from robust_tickets.models import MODELS
+from robust_tickets.objectives import OBJECTIVES, Objective
 from robust_tickets.optim import OPTIMIZERS, SCHEDULES
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES, Criterion
 from robust_tickets.schedule import TRAIN_LOOPS, epoch_steps
@@ -63,6 +67,12 @@ def from_flat(values: dict[str, Any], *, stored: bool = False) -> ExperimentConf
         )
     given = {k: coerce(k, v) for k, v in values.items()}
     merged = {**defaults_for(given.get("dataset", FIELD_DEFAULTS["dataset"])), **given}
+    # an objective given decides adv_train (it is the more specific choice); without one,
+    # adv_train means the paper's `mixed`, as it always did
+    if "objective" in given:
+        merged["adv_train"] = OBJECTIVES.cls(merged["objective"]).adversarial
+    else:
+        merged["objective"] = implied_objective(merged)
     settings = {k: v for k, v in given.items() if k in SETTINGS}
     specs: dict[str, dict[str, Any]] = {section: {} for section in SECTION_CLASSES}
     for key, (section, attr) in SLOTS.items():
@@ -148,6 +158,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (a.fgsm_rs_step > 0, "fgsm_rs_step must be positive"),
         (t.train_epochs >= 0, "train_epochs must be >= 0 (0: train_iters steps)"),
         (t.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)}"),
+        (0 <= t.co_every <= limits.MAX_TRAIN_ITERS, "co_every must be >= 0 (0: once an epoch)"),
+        (0 < t.co_drop <= 1, "co_drop must be in (0, 1] (an absolute drop of accuracy)"),
+        (t.co_action in CO_ACTIONS, f"co_action must be one of {', '.join(CO_ACTIONS)}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -169,14 +182,18 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if why is not None:
         raise UserError(f"augment {t.augment} does not fit {dataset}: it {why}; use --augment none")
     attack = ATTACKS.get(a.attack)
+    objective = _objective(t.objective, t.adv_train)
     strategy = STRATEGIES.get(p.strategy)
     allocation = PRUNE_METHODS.get(p.allocation).fit(set(model_spec.kinds))
     criterion = CRITERIA.get(p.criterion)
     flat = {**config.flat(), "dataset": dataset, "model": model, "attack": attack.name}
+    flat["adv_train"] = objective.adversarial
     # A setting no chosen component reads gets its default, so that two runs differing only
     # in it are one run (one directory): a component's own settings go with it, and so do
     # the pruning components when the strategy does not prune.
-    used = set(attack.uses)
+    used = set(attack.uses) | set(objective.uses)  # TRADES's attack reads steps, step_size
+    if not t.co_check:  # the check's settings matter only when it runs
+        flat.update({name: getattr(TrainConfig(), name) for name in CO_FIELDS})
     prune = {"strategy": strategy.spec, "allocation": allocation.spec, "criterion": criterion.spec}
     if strategy.prunes:
         _check_training_data(config, dataset, criterion)
@@ -197,8 +214,17 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         sections["train"],
         optimizer=OPTIMIZERS.get(t.optimizer).spec,
         lr_schedule=SCHEDULES.get(t.lr_schedule).spec,
+        objective=objective.spec,
     )
     return ExperimentConfig(**sections, seed=config.seed)
+
+
+def _objective(spec: Spec, adv_train: bool) -> Objective:
+    """The objective a config trains with: its own, except that `natural` with adv_train
+    (a config built in code that set only adv_train) means the paper's `mixed`."""
+    if OBJECTIVES.canonical(spec.name) == "natural" and adv_train:
+        return OBJECTIVES.get("mixed")
+    return OBJECTIVES.get(spec)
 
 
 def criterion_default() -> Spec:
@@ -210,12 +236,14 @@ def criterion_default() -> Spec:
 ATTACK_FIELDS = frozenset(
     {"step_size", "steps", "random_start", "nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
 )
+CO_FIELDS = ("co_every", "co_drop", "co_action")  # the settings of the co_check
 REGISTRIES: dict[str, ComponentRegistry] = {
     "strategy": STRATEGIES,
     "prune_method": PRUNE_METHODS,
     "criterion": CRITERIA,
     "optimizer": OPTIMIZERS,
     "lr_schedule": SCHEDULES,
+    "objective": OBJECTIVES,
 }
 
 
@@ -253,11 +281,15 @@ def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:
     reproduces the old behaviour (its ``since_value`` or `since`), not today's default."""
     flat = flatten_mapping(raw, "stored config")
     for name, meta in FIELD_META.items():
-        if "since_value" in meta:
+        if "since_value" in meta and not callable(meta["since_value"]):  # else from_flat's
             flat.setdefault(name, meta["since_value"])
     return from_flat(flat, stored=True)
 
 
 def replace_fields(config: ExperimentConfig, **overrides: Any) -> ExperimentConfig:
-    """A copy with flat-named fields replaced (unknown names are a UserError)."""
-    return from_flat({**config.flat(), **overrides})
+    """A copy with flat-named fields replaced (unknown names are a UserError). Replacing
+    adv_train alone also replaces the objective it implies."""
+    base = config.flat()
+    if "adv_train" in overrides and "objective" not in overrides:
+        del base["objective"]
+    return from_flat({**base, **overrides})

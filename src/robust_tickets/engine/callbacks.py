@@ -1,5 +1,6 @@
 """The level loop's standard callbacks. A trial runs them in this order after every step: progress,
-rewind snapshot, evaluation, checkpoint, shown accuracies (see `TrialRunner.callbacks`)."""
+rewind snapshot, the catastrophic-overfitting check (`co_check`), evaluation, checkpoint, shown
+accuracies (see `TrialRunner.callbacks`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from robust_tickets.engine.loop import Callback
+from robust_tickets.models.ticket import load_state
 from robust_tickets.models.ticket import state as model_state
 from robust_tickets.optim import Schedule, set_lr
 from robust_tickets.progress import Progress
@@ -134,3 +136,82 @@ class ShowLatest(Callback):
             self.progress.show(
                 **self.fields, acc=f"{shown['acc']:.3f}", adv=f"{shown['adv_acc']:.3f}"
             )
+
+
+class OverfitCheck(Callback):
+    """The catastrophic-overfitting check (Wong et al., 2020: single-step adversarial training
+    whose PGD accuracy collapses within an epoch): `measure(step)` (PGD accuracy of a fixed
+    held-out batch) every `every` steps and after the last one; when it falls more than `drop`
+    below its best so far, one warning and, by `action`, nothing more (`warn`), the end of the
+    level (`stop`) or training on (`restore`); both of these end the level with the weights of
+    the best check (`finish`).
+
+    Its record (the checks, the best, when it fired) and the best weights live in the level's
+    state, saved atomically with each checkpoint, so a resumed level replays from the state the
+    checkpoint saw: the checks are seeded by step, so the replay measures what the first run
+    did."""
+
+    KEY = "co"  # its entry in LevelState.extras; its tensors are "co_best/<name>"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        measure: Callable[[int], float],
+        *,
+        every: int,
+        total: int,
+        per_epoch: int,
+        drop: float,
+        action: str,
+        warn: Callable[[str], None],
+    ) -> None:
+        self.model, self.measure, self.warn = model, measure, warn
+        self.every, self.total, self.per_epoch = every, total, max(per_epoch, 1)
+        self.drop, self.action = drop, action
+
+    def on_start(self, state: LevelState, resumed: bool) -> None:
+        state.extras.setdefault(self.KEY, {"checks": [], "best": None, "fired": None})
+
+    def after_step(self, state: LevelState) -> None:
+        if state.iteration % self.every == 0 or state.iteration == self.total:
+            self.check(state)
+
+    def check(self, state: LevelState) -> None:
+        record, step = state.extras[self.KEY], state.iteration
+        point = {
+            "step": step,
+            "epoch": round(step / self.per_epoch, 3),
+            "pgd_acc": self.measure(step),
+        }
+        record["checks"].append(point)
+        best = record["best"]
+        if best is None or point["pgd_acc"] > best["pgd_acc"]:
+            record["best"] = point
+            if self.action != "warn":  # kept for the end of the level
+                for name, value in model_state(self.model).items():
+                    state.tensors[f"co_best/{name}"] = value
+        elif record["fired"] is None and best["pgd_acc"] - point["pgd_acc"] > self.drop:
+            record["fired"] = point
+            self.warn(
+                f"catastrophic overfitting? PGD accuracy {point['pgd_acc']:.3f} at step {step} "
+                f"(epoch {point['epoch']:g}), best {best['pgd_acc']:.3f} at step {best['step']}"
+                + {"warn": "", "stop": ": stopping the level", "restore": ""}[self.action]
+            )
+            if self.action == "stop":
+                state.stop = True
+
+    def finish(self, state: LevelState) -> dict[str, Any]:
+        """At the level's end: load the best check's weights if the check fired and the action
+        says so; returns where the final weights come from (for done.json and co.json)."""
+        record = state.extras.get(self.KEY) or {"checks": [], "best": None, "fired": None}
+        best = record["best"]
+        if record["fired"] is not None and self.action != "warn" and best is not None:
+            prefix = "co_best/"
+            saved = {k[len(prefix) :]: v for k, v in state.tensors.items() if k.startswith(prefix)}
+            load_state(self.model, saved)
+            source = {"step": best["step"], "epoch": best["epoch"], "from": "best_check"}
+        else:
+            step = state.iteration
+            source = {"step": step, "epoch": round(step / self.per_epoch, 3), "from": "end"}
+        record["final_weights"] = source
+        return source

@@ -30,10 +30,11 @@ def train_level(
     resumed: bool = False,
 ) -> None:
     """Take steps `state.iteration`, ..., `total - 1` (`step(i)` trains on batch i), running the
-    callbacks, in order, at the start and after every step."""
+    callbacks, in order, at the start and after every step; a callback may end the level
+    early (`state.stop`)."""
     for callback in callbacks:
         callback.on_start(state, resumed)
-    while state.iteration < total:
+    while state.iteration < total and not state.stop:
         step(state.iteration)
         state.iteration += 1
         for callback in callbacks:

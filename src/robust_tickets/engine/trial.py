@@ -10,13 +10,16 @@ another or on a pool of processes (`engine.pool`).
 from __future__ import annotations
 
 import dataclasses
+import math
+import sys
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import ExperimentConfig
+from robust_tickets.config import AttackConfig, ExperimentConfig
 from robust_tickets.data import Splits
 from robust_tickets.data.load import Split
 from robust_tickets.engine.callbacks import (
@@ -24,11 +27,13 @@ from robust_tickets.engine.callbacks import (
     CountSteps,
     Evaluate,
     LearningRate,
+    OverfitCheck,
     RewindSnapshot,
     ShowLatest,
 )
 from robust_tickets.engine.feed import BatchFeed
 from robust_tickets.engine.loop import Callback, train_level
+from robust_tickets.errors import UserError
 from robust_tickets.models import create_model, reinitialise
 from robust_tickets.models.ticket import (
     apply_masks_,
@@ -64,6 +69,9 @@ from robust_tickets.store import (
 from robust_tickets.training import AutogradStepper, evaluate_split, make_optimizer
 from robust_tickets.training.batches import EpochBatches
 from robust_tickets.training.checkpoint import LevelState, load_checkpoint
+
+CO_IMAGES = 256  # the catastrophic-overfitting check's fixed held-out batch
+CO_STEPS = 10  # its PGD: 10 steps of eps/4 from a random start, on the true labels
 
 
 def pruning_rates(config: ExperimentConfig, model: nn.Module) -> dict[str, float]:
@@ -225,18 +233,78 @@ class TrialRunner:
         began = time.perf_counter()
         callbacks = self.callbacks(level, level_dir, schedule, optimizer, generator, remaining)
         train_level(state, schedule.total, lambda i: feed.step(i, generator), callbacks, resumed)
+        extra: dict = {}
+        check = next((c for c in callbacks if isinstance(c, OverfitCheck)), None)
+        if check is not None:
+            extra = self._finish_check(level, level_dir, check, state)
         save_tensors(level_dir.final, model_state(self.model))
         write_json(
             level_dir.done,
             {
                 "level": level,
                 "remaining": remaining,
-                "iterations": schedule.total,
+                "iterations": state.iteration,  # the schedule's, unless co_action stopped it
                 "seconds_this_session": round(time.perf_counter() - began, 3),
+                **extra,
                 **run_info(self.device),  # what made these numbers, for reports
             },
         )
         level_dir.checkpoint.unlink(missing_ok=True)
+
+    def _finish_check(
+        self, level: int, level_dir: LevelDir, check: OverfitCheck, state: LevelState
+    ) -> dict:
+        """The overfitting check's end of a level: the best weights loaded if it acted, its
+        record in co.json, and for done.json where the final weights come from (and, if not
+        from the last step, their evaluation: metrics.csv holds the training-time ones)."""
+        source = check.finish(state)
+        write_json(level_dir.path / "co.json", state.extras[OverfitCheck.KEY])
+        extra: dict = {"final_weights": source}
+        if source["from"] != "end":
+            extra["final_weights_eval"] = self.evaluate(level, source["step"], None)
+        return extra
+
+    def _overfit_measure(self, level: int) -> Callable[[int], float]:
+        """PGD accuracy (eps, step eps/4, 10 steps, random start, true labels) of the first
+        CO_IMAGES validation images (test ones without a validation set), seeded by step."""
+        split = self.splits.valid if len(self.splits.valid) else self.splits.test
+        if len(split) == 0:
+            raise UserError("co_check needs validation or test images: raise --valid-size")
+        x = split.x[:CO_IMAGES].to(self.device)
+        y = split.y[:CO_IMAGES].to(self.device)
+        eps = self.config.attack.eps
+        pgd = ATTACKS.get("pgd")(
+            AttackConfig(
+                attack="pgd",
+                eps=eps,
+                step_size=eps / 4,
+                steps=CO_STEPS,
+                random_start=True,
+                attack_labels="true",
+            )
+        )
+        model = self.model
+
+        def measure(step: int) -> float:
+            seed = derive(self.seed, "co", level, step)  # its own: training's noise untouched
+            x_adv = pgd(model, x, y, torch.Generator(self.device).manual_seed(seed))
+            was_training = model.training
+            model.eval()
+            try:
+                with torch.no_grad():
+                    correct = (model(x_adv).argmax(1) == y).sum()
+            finally:
+                model.train(was_training)
+            return round(float(correct) / len(y), 6)
+
+        return measure
+
+    def _warn(self, message: str) -> None:
+        """One line on stderr, above the progress bar if there is one."""
+        if getattr(self.progress, "bar", None) is not None:
+            self.progress.write(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
 
     def _begin(self, level: int, level_dir: LevelDir) -> tuple[dict[str, torch.Tensor], float]:
         """Load the level's start into the model (saved when the level first starts: criteria
@@ -274,6 +342,21 @@ class TrialRunner:
         if level == 0 and self.strategy.needs_rewind:
             at = self.strategy.params.iter
             callbacks.append(RewindSnapshot(self.dir.rewind, self.model, at))
+        t = self.config.train
+        if t.co_check:  # before the checkpoint, which saves its record with the weights
+            per_epoch = math.ceil(len(self.splits.train) / t.batch_size)
+            callbacks.append(
+                OverfitCheck(
+                    self.model,
+                    self._overfit_measure(level),
+                    every=t.co_every or per_epoch,
+                    total=schedule.total,
+                    per_epoch=per_epoch,
+                    drop=t.co_drop,
+                    action=t.co_action,
+                    warn=lambda message: self._warn(f"trial {self.trial} level {level}: {message}"),
+                )
+            )
         return [
             *callbacks,
             Evaluate(schedule, lambda iteration, label: self.evaluate(level, iteration, label)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,11 @@ from robust_tickets.store import damaged, load_tensor_metadata, load_tensors, sa
 class LevelState:
     iteration: int  # training steps completed; the evaluation at this iteration is in `rows`
     rows: list[dict[str, Any]]
+    # what callbacks keep across a resume, saved in the same atomic checkpoint as the weights
+    # they belong with: JSON-able values by callback, and tensors (e.g. the best weights so far)
+    extras: dict[str, Any] = field(default_factory=dict)
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    stop: bool = False  # a callback ends the level after this step (not saved: it ends now)
 
 
 def save_checkpoint(
@@ -33,7 +38,10 @@ def save_checkpoint(
                 continue
             tensors[f"optim/{index}/{key}"] = torch.as_tensor(value)
     tensors["generator"] = generator.get_state()
+    tensors.update({f"extra/{k}": v for k, v in state.tensors.items()})
     meta = {"iteration": str(state.iteration), "rows": json.dumps(state.rows)}
+    if state.extras:
+        meta["extras"] = json.dumps(state.extras)
     save_tensors(path, tensors, meta)
 
 
@@ -67,4 +75,9 @@ def _load_checkpoint(
     full["state"] = state
     optimizer.load_state_dict(full)
     generator.set_state(tensors["generator"])
-    return LevelState(iteration=int(meta["iteration"]), rows=json.loads(meta["rows"]))
+    return LevelState(
+        iteration=int(meta["iteration"]),
+        rows=json.loads(meta["rows"]),
+        extras=json.loads(meta.get("extras", "{}")),
+        tensors={k.removeprefix("extra/"): v for k, v in tensors.items() if k.startswith("extra/")},
+    )

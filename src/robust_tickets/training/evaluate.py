@@ -9,7 +9,7 @@ from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split
 from robust_tickets.models.backend import backend_of
-from robust_tickets.training.objective import Objective
+from robust_tickets.objectives import Objective
 
 EVAL_BATCH = 1_000  # fastest measured on CPU: rows enough for the matmuls, small enough for cache
 
@@ -28,13 +28,13 @@ def evaluate_split(
 ) -> dict[str, float]:
     """Mean loss and accuracy on natural and attacked inputs over the whole split: the attack
     (`attack` with `attack_config`) and the cross-entropy are training's
-    (`training.objective.Objective`).
+    (`robust_tickets.objectives.Objective`).
 
     `label_smoothing` applies to the reported losses only (validation targets are smoothed in
     the paper, test targets are not); accuracies always use the true class. The natural forward
     pass gives the attack its labels and, where the attack starts at x, its first gradient.
     """
-    objective = Objective(attack(attack_config), smoothing=label_smoothing, form=loss_form)
+    objective = Objective(attack=attack(attack_config), smoothing=label_smoothing, form=loss_form)
     totals = {"loss": 0.0, "acc": 0.0, "adv_loss": 0.0, "adv_acc": 0.0}
     n = len(split)
     reuse = objective.attack is not None and objective.attack.reuses_start

@@ -1,6 +1,6 @@
 """The paper's MLP's own stepper: one level's steps on its hand-written passes, no autograd.
 
-`FastStepper` does what `AutogradStepper` does (the same objective, `training.objective`, to
+`FastStepper` does what `AutogradStepper` does (the same objective, `robust_tickets.objectives`, to
 float tolerance: tests/test_fast_path.py), with the per-step overhead taken out, because at
 batch 60 that overhead costs as much as the matrix products:
 
@@ -26,9 +26,9 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward
 from robust_tickets.models.ticket import apply_masks_, prunable
+from robust_tickets.objectives import OBJECTIVES, objective_for
+from robust_tickets.objectives.losses import logit_grad
 from robust_tickets.optim.adam import Adam
-from robust_tickets.training.losses import logit_grad
-from robust_tickets.training.objective import objective_for
 from robust_tickets.training.step import FAST_STEPPERS
 
 _threshold_backward = torch.ops.aten.threshold_backward
@@ -61,6 +61,10 @@ class FastStepper:
         self.n = n = config.train.batch_size if batch_size is None else batch_size
         rows = 2 * n if objective.adversarial else n
         scales = objective.row_scales(n)[: rows // n]
+        # Madry's objective weighs the natural rows 0: the backward skips them
+        self.adversarial_only = objective.adversarial and scales[0] == 0
+        if self.adversarial_only:
+            scales = scales[1:]
         # one multiplication for all rows when their weights agree (the paper's 50/50 mix)
         self.row_scales = [scales[0]] if len(set(scales)) == 1 else list(scales)
         like = weights[0]
@@ -103,14 +107,16 @@ class FastStepper:
             x_adv = objective.attack_inputs(self.net, self.images, y, fwd.logits, generator, fwd)
             self.adversarial[0].copy_(x_adv)
             self._forward(self.adversarial)
+            if self.adversarial_only:
+                acts = self.adversarial
         else:
             acts = self.natural
         # d/d(logits) of the objective: its form's per-row gradient times each row's weight
-        k, smoothing = self.targets.shape[1], objective.smoothing
+        k, smoothing, m = self.targets.shape[1], objective.smoothing, acts[-1].shape[0]
         for half in self.label_halves:
             half.copy_(y)
-        targets = self.targets.fill_(smoothing / k)
-        targets.scatter_(1, self.labels, 1.0 - smoothing + smoothing / k)
+        targets = self.targets[:m].fill_(smoothing / k)  # every block of n rows has labels y
+        targets.scatter_(1, self.labels[:m], 1.0 - smoothing + smoothing / k)
         if objective.form == "logits":
             d = torch.softmax(acts[-1], 1).sub_(targets)
         else:
@@ -149,4 +155,19 @@ def finish_grads_(
             g.add_(w.sign(), alpha=l1)
 
 
-FAST_STEPPERS[MLP] = FastStepper
+def fast_stepper(
+    model: nn.Module,
+    masks: dict[str, torch.Tensor],
+    optimizer: Adam,
+    config: ExperimentConfig,
+    attack: type[BackendAttack],
+    batch_size: int | None = None,
+) -> FastStepper | None:
+    """A `FastStepper`, or None (autograd then) for an objective that is no weighted
+    cross-entropy of the rows (TRADES), which its hand-written backward cannot take."""
+    if not OBJECTIVES.cls(config.train.objective.name).row_weighted:
+        return None
+    return FastStepper(model, masks, optimizer, config, attack, batch_size)
+
+
+FAST_STEPPERS[MLP] = fast_stepper

@@ -9,7 +9,7 @@ arithmetic. Each ticket keeps its own batch, masks, attack noise (its own genera
 state: ticket t follows the trajectory `FastStepper` gives it alone, to float rounding
 (tests/test_multi_step.py).
 
-The loss is the run's objective (`training.objective`), in its loss form, with the run's Adam
+The loss is the run's objective (`robust_tickets.objectives`), in its loss form, with the run's Adam
 (torch's or Keras's), as `FastStepper` takes it.
 
 `write_back` copies the stacked weights and Adam state into each ticket's model and `Adam`;
@@ -26,13 +26,14 @@ from torch import nn
 
 from robust_tickets.attacks import BackendAttack
 from robust_tickets.config import ExperimentConfig
+from robust_tickets.errors import UserError
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.fast_mlp import MLP, Forward, ce_grad
 from robust_tickets.models.ticket import apply_masks_, prunable
+from robust_tickets.objectives import objective_for
+from robust_tickets.objectives.losses import logit_grad, smoothed_targets
 from robust_tickets.optim.adam import Adam
 from robust_tickets.training.fast_step import finish_grads_, masks_to_apply
-from robust_tickets.training.losses import logit_grad, smoothed_targets
-from robust_tickets.training.objective import objective_for
 from robust_tickets.training.step import adam_for
 
 
@@ -56,6 +57,11 @@ class MultiStepper:
         if not all(isinstance(backend_of(m), MLP) for m in models):
             raise ValueError("MultiStepper trains models whose backend is an MLP only")
         self.objective = objective_for(config, attack)
+        if not self.objective.row_weighted:
+            raise UserError(
+                f"objective {self.objective.name} is no weighted cross-entropy, which batched "
+                "tickets' hand-written backward needs: train them one at a time (`run`)"
+            )
         per_model = [list(prunable(m).values()) for m in models]
         shapes = {tuple(w.shape for w in weights) for weights in per_model}
         if len(shapes) != 1:

@@ -1,18 +1,19 @@
 """One training step: a function of (model weights and masks, optimizer state, batch).
 
-The loss is the run's `robust_tickets.training.objective.Objective`: natural training minimises
-CE on the natural batch; adversarial training crafts the adversarial batch against the current
-weights and minimises 0.5 * CE(natural) + 0.5 * CE(adversarial). Training targets are
-label-smoothed. Pruned weights are stored as exact zeros and their
-gradients are zeroed before every update, so the optimizer never moves them (weight decay adds
-a multiple of a zero weight: nothing).
+The loss is the run's objective (`robust_tickets.objectives`, `--objective`): natural training
+minimises CE on the natural batch; adversarial training crafts the adversarial batch against the
+current weights and minimises the objective's loss of both (the paper's 0.5 * CE(natural) +
+0.5 * CE(adversarial), Madry's CE(adversarial), TRADES). Training targets are label-smoothed.
+Pruned weights are stored as exact zeros and their gradients are zeroed before every update, so
+the optimizer never moves them (weight decay adds a multiple of a zero weight: nothing).
 
 `AutogradStepper` takes the step for any model through autograd, with the natural half's forward
 computed once: the attack's labels come from it and, for an attack whose first gradient is at x
 (FGSM, PGD without random start) on a model whose train and eval modes agree, so does that
 gradient. A model whose backend has a stepper of its own (the paper's MLP:
-`robust_tickets.training.fast_step`) gets it from `make_stepper`; both agree to float tolerance
-(tests/test_fast_path.py).
+`robust_tickets.training.fast_step`) gets it from `make_stepper` when that stepper can take the
+objective (it returns None for one that is no weighted cross-entropy: TRADES); both agree to
+float tolerance (tests/test_fast_path.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
 from robust_tickets.models.backend import AutogradBackend, Forward, backend_of, mode_free
 from robust_tickets.models.ticket import mask_grads_, prunable
+from robust_tickets.objectives import objective_for
 from robust_tickets.optim import OPTIMIZERS
 from robust_tickets.optim.adam import Adam
-from robust_tickets.training.objective import objective_for
 
 
 class Stepper(Protocol):
@@ -60,8 +61,7 @@ class AutogradStepper:
         self.config = config
         self.objective = objective_for(config, attack)
         self.backend = AutogradBackend(model)
-        attacker = self.objective.attack
-        self.share_forward = mode_free(model) and attacker is not None and attacker.reuses_start
+        self.share_forward = mode_free(model) and self.objective.reuses_start
         self.weights = list(prunable(model).values())
 
     def loss(
