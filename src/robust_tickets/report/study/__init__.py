@@ -13,7 +13,12 @@ from pathlib import Path
 
 from robust_tickets.report.study import per_image
 from robust_tickets.report.study.analysis import LEVEL0, Study
-from robust_tickets.report.study.networks import DEFAULT_ATTACKS, collect, parse_attacks
+from robust_tickets.report.study.networks import (
+    DEFAULT_ATTACKS,
+    Collected,
+    collect,
+    parse_attacks,
+)
 from robust_tickets.report.study.output import write
 
 __all__ = ["DEFAULT_ATTACKS", "LEVEL0", "run_study"]
@@ -40,5 +45,17 @@ def run_study(
     if say is not None:
         for line in collected.excluded:
             say(f"left out: {line}")
+        for attack, params in sorted(_versions(collected).items()):
+            if len(params) > 1:
+                say(f"warning: {attack} ran with different parameters: {' | '.join(params)}")
     study = Study(collected.networks, dense)
     return write(out, study, collected, chosen, say)
+
+
+def _versions(collected: Collected) -> dict[str, list[str]]:
+    """Attack -> the parameter strings its entries were run with, over every network."""
+    found: dict[str, set[str]] = {}
+    for net in collected.networks:
+        for attack, params in net.attacks.items():
+            found.setdefault(attack, set()).add(params)
+    return {attack: sorted(params) for attack, params in found.items()}
