@@ -14,7 +14,7 @@ from tests.conftest import one_line_error, small_config
 from robust_tickets.cli.main import main
 from robust_tickets.evaluation.store import RobustnessDir
 from robust_tickets.experiment import RunOptions, run_experiment
-from robust_tickets.report.study import per_image, stats
+from robust_tickets.report.study import per_image, run_study, stats
 from robust_tickets.report.study.networks import method_label, setting_label
 from robust_tickets.store import find_experiments
 
@@ -256,3 +256,13 @@ def test_bad_per_image_and_argument_mixes_are_one_line(store, tmp_path, capsys):
         capsys.readouterr()
         assert main(["study", "--out", str(tmp_path / "o"), *argv]) == 2
         one_line_error(capsys, needle)
+
+
+def test_an_attack_run_with_other_parameters_on_some_network_is_a_warning(studied, tmp_path):
+    collected, attacks = per_image.load(studied / "per_image.npz")
+    collected.networks[0].attacks["pgd"] = "step=0.1,steps=99"
+    per_image.save(tmp_path / "mixed.npz", collected, attacks)
+    said: list[str] = []
+    run_study(tmp_path / "out", from_per_image=tmp_path / "mixed.npz", say=said.append)
+    assert any(line.startswith("warning: pgd ran with different parameters") for line in said)
+    assert "steps=99" in (tmp_path / "out" / "table.md").read_text()
