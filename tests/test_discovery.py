@@ -136,6 +136,7 @@ KINDS_BEFORE = {
     "conv6": ("conv", "fc", "output"),
     "dense-300-100": ("fc", "output"),
     "lenet5": ("conv", "fc", "output"),
+    "mnist-cnn": ("conv", "fc", "output"),
     "preact-resnet18": ("conv", "output"),
     "resnet20": ("conv", "output"),
     "vgg16-bn": ("conv", "output"),

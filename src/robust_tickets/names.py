@@ -19,6 +19,7 @@ MODELS = (
     "conv6",
     "dense-300-100",
     "lenet5",
+    "mnist-cnn",
     "preact-resnet18",
     "resnet20",
     "vgg16-bn",

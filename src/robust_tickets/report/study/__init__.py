@@ -1,0 +1,61 @@
+"""`robust-tickets study`: do sparse robust networks exist? Per setting, method and sparsity,
+the worst-case robust accuracy over a fixed set of attacks, with intervals and paired tests,
+from the per-image results `evaluate` stored (or from the study's own per-image file).
+
+networks.py finds the evaluated levels and their per-image worst case; per_image.py packs them
+into one file and reads it back; stats.py holds the statistics; analysis.py makes the cells and
+the tests; output.py writes the CSVs, the Markdown table and the figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from robust_tickets.report.study import per_image
+from robust_tickets.report.study.analysis import LEVEL0, Study
+from robust_tickets.report.study.networks import (
+    DEFAULT_ATTACKS,
+    Collected,
+    collect,
+    parse_attacks,
+)
+from robust_tickets.report.study.output import write
+
+__all__ = ["DEFAULT_ATTACKS", "LEVEL0", "run_study"]
+
+
+def run_study(
+    out: Path,
+    stores: Sequence[Path] = (),
+    *,
+    from_per_image: Path | None = None,
+    attacks: Sequence[str] = DEFAULT_ATTACKS,
+    eps: float | None = None,
+    n: int | None = None,
+    dense: str = LEVEL0,
+    exclude_incomplete: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Collect the networks (from `stores`, or the per-image file alone), analyse, write."""
+    if from_per_image is not None:
+        collected, chosen = per_image.load(from_per_image)
+    else:
+        chosen = parse_attacks(attacks)
+        collected = collect(stores, chosen, eps, n, exclude_incomplete)
+    if say is not None:
+        for line in collected.excluded:
+            say(f"left out: {line}")
+        for attack, params in sorted(_versions(collected).items()):
+            if len(params) > 1:
+                say(f"warning: {attack} ran with different parameters: {' | '.join(params)}")
+    study = Study(collected.networks, dense)
+    return write(out, study, collected, chosen, say)
+
+
+def _versions(collected: Collected) -> dict[str, list[str]]:
+    """Attack -> the parameter strings its entries were run with, over every network."""
+    found: dict[str, set[str]] = {}
+    for net in collected.networks:
+        for attack, params in net.attacks.items():
+            found.setdefault(attack, set()).add(params)
+    return {attack: sorted(params) for attack, params in found.items()}
