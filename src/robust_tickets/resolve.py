@@ -152,7 +152,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     dataset = DATASETS.canonical(d.dataset)
     model = MODELS.canonical(config.model.model)
     model_spec = MODELS.get(model)
-    shape = DATASETS.get(dataset).input_shape()
+    data_spec = DATASETS.get(dataset)
+    shape = data_spec.input_shape()
     why = model_spec.fits(shape)
     if why is not None:
         raise UserError(
@@ -161,7 +162,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         )
     attack = ATTACKS.get(a.attack)
     strategy = STRATEGIES.get(p.strategy)
-    allocation = PRUNE_METHODS.get(p.allocation).fit(set(model_spec.kinds))
+    allocation = PRUNE_METHODS.get(p.allocation).fit(
+        set(model_spec.layer_kinds(shape, data_spec.num_classes))
+    )
     criterion = CRITERIA.get(p.criterion)
     flat = {**config.flat(), "dataset": dataset, "model": model, "attack": attack.name}
     # A setting no chosen component reads gets its default, so that two runs differing only
