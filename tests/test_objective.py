@@ -7,7 +7,6 @@ import torch
 from tests.conftest import small_config
 
 from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import AttackConfig
 from robust_tickets.training.losses import LOSS_FORMS, logit_grad, smoothed_targets
 from robust_tickets.training.objective import OBJECTIVES, Mixed, Natural, objective_for
 
@@ -19,7 +18,7 @@ def _logits(n=12, seed=0, sharp=1.0):
 
 
 def _make(name, form="logits", smoothing=0.1):
-    attack = ATTACKS.get("fgsm")(AttackConfig(eps=0.1))
+    attack = ATTACKS.get("fgsm", eps=0.1, labels="predicted")
     return OBJECTIVES.get(name)(attack, smoothing=smoothing, form=form)
 
 

@@ -97,7 +97,7 @@ class TrialRunner:
         self.dir: TrialDir = exp.trial(trial)
         self.splits, self.device, self.progress = with_test_size(splits, config), device, progress
         self.seed = derive(config.seed, "trial", trial)
-        self.attack = ATTACKS.get(config.attack.attack)
+        self.attack = ATTACKS.cls(config.attack.attack)
         self.strategy = STRATEGIES.get(config.prune.strategy)
         input_shape = tuple(splits.train.x.shape[1:])
         self.model: nn.Module = create_model(

@@ -131,5 +131,7 @@ def objective_for(config: ExperimentConfig, attack: type[BackendAttack] | None =
     t = config.train
     if not t.adv_train:
         return Natural(None, smoothing=config.data.label_smoothing, form=t.loss_form)
-    kind = attack if attack is not None else ATTACKS.get(config.attack.attack)
-    return Mixed(kind(config.attack), smoothing=config.data.label_smoothing, form=t.loss_form)
+    kind = attack if attack is not None else ATTACKS.cls(config.attack.attack)
+    return Mixed(
+        kind.from_config(config.attack), smoothing=config.data.label_smoothing, form=t.loss_form
+    )
