@@ -164,7 +164,7 @@ def main() -> None:
     }
     plain = PlainConv2(engine_model, masks).to(dev)
     stepper = make_stepper(
-        engine_model, masks, make_optimizer(engine_model, config), config, ATTACKS.get("pgd")
+        engine_model, masks, make_optimizer(engine_model, config), config, ATTACKS.cls("pgd")
     )
     plain_opt = torch.optim.Adam(plain.parameters(), lr=2e-4)
     data = torch.Generator(device=dev).manual_seed(0)

@@ -67,7 +67,7 @@ def _steps(attack: str):
     g = torch.Generator().manual_seed(0)
     config = from_flat({"adv_train": True, "attack": attack})
     model = create_model("dense-300-100", (1, 28, 28), 10, 0)
-    optimizer, fn = make_optimizer(model, config), ATTACKS.get(attack)
+    optimizer, fn = make_optimizer(model, config), ATTACKS.cls(attack)
     stepper = make_stepper(model, full_masks(model), optimizer, config, fn)  # what `run` uses
     base = B.MaskedMLP()
     base_opt = torch.optim.Adam(base.parameters(), lr=1.2e-3)

@@ -60,7 +60,7 @@ def sync(device: str) -> None:
 
 def measure(attack: str, tickets: int, args) -> dict:
     config = from_flat({"adv_train": True, "attack": attack})
-    attack_fn = ATTACKS.get(attack)
+    attack_fn = ATTACKS.cls(attack)
     dev = args.device
     (alone_models, masks), (batched_models, _) = (
         make_tickets(tickets, dev),

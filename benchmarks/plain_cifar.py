@@ -118,7 +118,7 @@ def plain_train(
         logits = model(xb)
         loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
         if t.adv_train:
-            x_adv = pgd(model, xb, yb, a.eps, a.step_size, a.steps, attack)
+            x_adv = pgd(model, xb, yb, a.eps, a.params.step_size, a.params.steps, attack)
             adv = F.cross_entropy(model(x_adv), yb, label_smoothing=smoothing)
             loss = 0.5 * loss + 0.5 * adv
         opt.zero_grad(set_to_none=True)

@@ -17,7 +17,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest
 import torch
 
-from robust_tickets.config import ExperimentConfig
+from robust_tickets.config import AttackConfig, ExperimentConfig
 from robust_tickets.data import Split, Splits, load_splits
 from robust_tickets.data.locate import locate
 from robust_tickets.data.registry import DATASETS
@@ -71,6 +71,16 @@ def small_config(**overrides) -> ExperimentConfig:
     """A real but tiny experiment: few iterations, two pruning levels."""
     base = {"train_iters": 24, "eval_every": 12, "prune_iters": 2, "seed": 3}
     return from_flat({**base, **overrides})
+
+
+def attack_config(
+    name: str = "fgsm", eps: float = 0.3, labels: str = "predicted", **settings
+) -> AttackConfig:
+    """The attack section of a run: attack `name` with those of the flat `settings`
+    (``steps=3``, ``nfgsm_noise=4``) it owns; the others are ignored, as a run ignores them."""
+    from robust_tickets.attacks import ATTACKS
+
+    return AttackConfig(ATTACKS.spec(name, settings), eps=eps, attack_labels=labels)
 
 
 @pytest.fixture

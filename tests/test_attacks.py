@@ -1,10 +1,11 @@
 import pytest
 import torch
-from tests.conftest import one_line_error, small_config
+from tests.conftest import attack_config, one_line_error, small_config
 from tests.test_fast_path import as_reference, batch, pruned_model
 
-from robust_tickets.attacks import ATTACKS
+from robust_tickets.attacks import ATTACKS, make_attack
 from robust_tickets.cli.main import main
+from robust_tickets.components import Spec
 from robust_tickets.config import AttackConfig
 from robust_tickets.data import Split, Splits
 from robust_tickets.errors import UserError
@@ -33,7 +34,7 @@ def _reach(name: str, cfg: AttackConfig) -> float:
     """How far (L-inf) an attack may move an input: the eps-ball, but N-FGSM is not projected
     (noise of up to k*eps, then a step of nfgsm_step*eps)."""
     if name == "nfgsm":
-        return (cfg.nfgsm_noise + cfg.nfgsm_step) * cfg.eps
+        return (cfg.params.noise + cfg.params.step) * cfg.eps
     return cfg.eps
 
 
@@ -43,8 +44,8 @@ def test_attack_contract(name, training):
     model = _model()
     model.train(training)
     x, y = _batch()
-    cfg = AttackConfig(eps=0.1, step_size=0.03, steps=5)
-    x_adv = ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(1))
+    cfg = attack_config(name, 0.1, step_size=0.03, steps=5)
+    x_adv = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(1))
     assert x_adv.shape == x.shape and not x_adv.requires_grad
     assert (x_adv - x).abs().max() <= _reach(name, cfg) + 1e-6  # inside its reach
     assert x_adv.min() >= 0 and x_adv.max() <= 1  # valid range
@@ -59,16 +60,16 @@ def test_fgsm_is_clip_of_signed_gradient():
     x_req = x.clone().requires_grad_(True)
     torch.nn.functional.cross_entropy(model(x_req), y).backward()
     expected = (x + 0.3 * x_req.grad.sign()).clamp(0, 1)
-    got = ATTACKS.get("fgsm")(AttackConfig(eps=0.3))(model, x, y)
+    got = ATTACKS.get("fgsm", eps=0.3)(model, x, y)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
 def test_pgd_random_start_is_seeded():
     model, (x, y) = _model(), _batch()
-    cfg = AttackConfig(eps=0.3, steps=2)
-    a = ATTACKS.get("pgd")(cfg)(model, x, y, torch.Generator().manual_seed(5))
-    b = ATTACKS.get("pgd")(cfg)(model, x, y, torch.Generator().manual_seed(5))
-    c = ATTACKS.get("pgd")(cfg)(model, x, y, torch.Generator().manual_seed(6))
+    cfg = attack_config("pgd", 0.3, steps=2)
+    a = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(5))
+    b = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(5))
+    c = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(6))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -84,9 +85,9 @@ def test_pgd_is_at_least_as_strong_as_fgsm_on_a_trained_model(fashion):
         loss.backward()
         opt.step()
     test = type(fashion.test)(fashion.test.x[:2000], fashion.test.y[:2000])
-    cfg = AttackConfig(eps=0.1)
-    fgsm = evaluate_split(model, test, ATTACKS.get("fgsm"), cfg)
-    pgd = evaluate_split(model, test, ATTACKS.get("pgd"), cfg, generator=torch.Generator())
+    fgsm = evaluate_split(model, test, ATTACKS.cls("fgsm"), attack_config("fgsm", 0.1))
+    pgd_cfg = attack_config("pgd", 0.1)
+    pgd = evaluate_split(model, test, ATTACKS.cls("pgd"), pgd_cfg, generator=torch.Generator())
     assert fgsm["acc"] > 0.7  # it did learn
     assert pgd["adv_acc"] <= fgsm["adv_acc"]
     assert pgd["adv_acc"] < fgsm["acc"]
@@ -95,21 +96,21 @@ def test_pgd_is_at_least_as_strong_as_fgsm_on_a_trained_model(fashion):
 @pytest.mark.parametrize("name", ATTACKS.names())
 def test_predicted_label_attacks_agree_between_fast_and_generic_paths(name):
     model, (x, y) = _model(2), _batch(200, seed=4)
-    cfg = AttackConfig(eps=0.2, steps=3, random_start=False, attack_labels="predicted")
+    cfg = attack_config(name, 0.2, "predicted", steps=3, random_start=False)
     split = Split(x, y)
 
     def seeded() -> torch.Generator:  # random attacks draw the same noise on both paths
         return torch.Generator().manual_seed(9)
 
-    got = evaluate_split(model, split, ATTACKS.get(name), cfg, generator=seeded())
+    got = evaluate_split(model, split, ATTACKS.cls(name), cfg, generator=seeded())
     predicted = model(x).argmax(1)
     assert (predicted != y).any()  # an untrained model: the two label choices differ
     # generic call with explicit labels
-    x_adv = ATTACKS.get(name)(cfg)(model, x, predicted, seeded())
+    x_adv = make_attack(cfg)(model, x, predicted, seeded())
     expected = float((model(x_adv).argmax(1) == y).float().mean())
     assert got["adv_acc"] == pytest.approx(expected, abs=1 / 200)
-    true_cfg = AttackConfig(eps=0.2, steps=3, random_start=False, attack_labels="true")
-    with_true = evaluate_split(model, split, ATTACKS.get(name), true_cfg, generator=seeded())
+    true_cfg = attack_config(name, 0.2, "true", steps=3, random_start=False)
+    with_true = evaluate_split(model, split, ATTACKS.cls(name), true_cfg, generator=seeded())
     assert with_true["adv_acc"] != got["adv_acc"]
 
 
@@ -130,8 +131,8 @@ def test_nfgsm_is_noise_then_one_unprojected_step():
     model = _lenet()
     x, y = _batch(64)
     x = x.double()
-    cfg = AttackConfig(attack="nfgsm", eps=0.1)  # k = 2, alpha = eps: the paper's defaults
-    got = ATTACKS.get("nfgsm")(cfg)(model, x, y, torch.Generator().manual_seed(3))
+    cfg = attack_config("nfgsm", 0.1)  # k = 2, alpha = eps: the paper's defaults
+    got = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(3))
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype)
     x0 = (x + 0.2 * (2 * u - 1)).clamp(0, 1)
     expected = (x0 + 0.1 * _reference_grad(model, x0, y).sign()).clamp(0, 1)
@@ -146,13 +147,13 @@ def test_nfgsm_is_noise_then_one_unprojected_step():
 
 def test_nfgsm_settings_scale_with_eps_and_zero_noise_is_fgsm():
     model, (x, y) = _model(), _batch()
-    wide = AttackConfig(attack="nfgsm", eps=0.05, nfgsm_noise=4.0, nfgsm_step=2.0)
-    moved = (ATTACKS.get("nfgsm")(wide)(model, x, y, torch.Generator().manual_seed(11)) - x).abs()
+    wide = attack_config("nfgsm", 0.05, nfgsm_noise=4.0, nfgsm_step=2.0)
+    moved = (make_attack(wide)(model, x, y, torch.Generator().manual_seed(11)) - x).abs()
     assert 0.25 < moved.max() <= 0.3 + 1e-6  # (4 + 2) * 0.05
-    plain = AttackConfig(attack="nfgsm", eps=0.3, nfgsm_noise=0.0)
-    assert ATTACKS.get("nfgsm")(plain).reuses_start
-    fgsm = ATTACKS.get("fgsm")(AttackConfig(eps=0.3))(model, x, y)
-    assert torch.equal(ATTACKS.get("nfgsm")(plain)(model, x, y), fgsm)
+    plain = attack_config("nfgsm", 0.3, nfgsm_noise=0.0)
+    assert make_attack(plain).reuses_start
+    fgsm = ATTACKS.get("fgsm", eps=0.3)(model, x, y)
+    assert torch.equal(make_attack(plain)(model, x, y), fgsm)
 
 
 def test_fgsm_rs_is_wong_et_al():
@@ -161,8 +162,8 @@ def test_fgsm_rs_is_wong_et_al():
     model = _lenet(1)
     x, y = _batch(64, seed=2)
     x = x.double()
-    cfg = AttackConfig(attack="fgsm-rs", eps=0.1)
-    got = ATTACKS.get("fgsm-rs")(cfg)(model, x, y, torch.Generator().manual_seed(4))
+    cfg = attack_config("fgsm-rs", 0.1)
+    got = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(4))
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(4), dtype=x.dtype)
     x0 = (x + 0.1 * (2 * u - 1)).clamp(0, 1)
     delta = (x0 - x + 0.125 * _reference_grad(model, x0, y).sign()).clamp(-0.1, 0.1)
@@ -177,10 +178,9 @@ def test_fgsm_rs_is_wong_et_al():
 @pytest.mark.parametrize("name", ["nfgsm", "fgsm-rs"])
 def test_single_step_attacks_are_seeded(name):
     model, (x, y) = _model(), _batch()
-    cfg = AttackConfig(attack=name, eps=0.1)
+    cfg = attack_config(name, 0.1)
     a, b, c = (
-        ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(seed))
-        for seed in (5, 5, 6)
+        make_attack(cfg)(model, x, y, torch.Generator().manual_seed(seed)) for seed in (5, 5, 6)
     )
     assert torch.equal(a, b) and not torch.equal(a, c)
 
@@ -190,9 +190,9 @@ def test_single_step_attacks_match_between_the_fast_path_and_autograd(name):
     """The MLP's hand-written backend and autograd draw the same noise (flat and image-shaped
     inputs, same element order) and take the same step: equal in float64."""
     (model, _), (x, y) = pruned_model(1, dtype=torch.float64), batch(64, 1, torch.float64)
-    cfg = AttackConfig(attack=name, eps=0.1)
-    fast = ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(7))
-    slow = ATTACKS.get(name)(cfg)(as_reference(model), x, y, torch.Generator().manual_seed(7))
+    cfg = attack_config(name, 0.1)
+    fast = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(7))
+    slow = make_attack(cfg)(as_reference(model), x, y, torch.Generator().manual_seed(7))
     torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
 
 
@@ -203,7 +203,7 @@ def test_single_step_training_matches_between_the_fast_path_and_autograd(name, l
     same network, noise and batches stay together to 1e-10 in float64 (as tests/test_fast_path.py
     checks for FGSM and PGD)."""
     config = small_config(adv_train=True, attack=name, eps=0.1, attack_labels=labels)
-    attack = ATTACKS.get(name)
+    attack = ATTACKS.cls(name)
     fast_model, masks = pruned_model(2, dtype=torch.float64)
     slow_model = as_reference(fast_model)
     fast = make_stepper(fast_model, masks, make_optimizer(fast_model, config), config, attack)
@@ -228,8 +228,7 @@ def test_stacked_tickets_draw_their_own_noise(name):
     stacked = MLP([torch.stack(ws) for ws in zip(*[n.weights for n in nets], strict=True)])
     x = torch.stack([_batch(16, seed)[0].double().flatten(1) for seed in (0, 1)])
     y = torch.stack([_batch(16, seed)[1] for seed in (0, 1)])
-    cfg = AttackConfig(attack=name, eps=0.1)
-    attack = ATTACKS.get(name)(cfg)
+    attack = make_attack(attack_config(name, 0.1))
     together = attack.on_backend(stacked, x, y, [torch.Generator().manual_seed(s) for s in (4, 5)])
     for t, net in enumerate(nets):
         alone = attack.on_backend(net, x[t], y[t], torch.Generator().manual_seed(4 + t))
@@ -312,8 +311,7 @@ def test_training_and_evaluation_get_the_same_perturbation(name, arch, labels):
 
     model = create_model(arch, (1, 28, 28), 10, 3)
     x, y = _batch(24, seed=5)
-    cfg = AttackConfig(attack=name, eps=0.1, step_size=0.03, steps=3, attack_labels=labels)
-    attack = ATTACKS.get(name)(cfg)
+    attack = make_attack(attack_config(name, 0.1, labels, step_size=0.03, steps=3))
     objective = Mixed(attack=attack)
     backend = backend_of(model)
     model.eval()
@@ -331,9 +329,18 @@ def test_training_and_evaluation_get_the_same_perturbation(name, arch, labels):
 
 
 @pytest.mark.parametrize("name", ATTACKS.names())
-def test_every_training_attack_declares_its_settings_and_cost(name):
-    cls = ATTACKS.get(name)
-    assert cls.name == name and {"attack", "eps", "attack_labels"} <= set(cls.uses)
-    cfg = AttackConfig(attack=name, eps=0.1, steps=7)
-    # an attack that reads `steps` takes that many gradients; any other takes one
-    assert cls(cfg).passes == (7 if "steps" in cls.uses else 1)
+def test_every_training_attack_owns_its_settings_and_declares_its_cost(name):
+    cls = ATTACKS.cls(name)
+    attack = make_attack(attack_config(name, 0.1, steps=7))
+    assert type(attack) is cls and cls.name == name
+    # an attack that owns `steps` takes that many gradients; any other ignores it, takes one
+    owns_steps = "steps" in cls.Params.flat_names.values()
+    assert attack.passes == (7 if owns_steps else 1)
+    assert owns_steps or attack.params == cls.Params()
+    # built from a run's config, it is the spec's attack with the run's eps and labels
+    config = AttackConfig(Spec(name, cls.Params()), eps=0.2, attack_labels="true")
+    built = make_attack(config)
+    assert (built.eps, built.attack_labels, built.spec) == (0.2, "true", config.attack)
+    other = "fgsm" if name != "fgsm" else "pgd"
+    with pytest.raises(ValueError, match="chooses attack"):
+        ATTACKS.cls(other).from_config(config)

@@ -87,7 +87,7 @@ def test_conv_benchmarks_plain_loop_trains_the_same_network_as_the_engine():
     apply_masks_(model, masks)  # as the runner does before training a level
     before = {n: p.detach().clone() for n, p in prunable(model).items()}
     plain = conv.PlainConv2(model, masks)
-    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.get("pgd"))
+    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.cls("pgd"))
     plain_opt = torch.optim.Adam(plain.parameters(), lr=2e-4)
     gen_engine, gen_plain = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
     data = torch.Generator().manual_seed(3)

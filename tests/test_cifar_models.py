@@ -52,7 +52,7 @@ def test_builds_tiny_and_gives_logits(name):
     assert net(x).shape == (4, 10)
     net.eval()
     assert torch.isfinite(net(torch.zeros(1, *SHAPE))).all()  # a black image is a valid input
-    assert set(layer_kinds(net).values()) == set(MODELS.get(name).kinds)
+    assert set(layer_kinds(net).values()) == set(MODELS.get(name).layer_kinds(SHAPE))
 
 
 @pytest.mark.parametrize("name", TINY_MODELS)

@@ -106,6 +106,9 @@ def test_a_new_setting_of_a_chosen_component_splits_identity_only_off_its_neutra
 
 
 # ---- the registered components --------------------------------------------------------------
+RUN_WIDE = {"attack": {"eps": 0.1}}  # what a kind of component is built with besides its params
+
+
 def _components():
     return [(key, name) for key, registry in REGISTRIES.items() for name in registry.names()]
 
@@ -113,7 +116,7 @@ def _components():
 @pytest.mark.parametrize(("key", "name"), _components())
 def test_every_component_builds_with_its_defaults_and_round_trips(key, name):
     registry = REGISTRIES[key]
-    component = registry.get(name)
+    component = registry.get(name, **RUN_WIDE.get(key, {}))
     assert component.params == registry.cls(name).Params().checked()
     section, attr = SLOTS[key]
     prunes = {"strategy": "reset"} if key != "strategy" else {}

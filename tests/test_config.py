@@ -1,5 +1,6 @@
 import pytest
 
+from robust_tickets.attacks.pgd import PGD
 from robust_tickets.config import PRESETS, ExperimentConfig
 from robust_tickets.errors import UserError
 from robust_tickets.resolve import from_flat, replace_fields
@@ -8,7 +9,10 @@ from robust_tickets.resolve import from_flat, replace_fields
 def test_defaults_are_the_papers():
     c = from_flat({})
     assert (c.train.learning_rate, c.train.batch_size, c.train.train_iters) == (1.2e-3, 60, 50_000)
-    assert (c.attack.eps, c.attack.step_size, c.attack.steps) == (0.3, 0.05, 10)
+    assert (c.attack.eps, c.flat()["step_size"], c.flat()["steps"]) == (0.3, 0.05, 10)
+    assert c.attack.attack.name == "fgsm" and from_flat({"attack": "pgd"}).attack.params == (
+        PGD.Params(step_size=0.05, steps=10, random_start=True)
+    )
     rates = c.prune.allocation.params
     assert (rates.rate, rates.rate_output, c.prune.prune_iters) == (0.2, 0.1, 20)
     assert (c.data.valid_size, c.data.label_smoothing) == (10_000, 0.1)
@@ -110,8 +114,14 @@ def test_current_run_directories_keep_their_names():
 
 def test_cifar10_defaults_to_its_standard_threat_model():
     c = from_flat({"dataset": "cifar10", "model": "conv2", "attack": "pgd"})
-    assert (c.attack.eps, c.attack.step_size, c.attack.steps) == (8 / 255, 2 / 255, 10)
-    assert c.attack.random_start and c.attack.attack_labels == "true"
+    assert (c.attack.eps, c.attack.params.step_size, c.attack.params.steps) == (
+        8 / 255,
+        2 / 255,
+        10,
+    )
+    assert c.attack.params.random_start and c.attack.attack_labels == "true"
+    # another attack keeps the dataset's PGD settings beside it, as a run stored them
+    assert from_flat({"dataset": "cifar10", "model": "conv2"}).flat()["step_size"] == 2 / 255
     assert from_flat({"dataset": "cifar10", "eps": 0.1}).attack.eps == 0.1
     assert from_flat({"dataset": "cifar10", "eps": "8/255"}).attack.eps == 8 / 255
     # the paper's datasets keep the paper's threat model
@@ -190,3 +200,14 @@ def test_preset_run_options_are_run_options_of_existing_presets():
     for name, options in PRESET_RUN_OPTIONS.items():
         assert set(options) <= set(RUN_OPTION_KEYS), name
         assert options.get("trials", 1) >= 1
+
+
+def test_the_attack_as_a_spec_in_a_file_is_not_its_section():
+    from robust_tickets.config import flatten_mapping
+
+    spec = flatten_mapping({"attack": {"name": "pgd", "params": {"steps": 3}}}, "f.yaml")
+    section = flatten_mapping({"attack": {"attack": "pgd", "steps": 3}}, "f.yaml")
+    nested = flatten_mapping({"attack": {"attack": {"name": "pgd", "params": {"steps": 3}}}}, "f")
+    flat = from_flat({"attack": "pgd", "steps": 3})
+    assert from_flat(spec) == from_flat(section) == from_flat(nested) == flat
+    assert flat.attack.params.steps == 3

@@ -65,7 +65,7 @@ def _setup(model_name: str, method: str, criterion: str = "magnitude", **overrid
     x, y = torch.rand(8, *shape, generator=data), torch.randint(0, 10, (8,), generator=data)
 
     def context(seed: int = 0) -> PruneContext:
-        stepper = AutogradStepper(model, level1, None, config, ATTACKS.get(config.attack.attack))
+        stepper = AutogradStepper(model, level1, None, config, ATTACKS.cls(config.attack.attack))
         attack_gen = torch.Generator().manual_seed(seed)
         return PruneContext(
             tensors=state(model),

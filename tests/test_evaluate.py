@@ -467,3 +467,25 @@ def test_estimate_counts_every_attack_and_the_low_end_never_exceeds_the_high():
         "7 min",
         "2.5 h",
     ]
+
+
+def test_presets_at_the_training_settings_keep_their_stored_parameters():
+    """The presets that take the training run's attack settings (its component's params, or
+    the dataset's defaults of another attack's) name them as their stored entries were keyed."""
+    from robust_tickets.resolve import from_flat
+
+    def params(values: dict, name: str) -> str:
+        config = from_flat(values)
+        ctx = AttackContext(10, config.attack, dataset=config.data.dataset)
+        return EVAL_ATTACKS.get(name).param_string(ctx)
+
+    cifar = {"dataset": "cifar10", "model": "conv2"}
+    assert params(cifar, "pgd") == "step=0.25,steps=10"  # an FGSM run: CIFAR-10's PGD
+    paper = "attack=pgd,labels=true,step=0.25,steps=3"
+    assert params({**cifar, "attack": "pgd", "steps": 3}, "paper") == paper
+    assert params({"attack": "pgd", "steps": 3, "step_size": 0.1, "eps": 0.2}, "pgd") == (
+        "step=0.5,steps=3"
+    )
+    assert params({"attack": "nfgsm", "nfgsm_noise": 1.5}, "nfgsm") == "noise=1.5,step=1.0"
+    assert params({"attack": "fgsm-rs", "fgsm_rs_step": 1.0}, "fgsm-rs") == "step=1.0"
+    assert params({}, "paper") == "attack=fgsm,labels=predicted"

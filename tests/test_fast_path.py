@@ -12,10 +12,9 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.conftest import small_config
+from tests.conftest import attack_config, small_config
 
-from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import AttackConfig
+from robust_tickets.attacks import ATTACKS, make_attack
 from robust_tickets.data import Split
 from robust_tickets.models import create_model
 from robust_tickets.models.backend import AutogradBackend, backend_of, ce_grad
@@ -94,9 +93,9 @@ def test_forward_input_and_weight_gradients_match_autograd():
 @pytest.mark.parametrize("random_start", [True, False])
 def test_fast_attacks_match_the_autograd_attacks(name, random_start):
     (model, _), (x, y) = pruned_model(1), batch(64, 1)
-    cfg = AttackConfig(attack=name, eps=0.3, step_size=0.05, steps=4, random_start=random_start)
-    fast = ATTACKS.get(name)(cfg)(model, x, y, torch.Generator().manual_seed(7))
-    slow = ATTACKS.get(name)(cfg)(as_reference(model), x, y, torch.Generator().manual_seed(7))
+    cfg = attack_config(name, 0.3, step_size=0.05, steps=4, random_start=random_start)
+    fast = make_attack(cfg)(model, x, y, torch.Generator().manual_seed(7))
+    slow = make_attack(cfg)(as_reference(model), x, y, torch.Generator().manual_seed(7))
     assert fast.shape == x.shape
     # signs of gradients that are ~0 may differ by rounding; allow a handful of such pixels
     differ = (fast - slow).abs() > 1e-6
@@ -117,7 +116,7 @@ def test_fast_attacks_match_the_autograd_attacks(name, random_start):
 @pytest.mark.parametrize("dense_first_layer", [False, True])
 def test_fast_steps_match_autograd_steps_and_keep_pruned_weights_zero(overrides, dense_first_layer):
     config = small_config(**overrides)
-    attack = ATTACKS.get(config.attack.attack)
+    attack = ATTACKS.cls(config.attack.attack)
     # float64: over several steps, float32 rounding differences between the two paths flip
     # the sign of a near-zero input gradient (FGSM/PGD) or weight gradient (Adam's first steps
     # are sign-like) and the trajectories part by ~lr on some CPUs (seen on AVX-512); in
@@ -215,15 +214,15 @@ def test_fast_evaluation_matches_autograd_evaluation(name):
     model, _ = pruned_model(4)
     x, y = batch(500, 4)
     split = Split(x, y)
-    cfg = AttackConfig(attack=name, eps=0.1, step_size=0.02, steps=3)
+    cfg = attack_config(name, 0.1, step_size=0.02, steps=3)
     kwargs = {"label_smoothing": 0.1, "batch_size": 200}
     fast = evaluate_split(
-        model, split, ATTACKS.get(name), cfg, generator=torch.Generator().manual_seed(1), **kwargs
+        model, split, ATTACKS.cls(name), cfg, generator=torch.Generator().manual_seed(1), **kwargs
     )
     slow = evaluate_split(
         as_reference(model),
         split,
-        ATTACKS.get(name),
+        ATTACKS.cls(name),
         cfg,
         generator=torch.Generator().manual_seed(1),
         **kwargs,

@@ -8,7 +8,7 @@ from tests.conftest import small_config
 from tests.test_fast_path import batch, pruned_model
 
 from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import AttackConfig
+from robust_tickets.attacks.pgd import PGD
 from robust_tickets.models.backend import backend_of
 from robust_tickets.models.dense import DenseNet
 from robust_tickets.models.fast_mlp import MLP
@@ -71,7 +71,7 @@ def assert_same_tickets(batched_models, alone_models, batched_opts, alone_opts, 
 @pytest.mark.parametrize("dense_first_layer", [False, True])
 def test_batched_tickets_follow_the_trajectory_each_has_alone(overrides, dense_first_layer):
     config = small_config(**overrides)
-    attack = ATTACKS.get(config.attack.attack)
+    attack = ATTACKS.cls(config.attack.attack)
     (batched, masks), (alone, _) = tickets(dense_first_layer), tickets(dense_first_layer)
     batched_opts = [make_optimizer(m, config) for m in batched]
     alone_opts = [make_optimizer(m, config) for m in alone]
@@ -102,7 +102,7 @@ def test_batched_tickets_follow_the_trajectory_each_has_alone(overrides, dense_f
 
 def test_batched_tickets_resume_from_their_own_adam_state():
     config = small_config(adv_train=True, attack="pgd", steps=2)
-    attack = ATTACKS.get("pgd")
+    attack = ATTACKS.cls("pgd")
     (batched, masks), (alone, _) = tickets(), tickets()
     batched_opts = [make_optimizer(m, config) for m in batched]
     alone_opts = [make_optimizer(m, config) for m in alone]
@@ -132,24 +132,23 @@ def test_batched_tickets_resume_from_their_own_adam_state():
 
 
 def test_stacked_pgd_draws_each_tickets_noise_from_its_own_generator():
-    config = AttackConfig(attack="pgd", eps=0.3, step_size=0.05, steps=3, random_start=True)
+    pgd = PGD(PGD.Params(step_size=0.05, steps=3, random_start=True), eps=0.3)
     models, _ = tickets()
     nets = [backend_of(m) for m in models]
     stacked = MLP([torch.stack(ws) for ws in zip(*[n.weights for n in nets], strict=True)])
     x, y = batches(0)
     flat = x.flatten(2)
-    pgd = ATTACKS.get("pgd")(config)
     together = pgd.on_backend(stacked, flat, y, generators())
     for t, (net, g) in enumerate(zip(nets, generators(), strict=True)):
         alone = pgd.on_backend(net, flat[t], y[t], g)
         # same noise and steps; a product rounded differently may flip a near-zero gradient's sign
-        assert (together[t] - alone).abs().max() <= 2 * config.step_size + 1e-6
+        assert (together[t] - alone).abs().max() <= 2 * pgd.params.step_size + 1e-6
         assert (together[t] != alone).float().mean() < 1e-3
 
 
 def test_batched_stepper_refuses_what_it_cannot_batch():
     config = small_config(adv_train=True, attack="pgd", steps=2)
-    attack = ATTACKS.get("pgd")
+    attack = ATTACKS.cls("pgd")
     models, masks = tickets()
     opts = [make_optimizer(m, config) for m in models]
     with pytest.raises(ValueError, match="one optimizer and one mask set per model"):

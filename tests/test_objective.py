@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.conftest import TINY_MODELS, small_config
+from tests.conftest import TINY_MODELS, attack_config, small_config
 from tests.test_fast_path import as_reference, batch, pruned_model
 
-from robust_tickets.attacks import ATTACKS
+from robust_tickets.attacks import ATTACKS, make_attack
 from robust_tickets.cli.main import main
-from robust_tickets.config import AttackConfig
 from robust_tickets.engine.trial import TrialRunner
 from robust_tickets.errors import UserError
 from robust_tickets.models import create_model
@@ -34,7 +33,7 @@ def _logits(n=12, seed=0, sharp=1.0):
 
 
 def _make(name, form="logits", smoothing=0.1):
-    attack = ATTACKS.get("fgsm")(AttackConfig(eps=0.1))
+    attack = ATTACKS.get("fgsm", eps=0.1, labels="predicted")
     return OBJECTIVES.cls(name)(attack=attack, smoothing=smoothing, form=form)
 
 
@@ -110,8 +109,7 @@ def test_madry_attacks_the_true_labels_whatever_attack_labels_says():
     backend = backend_of(model)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(32, 1, 28, 28, generator=g), torch.randint(0, 10, (32,), generator=g)
-    config = AttackConfig(attack="fgsm", eps=0.1, attack_labels="predicted")
-    attack = ATTACKS.get("fgsm")(config)
+    attack = ATTACKS.get("fgsm", eps=0.1, labels="predicted")
     inputs = backend.prepare(x)
     logits = backend.forward(inputs, need_grad=False).logits
     assert (logits.argmax(1) != y).any()  # the predicted labels differ from the true ones
@@ -123,7 +121,7 @@ def test_madry_attacks_the_true_labels_whatever_attack_labels_says():
 
 def test_the_mlps_own_stepper_trains_madry_as_autograd_does():
     config = small_config(objective="madry", attack="pgd", steps=3, attack_labels="true")
-    attack = ATTACKS.get("pgd")
+    attack = ATTACKS.cls("pgd")
     fast_model, masks = pruned_model(2, dtype=torch.float64)
     slow_model = as_reference(fast_model)
     fast_opt, slow_opt = make_optimizer(fast_model, config), make_optimizer(slow_model, config)
@@ -177,9 +175,9 @@ def test_the_trades_attack_raises_the_kl_inside_the_eps_ball(arch):
     backend = backend_of(model)
     g = torch.Generator().manual_seed(2)
     x, y = torch.rand(32, 1, 28, 28, generator=g), torch.randint(0, 10, (32,), generator=g)
-    config = AttackConfig(attack="fgsm", eps=0.1, step_size=0.025, steps=5)
-    objective = OBJECTIVES.cls("trades")(attack=ATTACKS.get("fgsm")(config))
-    assert objective.uses == ("eps", "step_size", "steps") and not objective.reuses_start
+    pgd = make_attack(attack_config("pgd", 0.1, "true", step_size=0.025, steps=5))
+    objective = OBJECTIVES.cls("trades")(attack=pgd)
+    assert objective.attack_needed == "pgd" and not objective.reuses_start
     inputs = backend.prepare(x)
     natural = backend.forward(inputs, need_grad=False).logits
     x_adv = objective.attack_inputs(backend, inputs, y, natural, torch.Generator().manual_seed(4))
@@ -198,7 +196,7 @@ def test_the_trades_attack_raises_the_kl_inside_the_eps_ball(arch):
 def test_trades_trains_through_autograd_on_the_mlp_and_the_batched_stepper_refuses_it():
     config = small_config(objective="trades", attack="pgd", steps=2, trades_beta=1.0)
     model, masks = pruned_model(0)
-    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.get("pgd"))
+    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.cls("pgd"))
     assert isinstance(stepper, AutogradStepper)
     before = {n: w.clone() for n, w in prunable(model).items()}
     x, y = batch(60, 1)
@@ -207,7 +205,7 @@ def test_trades_trains_through_autograd_on_the_mlp_and_the_batched_stepper_refus
         assert not torch.equal(weight, before[name])
         assert (weight[masks[name] == 0] == 0).all()
     with pytest.raises(UserError, match="trades"):
-        MultiStepper([model], [masks], [make_optimizer(model, config)], config, ATTACKS.get("pgd"))
+        MultiStepper([model], [masks], [make_optimizer(model, config)], config, ATTACKS.cls("pgd"))
 
 
 # ---- the config's choice -----------------------------------------------------------------------
@@ -218,25 +216,28 @@ def test_the_objective_decides_adv_train_and_adv_train_alone_means_mixed():
     assert from_flat({"adv_train": True, "objective": "mixed"}) == paper
     assert from_flat({"objective": "mixed"}) == paper  # an adversarial objective sets adv_train
     for name in ("madry", "trades"):
-        config = from_flat({"objective": name})
+        config = from_flat({"objective": name, "attack": "pgd"})
         assert config.train.adv_train and name in config.name()
-        assert config.hash() != paper.hash()
+        assert config.hash() != from_flat({"adv_train": True, "attack": "pgd"}).hash()
     assert from_flat({"adv_train": True, "objective": "natural"}) == from_flat({})
-    trades = from_flat({"objective": "trades"})
-    assert from_flat({"objective": "trades", "trades_beta": 3}).hash() != trades.hash()
-    assert from_flat({"objective": "trades", "trades_beta": 6}).hash() == trades.hash()
+    trades = from_flat({"objective": "trades", "attack": "pgd"})
+    beta = {"objective": "trades", "attack": "pgd", "trades_beta": 3}
+    assert from_flat(beta).hash() != trades.hash()
+    assert from_flat({**beta, "trades_beta": 6}).hash() == trades.hash()
     # trades_beta belongs to trades: under another objective it splits no identity
     assert from_flat({"adv_train": True, "trades_beta": 3}) == paper
-    # TRADES's attack reads steps and step_size even when the run's attack (FGSM) does not
-    assert from_flat({"objective": "trades", "steps": 3}).hash() != trades.hash()
+    # TRADES's attack reads PGD's steps and step_size: it needs the run's attack to be PGD
+    assert from_flat({"objective": "trades", "attack": "pgd", "steps": 3}).hash() != trades.hash()
     assert from_flat({"adv_train": True, "steps": 3}) == paper
+    with pytest.raises(UserError, match="choose --attack pgd"):
+        from_flat({"objective": "trades", "attack": "fgsm"})
     # replacing adv_train replaces the objective it implied; the spec form works too
     assert replace_fields(paper, adv_train=False) == from_flat({})
-    spec = {"objective": {"name": "trades", "params": {"beta": 3}}}
-    assert from_flat(spec) == from_flat({"objective": "trades", "trades_beta": 3})
+    spec = {"objective": {"name": "trades", "params": {"beta": 3}}, "attack": "pgd"}
+    assert from_flat(spec) == from_flat(beta)
     assert config_from_dict(trades.to_dict()) == trades
     with pytest.raises(UserError, match="trades_beta must be >= 0"):
-        from_flat({"objective": "trades", "trades_beta": -1})
+        from_flat({"objective": "trades", "attack": "pgd", "trades_beta": -1})
     with pytest.raises(UserError, match="unknown training objective"):
         from_flat({"objective": "trade"})
 

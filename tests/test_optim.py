@@ -141,10 +141,10 @@ def test_sgd_on_the_autograd_stepper_equals_torch_sgd(toy_fashion):
     config = small_config(model="lenet5", learning_rate=0.05, optimizer="sgd", **SGD_SETTINGS)
     model, masks = _pruned_lenet(0)
     twin, _ = _pruned_lenet(0)
-    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.get("fgsm"))
+    stepper = make_stepper(model, masks, make_optimizer(model, config), config, ATTACKS.cls("fgsm"))
     assert isinstance(stepper, AutogradStepper)
     reference = torch.optim.SGD(twin.parameters(), lr=0.05, **SGD_SETTINGS)
-    twin_loss = AutogradStepper(twin, masks, None, config, ATTACKS.get("fgsm"))
+    twin_loss = AutogradStepper(twin, masks, None, config, ATTACKS.cls("fgsm"))
     x, y = toy_fashion.train.x, toy_fashion.train.y
     for i in range(5):
         xb, yb = x[i * 60 : (i + 1) * 60], y[i * 60 : (i + 1) * 60]
@@ -165,10 +165,10 @@ def test_the_mlp_trains_sgd_through_autograd_and_adam_through_its_own_stepper():
     model = create_model("dense-300-100", (1, 28, 28), 10, 0)
     masks = full_masks(model)
     own = make_stepper(
-        model, masks, make_optimizer(model, small_config()), small_config(), ATTACKS.get("fgsm")
+        model, masks, make_optimizer(model, small_config()), small_config(), ATTACKS.cls("fgsm")
     )
     assert not isinstance(own, AutogradStepper) and isinstance(own.optimizer, Adam)
-    other = make_stepper(model, masks, make_optimizer(model, sgd), sgd, ATTACKS.get("fgsm"))
+    other = make_stepper(model, masks, make_optimizer(model, sgd), sgd, ATTACKS.cls("fgsm"))
     assert isinstance(other, AutogradStepper)
 
 

@@ -137,7 +137,7 @@ KERAS_NUMERICS = {"loss_form": "clipped", "adam": "keras"}
 @pytest.mark.parametrize("size", [60, 20])  # the keras loop's short last batch too
 def test_fast_steps_match_autograd_with_kerass_numerics(overrides, size):
     config = small_config(**overrides)
-    attack = ATTACKS.get(config.attack.attack)
+    attack = ATTACKS.cls(config.attack.attack)
     fast_model, masks = pruned_model(4, dtype=torch.float64)
     with torch.no_grad():  # sharp logits, so that some probabilities are clipped
         for weight in prunable(fast_model).values():

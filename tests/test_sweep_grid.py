@@ -164,7 +164,7 @@ def test_paper_grid_is_exactly_the_papers_full_grid():
 def test_quick_grid_covers_every_strategy_and_both_attacks_and_is_small():
     jobs = load_grid(ROOT / "configs" / "quick.yaml")
     assert {j.config.prune.strategy.name for j in jobs} == set(STRATEGIES.names())
-    assert {j.config.attack.attack for j in jobs} == {"fgsm", "pgd"}
+    assert {j.config.attack.attack.name for j in jobs} == {"fgsm", "pgd"}
     assert sum(j.iterations for j in jobs) <= 20_000
     rewind = [j for j in jobs if j.config.prune.strategy.name == "rewind"]
     assert all(j.config.prune.strategy.params.iter > 0 for j in rewind)  # else it would be `reset`

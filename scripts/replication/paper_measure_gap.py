@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import torch
 
-from robust_tickets.attacks import ATTACKS
+from robust_tickets.attacks import ATTACKS, make_attack
 from robust_tickets.data import Split, load_splits
 from robust_tickets.models import create_model
 from robust_tickets.models.ticket import apply_masks_, load_state
@@ -34,7 +34,7 @@ def main(results: str, out: str) -> None:
     load_state(model, load_tensors(level.final))
     apply_masks_(model, load_tensors(level.masks))
     model.eval()
-    pgd = ATTACKS.get("pgd")
+    pgd = ATTACKS.cls("pgd")
 
     def measure(split: Split, labels: str, clean_required: bool, seed: int) -> float:
         attack = replace(config.attack, attack_labels=labels)
@@ -47,7 +47,7 @@ def main(results: str, out: str) -> None:
             with torch.no_grad():
                 logits = model(x)
             target = y if labels == "true" else logits.argmax(1)
-            x_adv = pgd(model, x, target, attack, generator).clamp(0, 1)
+            x_adv = make_attack(attack)(model, x, target, generator)
             with torch.no_grad():
                 robust += int(((logits.argmax(1) == y) & (model(x_adv).argmax(1) == y)).sum())
         return robust / len(split)

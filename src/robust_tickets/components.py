@@ -1,5 +1,5 @@
-"""Components that own their settings: the base of every registered criterion, allocation and
-strategy (and, next, attack, model, dataset, optimizer and schedule).
+"""Components that own their settings: the base of every registered criterion, allocation,
+strategy, optimizer, schedule and attack (and, next, model and dataset).
 
 A component is a class with a `name` (and `aliases`) and a nested frozen `Params` dataclass
 holding its own settings, each declared once with `setting(default, help)` and checked by
@@ -198,14 +198,16 @@ class ComponentRegistry(Registry[type[C]], Generic[C]):
         """Class decorator: register `cls` under its `name` and `aliases`."""
         return self.register(cls.name, aliases=cls.aliases)(cls)
 
-    def cls(self, name: str) -> type[C]:
-        return super().get(name)
+    def cls(self, spec: Spec | str) -> type[C]:
+        """The class of the component `spec` (or a name) chooses."""
+        return super().get(spec if isinstance(spec, str) else spec.name)
 
-    def get(self, spec: Spec | str) -> C:  # type: ignore[override]
-        """The component `spec` names, built with its params (a bare name: the defaults)."""
+    def get(self, spec: Spec | str, **context: Any) -> C:  # type: ignore[override]
+        """The component `spec` names, built with its params (a bare name: the defaults) and
+        any run-wide values its kind takes besides (an attack's `eps`)."""
         if isinstance(spec, str):
-            return self.cls(spec)()
-        return self.cls(spec.name)(spec.params)
+            return self.cls(spec)(**context)
+        return self.cls(spec.name)(spec.params, **context)
 
     def spec(self, name: str, flat: Mapping[str, Any], *, stored: bool = False) -> Spec:
         """The canonical spec of component `name` with the settings among `flat` (flat name ->

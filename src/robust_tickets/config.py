@@ -5,8 +5,8 @@ config from flat values and validating it against the registries of datasets, mo
 and pruning components is `robust_tickets.resolve`, which sits above those packages.
 
 A config holds run-wide fields and one `{name, params}` spec per chosen pruning component
-(strategy, allocation, criterion) and training component (optimizer, learning-rate
-schedule, objective), whose params the component owns. Every field, component and
+(strategy, allocation, criterion), training component (optimizer, learning-rate schedule,
+objective) and attack, whose params the component owns. Every field, component and
 component setting also has a unique flat name (``eps``, ``criterion``, ``snip_batches`` ...) so
 that CLI flags, YAML files and sweep axes all use the same vocabulary. An experiment's identity
 is a hash of its run-wide fields and its chosen components' settings (`ExperimentConfig.hash`);
@@ -59,11 +59,12 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class AttackConfig:
-    attack: str = _f("fgsm", "attack used for adversarial training and evaluation")
+    """The training attack, a `{name, params}` spec owning its settings
+    (`robust_tickets.attacks`: PGD's steps, N-FGSM's noise), and the run-wide threat model."""
+
+    # (a Spec is frozen: one shared default instance is safe)
+    attack: Spec = _f(Spec("fgsm"), "attack used for adversarial training and evaluation")  # noqa: RUF009
     eps: float = _f(0.3, "L-inf radius of the attack")
-    step_size: float = _f(0.05, "PGD step size")
-    steps: int = _f(10, "PGD steps")
-    random_start: bool = _f(True, "PGD starts at a uniform random point of the eps-ball")
     # The reference calls CleverHans' `attack.generate(x)` without labels, so its attacks
     # ascend the loss of the model's own predictions; that is the default here too.
     attack_labels: str = _f(
@@ -72,19 +73,11 @@ class AttackConfig:
         "CleverHans; no label leaking) or the `true` classes",
         since_value="true",
     )
-    # The single-step attacks' own settings, in multiples of eps as their papers give them
-    # (so an eps sweep keeps each paper's ratio); PGD's step_size is absolute, hence not reused.
-    nfgsm_noise: float = _f(
-        2.0, "attack `nfgsm`: the uniform noise's half-width in multiples of eps", since_value=2.0
-    )
-    nfgsm_step: float = _f(
-        1.0, "attack `nfgsm`: the signed-gradient step in multiples of eps", since_value=1.0
-    )
-    fgsm_rs_step: float = _f(
-        1.25,
-        "attack `fgsm-rs`: the step from its random start in multiples of eps",
-        since_value=1.25,
-    )
+
+    @property
+    def params(self) -> Any:
+        """The chosen attack's settings (`attack.params`)."""
+        return self.attack.params
 
 
 def implied_objective(flat: dict[str, Any]) -> str:
@@ -151,7 +144,7 @@ class TrainConfig:
         Spec("natural"),
         "training loss: natural, mixed (the paper's 50/50; what --adv-train alone means), madry "
         "(CE of the adversarial batch, attacked on the true labels) or trades (CE(natural) + "
-        "trades_beta KL(p(x) || p(x_adv)), its KL attack with the run's eps, step_size, steps); "
+        "trades_beta KL(p(x) || p(x_adv)), its KL attack with --attack pgd's settings); "
         "given, it decides adv_train (docs/training.md)",
         since_value=implied_objective,
     )
@@ -234,14 +227,16 @@ class ExperimentConfig:
     def flat(self) -> dict[str, Any]:
         """All fields as one flat dict (``{"dataset": ..., "eps": ..., "snip_batches": ...}``):
         each component by name, every component setting by its flat name (the chosen
-        components' values; a setting of a component not chosen at its default)."""
+        components' values; a setting of a component not chosen at its default, the
+        dataset's where it has one)."""
         out: dict[str, Any] = {}
         for section in SECTIONS:
             for f in fields(SECTION_CLASSES[section]):
                 if f.type != "Spec":
                     out[f.name] = getattr(getattr(self, section), f.name)
         out["seed"] = self.seed
-        out.update({name: FIELD_DEFAULTS[name] for name in SETTINGS})
+        dataset = DATASET_DEFAULTS.get(self.data.dataset, {})
+        out.update({name: dataset.get(name, FIELD_DEFAULTS[name]) for name in SETTINGS})
         for key, spec in self.specs().items():
             out[key] = spec.name
             if spec.params is not None:
@@ -273,8 +268,9 @@ class ExperimentConfig:
                 raise ValueError(f"{key} {spec.name!r} is not resolved: use resolve.from_flat")
             chosen.update(spec.params.flat())
             neutral.update(spec.params.neutral())
+        dataset = DATASET_DEFAULTS.get(self.data.dataset, {})
         for name, (unread, since) in LEGACY_SETTINGS.items():
-            value = chosen.get(name, unread)
+            value = chosen.get(name, dataset.get(name, unread))
             if since is _ALWAYS or value != since:
                 hashed[name] = value
         for name, value in chosen.items():
@@ -291,7 +287,7 @@ class ExperimentConfig:
         mode = "adv" if self.train.adv_train else "nat"
         prune, default = self.prune, PruneConfig()
         model = model_dir_part(self.model.model)
-        parts = [self.data.dataset, model, self.attack.attack, mode, prune.strategy.name]
+        parts = [self.data.dataset, model, self.attack.attack.name, mode, prune.strategy.name]
         if prune.criterion.name != default.criterion.name:
             parts.append(f"criterion_{prune.criterion.name}")
         if prune.one_shot != default.one_shot:
@@ -306,7 +302,7 @@ class ExperimentConfig:
         """The name before the pruning choices were spelled out (same hash): a run made then
         is found and resumed under it (`store.experiment_dir`)."""
         mode = "adv" if self.train.adv_train else "nat"
-        parts = [self.data.dataset, model_dir_part(self.model.model), self.attack.attack, mode]
+        parts = [self.data.dataset, model_dir_part(self.model.model), self.attack.attack.name, mode]
         return "-".join([*parts, self.prune.strategy.name, self.hash()])
 
     def to_dict(self) -> dict[str, Any]:
@@ -338,6 +334,7 @@ SECTION_CLASSES = {
 # The components a config holds: flat field (CLI flag, YAML key, sweep axis) -> (section,
 # attribute). `allocation` keeps its flat name of before, `prune_method`.
 SLOTS: dict[str, tuple[str, str]] = {
+    "attack": ("attack", "attack"),
     "strategy": ("prune", "strategy"),
     "prune_method": ("prune", "allocation"),
     "criterion": ("prune", "criterion"),
@@ -383,6 +380,14 @@ LEGACY_SETTINGS: dict[str, tuple[Any, Any]] = {
     "hydra_iters": (500, 500),
     "hydra_lr": (0.1, 0.1),
     "adam": ("torch", "torch"),  # TrainConfig.adam until the optimizer owned it
+    # AttackConfig's fields until the attacks owned them; a run on a dataset of its own
+    # threat model stored that dataset's value (`DATASET_DEFAULTS`: CIFAR-10's step 2/255)
+    "step_size": (0.05, _ALWAYS),
+    "steps": (10, _ALWAYS),
+    "random_start": (True, _ALWAYS),
+    "nfgsm_noise": (2.0, 2.0),
+    "nfgsm_step": (1.0, 1.0),
+    "fgsm_rs_step": (1.25, 1.25),
 }
 
 
@@ -416,7 +421,11 @@ def flatten_mapping(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Accept flat keys or nested sections (``train: {train_iters: 10}``) from YAML."""
     flat: dict[str, Any] = {}
     for key, value in raw.items():
-        section = value if key in SECTIONS and isinstance(value, dict) else {key: value}
+        # `attack: {name: pgd, params: ...}` is the attack's spec, not the attack section
+        spec = key in SLOTS and isinstance(value, dict) and "name" in value
+        section = (
+            value if key in SECTIONS and isinstance(value, dict) and not spec else {key: value}
+        )
         for k, v in section.items():
             name = RENAMED.get(str(k), str(k))
             if name in flat:

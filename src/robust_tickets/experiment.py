@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from robust_tickets.attacks import ATTACKS
+from robust_tickets.attacks import make_attack
 from robust_tickets.claims import claimed
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, load_splits
@@ -93,7 +93,7 @@ def training_work(config: ExperimentConfig, splits: Splits) -> Work:
     """What one level costs, its evaluations counted (see `progress.Work`): its steps and
     evaluation points from the level's schedule (either training loop)."""
     t = config.train
-    steps = ATTACKS.get(config.attack.attack)(config.attack).passes
+    steps = make_attack(config.attack).passes
     examples = len(splits.valid) + len(with_test_size(splits, config).test)
     cost = eval_cost(t.batch_size, examples, t.adv_train, steps)
     return Work.of(level_schedule(config, len(splits.train)), cost)

@@ -47,8 +47,9 @@ FIELD_CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 # Component setting -> (type, default, help): a copy of what the components' `Params` declare
-# (robust_tickets.pruning, robust_tickets.optim), for flags and `--help` without torch;
-# tests/test_help.py fails, printing the line to paste, when the two differ.
+# (robust_tickets.pruning, robust_tickets.optim, robust_tickets.attacks), for flags and
+# `--help` without torch; tests/test_help.py fails, printing the line to paste, when the two
+# differ.
 SETTINGS: dict[str, tuple[type, object, str]] = {
     "hydra_iters": (int, 500, "criterion `hydra`: iterations of the score-only pruning phase"),
     "hydra_lr": (float, 0.1, "criterion `hydra`: SGD learning rate of the scores (cosine)"),
@@ -113,5 +114,23 @@ SETTINGS: dict[str, tuple[type, object, str]] = {
         6.0,
         "objective `trades`: weight of KL(p(x) || p(x_adv)) beside CE(natural) (Zhang et al.: "
         "1 to 6)",
+    ),
+    "step_size": (float, 0.05, "attack `pgd`: PGD step size"),
+    "steps": (int, 10, "attack `pgd`: PGD steps"),
+    "random_start": (
+        bool,
+        True,
+        "attack `pgd`: PGD starts at a uniform random point of the eps-ball",
+    ),
+    "nfgsm_noise": (
+        float,
+        2.0,
+        "attack `nfgsm`: the uniform noise's half-width in multiples of eps",
+    ),
+    "nfgsm_step": (float, 1.0, "attack `nfgsm`: the signed-gradient step in multiples of eps"),
+    "fgsm_rs_step": (
+        float,
+        1.25,
+        "attack `fgsm-rs`: the step from its random start in multiples of eps",
     ),
 }

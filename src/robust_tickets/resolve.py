@@ -1,13 +1,13 @@
 """From flat values to a validated, canonical `ExperimentConfig`.
 
 `from_flat` builds a config from flat field names (CLI flags, YAML files, sweep axes) on top of
-the defaults (a dataset may have its own threat model: `config.DATASET_DEFAULTS`): each pruning
-component becomes a `{name, params}` spec, built and checked by the component from the settings
-it owns (`robust_tickets.components`). `validate` checks the run-wide ranges, canonicalises
-registry names (aliases share a directory), checks the model against the dataset's images and
-gives every setting that no chosen component reads its default, so that a run's identity
-depends only on what its components read: a component's settings go with it, an attack
-declares the fields it reads (`uses`). This module sits above the registries it consults (data,
+the defaults (a dataset may have its own threat model: `config.DATASET_DEFAULTS`): each
+component (attack, optimizer, schedule, pruning) becomes a `{name, params}` spec, built and
+checked by the component from the settings it owns (`robust_tickets.components`). `validate`
+checks the run-wide ranges, canonicalises registry names (aliases share a directory), checks
+the model against the dataset's images and gives every setting that no chosen component reads
+its default, so that a run's identity depends only on what its components read: a
+component's settings go with it. This module sits above the registries it consults (data,
 models, attacks, pruning, optim), so `config` below them stays plain data.
 """
 
@@ -66,14 +66,17 @@ def from_flat(values: dict[str, Any], *, stored: bool = False) -> ExperimentConf
             f"unknown config field(s) {', '.join(unknown)}: see `robust-tickets run --help`"
         )
     given = {k: coerce(k, v) for k, v in values.items()}
-    merged = {**defaults_for(given.get("dataset", FIELD_DEFAULTS["dataset"])), **given}
+    defaults = defaults_for(given.get("dataset", FIELD_DEFAULTS["dataset"]))
+    merged = {**defaults, **given}
     # an objective given decides adv_train (it is the more specific choice); without one,
     # adv_train means the paper's `mixed`, as it always did
     if "objective" in given:
         merged["adv_train"] = OBJECTIVES.cls(merged["objective"]).adversarial
     else:
         merged["objective"] = implied_objective(merged)
-    settings = {k: v for k, v in given.items() if k in SETTINGS}
+    # the dataset's threat model (CIFAR-10's PGD step) sets its attack settings unless given
+    own = {k: v for k, v in defaults.items() if k in SETTINGS and v != FIELD_DEFAULTS[k]}
+    settings = {**own, **{k: v for k, v in given.items() if k in SETTINGS}}
     specs: dict[str, dict[str, Any]] = {section: {} for section in SECTION_CLASSES}
     for key, (section, attr) in SLOTS.items():
         registry = REGISTRIES[key]
@@ -128,7 +131,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     bounded = [
         ("train_iters", t.train_iters, limits.MAX_TRAIN_ITERS),
         ("batch_size", t.batch_size, limits.MAX_BATCH),
-        ("steps", a.steps, limits.MAX_STEPS),
         ("prune_iters", p.prune_iters, limits.MAX_PRUNE_ITERS),
         ("valid_size", d.valid_size, limits.MAX_EXAMPLES),
     ]
@@ -142,8 +144,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (t.learning_rate > 0, "learning_rate must be positive"),
         (t.l1_reg >= 0, "l1_reg must be >= 0"),
         (0 <= a.eps <= 1, "eps must be in [0, 1] (images are in [0, 1])"),
-        (a.step_size >= 0, "step_size must be >= 0"),
-        (a.steps >= 1, "steps must be at least 1"),
         (d.valid_size >= 0, "valid_size must be >= 0"),
         (d.test_size >= 0, "test_size must be >= 0 (0: the whole test set)"),
         (0 <= d.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
@@ -153,9 +153,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (t.train_loop in TRAIN_LOOPS, "train_loop must be steps or keras"),
         (0 <= t.stop_step <= limits.MAX_TRAIN_ITERS, "stop_step must be >= 0 (0: off)"),
         (t.loss_form in ("logits", "clipped"), "loss_form must be logits or clipped"),
-        (a.nfgsm_noise >= 0, "nfgsm_noise must be >= 0 (0: no noise)"),
-        (a.nfgsm_step > 0, "nfgsm_step must be positive"),
-        (a.fgsm_rs_step > 0, "fgsm_rs_step must be positive"),
         (t.train_epochs >= 0, "train_epochs must be >= 0 (0: train_iters steps)"),
         (t.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)}"),
         (0 <= t.co_every <= limits.MAX_TRAIN_ITERS, "co_every must be >= 0 (0: once an epoch)"),
@@ -171,7 +168,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         config = dataclasses.replace(config, train=t)
     model = MODELS.canonical(config.model.model)
     model_spec = MODELS.get(model)
-    shape = DATASETS.get(dataset).input_shape()
+    data_spec = DATASETS.get(dataset)
+    shape = data_spec.input_shape()
     why = model_spec.fits(shape)
     if why is not None:
         raise UserError(
@@ -181,17 +179,27 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     why = unfit(t.augment, shape)
     if why is not None:
         raise UserError(f"augment {t.augment} does not fit {dataset}: it {why}; use --augment none")
-    attack = ATTACKS.get(a.attack)
+    attack = ATTACKS.cls(a.attack)
+    attack_spec = Spec(
+        attack.name, (a.params if a.params is not None else attack.Params()).checked()
+    )
     objective = _objective(t.objective, t.adv_train)
+    needs = objective.attack_needed
+    if needs is not None and attack.name != needs:
+        raise UserError(
+            f"objective {objective.name} attacks with {needs}'s settings, not {attack.name}'s: "
+            f"choose --attack {needs}"
+        )
     strategy = STRATEGIES.get(p.strategy)
-    allocation = PRUNE_METHODS.get(p.allocation).fit(set(model_spec.kinds))
+    allocation = PRUNE_METHODS.get(p.allocation).fit(
+        set(model_spec.layer_kinds(shape, data_spec.num_classes))
+    )
     criterion = CRITERIA.get(p.criterion)
     flat = {**config.flat(), "dataset": dataset, "model": model, "attack": attack.name}
     flat["adv_train"] = objective.adversarial
     # A setting no chosen component reads gets its default, so that two runs differing only
     # in it are one run (one directory): a component's own settings go with it, and so do
     # the pruning components when the strategy does not prune.
-    used = set(attack.uses) | set(objective.uses)  # TRADES's attack reads steps, step_size
     if not t.co_check:  # the check's settings matter only when it runs
         flat.update({name: getattr(TrainConfig(), name) for name in CO_FIELDS})
     prune = {"strategy": strategy.spec, "allocation": allocation.spec, "criterion": criterion.spec}
@@ -202,13 +210,11 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     else:  # the dense baseline runs one level whatever prune_iters says
         prune.update(allocation=PRUNE_METHODS.get("layerwise").spec, criterion=criterion_default())
         flat.update(prune_iters=0, one_shot=PruneConfig().one_shot)
-    defaults = defaults_for(dataset)
-    for name in ATTACK_FIELDS - used:
-        flat[name] = defaults[name]
     sections: dict[str, Any] = {
         name: cls(**{f.name: flat[f.name] for f in fields(cls) if f.type != "Spec"})
         for name, cls in SECTION_CLASSES.items()
     }
+    sections["attack"] = dataclasses.replace(sections["attack"], attack=attack_spec)
     sections["prune"] = dataclasses.replace(sections["prune"], **prune)
     sections["train"] = dataclasses.replace(
         sections["train"],
@@ -231,13 +237,9 @@ def criterion_default() -> Spec:
     return CRITERIA.get(PruneConfig().criterion.name).spec
 
 
-# The attacks' settings, read only by the attacks that declare them (`uses`); the pruning
-# components own theirs (`robust_tickets.pruning`).
-ATTACK_FIELDS = frozenset(
-    {"step_size", "steps", "random_start", "nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
-)
 CO_FIELDS = ("co_every", "co_drop", "co_action")  # the settings of the co_check
 REGISTRIES: dict[str, ComponentRegistry] = {
+    "attack": ATTACKS,
     "strategy": STRATEGIES,
     "prune_method": PRUNE_METHODS,
     "criterion": CRITERIA,

@@ -48,7 +48,7 @@ def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
         "hash": config.hash(),
         "dataset": config.data.dataset,
         "model": config.model.model,
-        "attack": config.attack.attack,
+        "attack": config.attack.attack.name,
         "eps": config.attack.eps,
         "adv_train": config.train.adv_train,
         "strategy": config.prune.strategy.name,

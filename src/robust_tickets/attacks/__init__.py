@@ -1,6 +1,7 @@
 """Adversarial attacks: one `Attack` type for training and evaluation, one attack per file.
 
-The training attacks (`ATTACKS`, `--attack`) are `BackendAttack`s registered by name;
+The training attacks (`ATTACKS`, `--attack`) are `BackendAttack`s, components owning their
+settings, registered by name;
 `Restarts`, `Transfer` and `ChosenLabels` build evaluation attacks out of them (see `base`).
 Every module here is imported (below), so a new attack is one new file, no import line.
 """
@@ -14,7 +15,6 @@ from robust_tickets.attacks.base import (
     BackendAttack,
     input_gradient,
     make_attack,
-    register,
 )
 from robust_tickets.attacks.labels import ChosenLabels
 from robust_tickets.attacks.restarts import Restarts
@@ -34,5 +34,4 @@ __all__ = [
     "Transfer",
     "input_gradient",
     "make_attack",
-    "register",
 ]

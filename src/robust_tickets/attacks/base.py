@@ -11,9 +11,11 @@ x's shape. A subclass writes only `run`, the attack on a model already in eval m
 paper's MLP): its `perturb` is the maths, and `on_backend` (perturb, then clamp) is what
 training and `evaluate_split` call on the prepared inputs they already have, passing their
 natural forward as `start` when the attack's first gradient is taken at x (`reuses_start`).
-Registered with `@register`, it is a training attack (`--attack`) built from the run's
-`AttackConfig`; it declares the settings it reads (``uses``: a run's identity ignores the
-others, so two FGSM runs differing only in ``steps`` are one run) and its cost (`passes`).
+It is a component (`robust_tickets.components`): registered with `@ATTACKS.add`, it owns its
+settings in a nested frozen `Params` (PGD's steps, N-FGSM's noise), which a run's config holds
+as the spec ``attack: {name, params}``, and it is built with them and the run-wide radius and
+label choice: ``PGD(PGD.Params(steps=7), eps=0.1)``, or `make_attack(config.attack)` for a
+run's training attack. Its cost is `passes`.
 
 Attacks made of other attacks (restarts, transfer, the model's own labels) and the library
 attacks of `robust_tickets.evaluation` are plain `Attack`s.
@@ -21,15 +23,15 @@ attacks of `robust_tickets.evaluation` are plain `Attack`s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import ClassVar, TypeVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from robust_tickets.components import Component, ComponentRegistry, Params
 from robust_tickets.config import AttackConfig
 from robust_tickets.models.backend import Backend, Forward, backend_of, ce_grad
-from robust_tickets.registry import Registry
 
 INPUT_MIN, INPUT_MAX = 0.0, 1.0
 
@@ -70,13 +72,38 @@ class Attack:
         raise NotImplementedError
 
 
-class BackendAttack(Attack):
-    """An attack written against a `Backend`, built from an `AttackConfig` (module docstring)."""
+class BackendAttack(Attack, Component):
+    """An attack written against a `Backend`, owning its settings (module docstring).
 
-    uses: ClassVar[tuple[str, ...]] = ("eps", "attack_labels")  # the AttackConfig fields it reads
+    eps: the L-inf radius; labels: which labels `labels()` gives a caller that asks (the
+    objective, `ChosenLabels`): the `true` ones or the model's `predicted` ones."""
 
-    def __init__(self, config: AttackConfig) -> None:
-        self.config = config
+    def __init__(self, params: Params | None = None, *, eps: float, labels: str = "true") -> None:
+        super().__init__(params)
+        self.eps, self.attack_labels = eps, labels
+
+    @classmethod
+    def from_config(cls, config: AttackConfig) -> BackendAttack:
+        """This attack as a run's `config` sets it: its params (the defaults if the config is
+        not resolved yet), the run's eps and labels. `config` must choose this attack."""
+        spec = config.attack
+        if spec.params is not None and type(spec.params) is not cls.Params:
+            raise ValueError(f"the config chooses attack {spec.name!r}, not {cls.name!r}")
+        return cls(spec.params, eps=config.eps, labels=config.attack_labels)
+
+    def at(self, eps: float) -> BackendAttack:
+        """The same attack at radius `eps`: settings in multiples of eps keep their ratio, and
+        so do those given in absolute units (`scaled`), as evaluation at other radii needs."""
+        return type(self)(self.scaled(eps), eps=eps, labels=self.attack_labels)
+
+    def scaled(self, eps: float) -> Params:
+        """The params at radius `eps`: as they are, unless a setting is in absolute units."""
+        return self.params
+
+    def summary(self) -> dict[str, Any]:
+        """What `evaluate` records of the settings beside its name (the paper's measure's
+        parameters, hence its stored entries' keys): none unless an attack says otherwise."""
+        return {}
 
     @property
     def reuses_start(self) -> bool:
@@ -93,7 +120,7 @@ class BackendAttack(Attack):
         """The labels to move away from: the true ones, or the model's predictions from its
         natural `logits` (`attack_labels: predicted`, which keeps FGSM training from leaking
         the label)."""
-        return y if self.config.attack_labels == "true" else logits.detach().argmax(-1)
+        return y if self.attack_labels == "true" else logits.detach().argmax(-1)
 
     def perturb(
         self,
@@ -127,26 +154,12 @@ class BackendAttack(Attack):
         return self.on_backend(backend, backend.prepare(x), y, generator)
 
 
-ATTACKS: Registry[type[BackendAttack]] = Registry("attack")
-
-A = TypeVar("A", bound=type[BackendAttack])
-
-
-def register(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[A], A]:
-    """Register a `BackendAttack` subclass as training attack `name`."""
-
-    def decorator(cls: A) -> A:
-        cls.name = name
-        cls.uses = ("attack", *cls.uses)
-        ATTACKS.register(name, aliases=aliases)(cls)
-        return cls
-
-    return decorator
+ATTACKS: ComponentRegistry[BackendAttack] = ComponentRegistry("attack")
 
 
 def make_attack(config: AttackConfig) -> BackendAttack:
-    """The training attack `config.attack` with the settings of `config`."""
-    return ATTACKS.get(config.attack)(config)
+    """The training attack `config` chooses, with its settings, eps and labels."""
+    return ATTACKS.cls(config.attack).from_config(config)
 
 
 def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:

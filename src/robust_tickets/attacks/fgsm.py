@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import torch
 
-from robust_tickets.attacks.base import BackendAttack, Generators, loss_input_grad, register
+from robust_tickets.attacks.base import ATTACKS, BackendAttack, Generators, loss_input_grad
 from robust_tickets.models.backend import Backend, Forward
 
 
-@register("fgsm")
+@ATTACKS.add
 class FGSM(BackendAttack):
     """``clip(x + eps * sign(grad_x CE(model(x), y)), 0, 1)``; its one gradient is taken on
     `start` when given (the caller's forward at x).
 
     x: inputs in [0, 1], any shape [N, ...]; y: int64 labels [N]. Example:
-    ``x_adv = FGSM(AttackConfig(eps=0.3))(model, x, y)``.
+    ``x_adv = FGSM(eps=0.3)(model, x, y)``. It has no settings of its own.
     """
 
-    uses = ("eps", "attack_labels")
+    name = "fgsm"
 
     @property
     def reuses_start(self) -> bool:
@@ -32,4 +32,4 @@ class FGSM(BackendAttack):
         start: Forward | None,
     ) -> torch.Tensor:
         grad = loss_input_grad(backend, x, y, start)
-        return torch.add(x, grad.sign_(), alpha=self.config.eps)
+        return torch.add(x, grad.sign_(), alpha=self.eps)

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 
 import torch
 
-from robust_tickets.attacks.base import BackendAttack, Generators, register
+from robust_tickets.attacks.base import ATTACKS, BackendAttack, Generators
 from robust_tickets.attacks.pgd import PGD
+from robust_tickets.components import Params, setting
 from robust_tickets.models.backend import Backend, Forward
 
 
-@register("fgsm-rs", aliases=("rs-fgsm",))
+@ATTACKS.add
 class FGSMRandomStart(BackendAttack):
-    """A uniform start in the eps-ball, one signed-gradient step of alpha = `fgsm_rs_step` * eps
+    """A uniform start in the eps-ball, one signed-gradient step of alpha = `step` * eps
     (1.25 eps), projected back onto the eps-ball and [0, 1].
 
     That is exactly one PGD step from a random start, so it runs PGD (one definition of the
     start, the projection and the per-ticket noise). x: inputs in [0, 1], any shape [N, ...];
     y: int64 labels [N]. Example:
-    ``FGSMRandomStart(AttackConfig(eps=0.1))(model, x, y, torch.Generator())``.
+    ``FGSMRandomStart(eps=0.1)(model, x, y, torch.Generator())``.
     """
 
-    uses = ("eps", "fgsm_rs_step", "attack_labels")
+    name = "fgsm-rs"
+    aliases = ("rs-fgsm",)
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        step: float = setting(1.25, "the step from its random start in multiples of eps")
+
+        def validate(self) -> None:
+            self.require(self.step > 0, "step", "must be positive")
+
+    params: FGSMRandomStart.Params
 
     def perturb(
         self,
@@ -32,8 +43,5 @@ class FGSMRandomStart(BackendAttack):
         generator: Generators,
         start: Forward | None,
     ) -> torch.Tensor:
-        c = self.config
-        one_step = dataclasses.replace(
-            c, steps=1, step_size=c.fgsm_rs_step * c.eps, random_start=True
-        )
-        return PGD(one_step).perturb(backend, x, y, generator, None)
+        one_step = PGD.Params(step_size=self.params.step * self.eps, steps=1, random_start=True)
+        return PGD(one_step, eps=self.eps).perturb(backend, x, y, generator, None)

@@ -13,7 +13,7 @@ class ChosenLabels(Attack):
     ``attack_labels: predicted`` the model's predictions, as training attacks (the paper's
     measure evaluates the training attack so).
 
-    Example: ``ChosenLabels(FGSM(AttackConfig(eps=0.1, attack_labels="predicted")))``."""
+    Example: ``ChosenLabels(FGSM(eps=0.1, labels="predicted"))``."""
 
     def __init__(self, attack: BackendAttack) -> None:
         self.attack = attack

@@ -13,7 +13,7 @@ class Restarts(Attack):
     start fooled (a failed start is as good as any other failed start). With PGD from a random
     start, 40 steps of 2.5 * eps / 40 and 5 restarts, that is Madry et al.'s evaluation.
 
-    Example: ``Restarts(PGD(AttackConfig("pgd", 0.3, 0.025, 40, True)), 5)(model, x, y, g)``.
+    Example: ``Restarts(PGD(PGD.Params(0.025, 40), eps=0.3), 5)(model, x, y, g)``.
     """
 
     def __init__(self, attack: Attack, restarts: int) -> None:

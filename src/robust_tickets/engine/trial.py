@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from robust_tickets.attacks import ATTACKS
-from robust_tickets.config import AttackConfig, ExperimentConfig
+from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits
 from robust_tickets.data.load import Split
 from robust_tickets.engine.callbacks import (
@@ -105,7 +105,7 @@ class TrialRunner:
         self.dir: TrialDir = exp.trial(trial)
         self.splits, self.device, self.progress = with_test_size(splits, config), device, progress
         self.seed = derive(config.seed, "trial", trial)
-        self.attack = ATTACKS.get(config.attack.attack)
+        self.attack = ATTACKS.cls(config.attack.attack)
         self.strategy = STRATEGIES.get(config.prune.strategy)
         input_shape = tuple(splits.train.x.shape[1:])
         self.model: nn.Module = create_model(
@@ -273,16 +273,9 @@ class TrialRunner:
         x = split.x[:CO_IMAGES].to(self.device)
         y = split.y[:CO_IMAGES].to(self.device)
         eps = self.config.attack.eps
-        pgd = ATTACKS.get("pgd")(
-            AttackConfig(
-                attack="pgd",
-                eps=eps,
-                step_size=eps / 4,
-                steps=CO_STEPS,
-                random_start=True,
-                attack_labels="true",
-            )
-        )
+        kind = ATTACKS.cls("pgd")
+        params = kind.Params(step_size=eps / 4, steps=CO_STEPS, random_start=True)
+        pgd = kind(params, eps=eps, labels="true")
         model = self.model
 
         def measure(step: int) -> float:

@@ -13,7 +13,10 @@ Add a preset with::
 
     @eval_preset("my-attack", kind="white-box", params=lambda ctx: {"steps": 7})
     def my_attack(eps, ctx):
-        return PGD(AttackConfig("pgd", eps, eps / 4, 7, True))
+        return PGD(PGD.Params(step_size=eps / 4, steps=7), eps=eps)
+
+A project attack is built from its component params (`robust_tickets.attacks`): a fixed
+strength as above, or the training run's settings of it (`AttackContext.trained`).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from robust_tickets.attacks import ATTACKS, Attack, ChosenLabels, Restarts, Transfer
+from robust_tickets.attacks import ATTACKS, Attack, ChosenLabels, Restarts, Transfer, make_attack
 from robust_tickets.attacks.base import project
 from robust_tickets.attacks.fgsm import FGSM
 from robust_tickets.attacks.pgd import PGD
-from robust_tickets.config import AttackConfig
+from robust_tickets.components import Params, Spec
+from robust_tickets.config import DATASET_DEFAULTS, AttackConfig
 from robust_tickets.evaluation import autoattack
 from robust_tickets.evaluation.library import TorchAttack
 from robust_tickets.registry import Registry
@@ -59,6 +63,16 @@ class AttackContext:
     train_attack: AttackConfig = field(default_factory=AttackConfig)
     settings: EvalSettings = field(default_factory=EvalSettings)
     surrogate: nn.Module | None = None  # the dense network transfer attacks craft examples on
+    dataset: str = ""  # the training run's: its threat model's defaults (`trained`)
+
+    def trained(self, name: str) -> Params:
+        """Attack `name`'s settings as the training run had them: the training attack's own if
+        it is `name`, else `name`'s defaults on the run's dataset (CIFAR-10's PGD step 2/255),
+        which is what an evaluation of any run at the training settings uses."""
+        spec = self.train_attack.attack
+        if spec.params is not None and ATTACKS.canonical(spec.name) == ATTACKS.canonical(name):
+            return spec.params
+        return ATTACKS.spec(name, DATASET_DEFAULTS.get(self.dataset, {})).params
 
 
 @dataclass(frozen=True)
@@ -127,87 +141,67 @@ def eval_preset(
 
 
 # ---- the project's own attacks ------------------------------------------------------------
-def _relative_step(train: AttackConfig) -> float:
-    """PGD step as a fraction of eps, as in training (0.05 / 0.3 for the paper)."""
-    return train.step_size / train.eps if train.eps > 0 else train.step_size
-
-
 @eval_preset("fgsm", kind="white-box")
 def _fgsm(eps: float, ctx: AttackContext) -> Attack:
     """The project's FGSM."""
-    return FGSM(AttackConfig(attack="fgsm", eps=eps))
+    return FGSM(eps=eps)
 
 
-def _single_step(name: str, eps: float, ctx: AttackContext) -> Attack:
-    """A single-step attack at `eps` with the training run's settings (multiples of eps)."""
-    t = ctx.train_attack
-    config = AttackConfig(
-        attack=name,
-        eps=eps,
-        nfgsm_noise=t.nfgsm_noise,
-        nfgsm_step=t.nfgsm_step,
-        fgsm_rs_step=t.fgsm_rs_step,
-    )
-    return ATTACKS.get(name)(config)
+def _as_trained(name: str, eps: float, ctx: AttackContext) -> Attack:
+    """Attack `name` at `eps` with the training run's settings of it (multiples of eps)."""
+    return ATTACKS.get(Spec(name, ctx.trained(name)), eps=eps)
 
 
-@eval_preset(
-    "fgsm-rs", kind="white-box", params=lambda ctx: {"step": ctx.train_attack.fgsm_rs_step}
-)
+@eval_preset("fgsm-rs", kind="white-box", params=lambda ctx: {"step": ctx.trained("fgsm-rs").step})
 def _fgsm_rs(eps: float, ctx: AttackContext) -> Attack:
     """The project's FGSM from a random start (step = fgsm_rs_step x eps, as in training)."""
-    return _single_step("fgsm-rs", eps, ctx)
+    return _as_trained("fgsm-rs", eps, ctx)
 
 
-@eval_preset(
-    "nfgsm",
-    kind="white-box",
-    params=lambda ctx: {"noise": ctx.train_attack.nfgsm_noise, "step": ctx.train_attack.nfgsm_step},
-)
+def _nfgsm_params(ctx: AttackContext) -> dict[str, Any]:
+    p = ctx.trained("nfgsm")
+    return {"noise": p.noise, "step": p.step}
+
+
+@eval_preset("nfgsm", kind="white-box", params=_nfgsm_params)
 def _nfgsm(eps: float, ctx: AttackContext) -> Attack:
     """The project's N-FGSM as in training (noise, step), projected onto the eps-ball.
 
     N-FGSM's training perturbation may leave the ball; like every preset's, its result is
     projected onto the ball (`EvalPreset.build`)."""
-    return _single_step("nfgsm", eps, ctx)
+    return _as_trained("nfgsm", eps, ctx)
 
 
-def _pgd_config(eps: float, ctx: AttackContext) -> AttackConfig:
-    steps = ctx.train_attack.steps
-    return AttackConfig("pgd", eps, _relative_step(ctx.train_attack) * eps, steps, True)
+def _trained_pgd(ctx: AttackContext) -> PGD:
+    """PGD with the training run's steps and step size, at its eps, from a random start."""
+    params = dataclasses.replace(ctx.trained("pgd"), random_start=True)
+    return PGD(params, eps=ctx.train_attack.eps)
 
 
-@eval_preset(
-    "pgd",
-    kind="white-box",
-    params=lambda ctx: {"steps": ctx.train_attack.steps, "step": _relative_step(ctx.train_attack)},
-)
+@eval_preset("pgd", kind="white-box", params=lambda ctx: _trained_pgd(ctx).summary())
 def _pgd(eps: float, ctx: AttackContext) -> Attack:
     """The project's PGD as in training (its steps; step = eps * step_size/eps of training)."""
-    return PGD(_pgd_config(eps, ctx))
+    return _trained_pgd(ctx).at(eps)
 
 
 def _paper_params(ctx: AttackContext) -> dict[str, Any]:
     train = ctx.train_attack
-    params = {"attack": train.attack, "labels": train.attack_labels}
-    if "steps" in ATTACKS.get(train.attack).uses:
-        params |= {"steps": train.steps, "step": _relative_step(train)}
-    return params
+    summary = make_attack(train).summary()  # PGD's steps and step (a fraction of eps)
+    return {"attack": train.attack.name, "labels": train.attack_labels, **summary}
 
 
 @eval_preset("paper", kind="white-box", params=_paper_params, clean_required=False)
 def _paper(eps: float, ctx: AttackContext) -> Attack:
     """The paper's measure: the training attack on the model's own labels, counting every
     attacked prediction that is right (whatever the clean one was), as training evaluates."""
-    step = _relative_step(ctx.train_attack) * eps  # a PGD step keeps its fraction of eps
-    config = dataclasses.replace(ctx.train_attack, eps=eps, step_size=step)
-    return ChosenLabels(ATTACKS.get(config.attack)(config))
+    return ChosenLabels(make_attack(ctx.train_attack).at(eps))  # a PGD step keeps its ratio
 
 
 def restarted_pgd(eps: float, steps: int, restarts: int) -> Attack:
     """PGD from `restarts` random starts, step 2.5*eps/steps (Madry et al.), keeping for each
     example the first start that fools the model (later starts only run on the survivors)."""
-    return Restarts(PGD(AttackConfig("pgd", eps, 2.5 * eps / steps, steps, True)), restarts)
+    params = PGD.Params(step_size=2.5 * eps / steps, steps=steps, random_start=True)
+    return Restarts(PGD(params, eps=eps), restarts)
 
 
 @eval_preset(
@@ -245,15 +239,15 @@ def _ta_fgsm(eps: float, ctx: AttackContext) -> Attack:
     "ta-pgd",
     kind="white-box",
     library=True,
-    params=lambda ctx: {"steps": ctx.train_attack.steps, "step": _relative_step(ctx.train_attack)},
+    params=lambda ctx: _trained_pgd(ctx).summary(),
     seed_group="pgd",
 )
 def _ta_pgd(eps: float, ctx: AttackContext) -> Attack:
     """torchattacks' PGD with the settings and random start of `pgd` (cross-check)."""
-    c = _pgd_config(eps, ctx)
+    p = _trained_pgd(ctx).at(eps).params
     return TorchAttack(
         lambda ta, model, seed: ta.PGD(
-            model, eps=eps, alpha=c.step_size, steps=c.steps, random_start=True
+            model, eps=eps, alpha=p.step_size, steps=p.steps, random_start=True
         )
     )
 

@@ -53,7 +53,7 @@ def attack_passes(name: str, eps: float, ctx: AttackContext) -> Passes:
     if eps == 0:
         return NONE
     s, others = ctx.settings, max(1, ctx.num_classes - 1)
-    pgd_train = max(1, ctx.train_attack.steps)
+    pgd_train = max(1, ctx.trained("pgd").steps)  # the `pgd` preset's: training's settings
     trained_with = max(1, make_attack(ctx.train_attack).passes)  # the paper's measure's attack
     base = {
         "fgsm": Passes(1, 1),

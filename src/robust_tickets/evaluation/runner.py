@@ -105,6 +105,18 @@ def default_eps(config: ExperimentConfig) -> tuple[float, ...]:
     return DATASET_EVAL_EPS.get(config.data.dataset, DEFAULT_EPS)
 
 
+def _context(
+    config: ExperimentConfig,
+    num_classes: int,
+    options: EvalOptions,
+    surrogate: nn.Module | None = None,
+) -> AttackContext:
+    """What the presets read of the training run (its attack, dataset) and of these options."""
+    return AttackContext(
+        num_classes, config.attack, options.settings, surrogate, dataset=config.data.dataset
+    )
+
+
 def _canonical(options: EvalOptions) -> EvalOptions:
     if options.eps is not None and not options.eps:
         raise UserError("--eps is empty: give at least one radius, e.g. --eps 0.1")
@@ -244,7 +256,7 @@ def _weigher(
     config: ExperimentConfig, options: EvalOptions, splits: Splits, test: Split, device
 ) -> Callable[[Task], float]:
     """A task's estimated cost per example, in gradient passes of this network."""
-    ctx = AttackContext(splits.num_classes, config.attack, options.settings)
+    ctx = _context(config, splits.num_classes, options)
     model = empty_model(config).to(device)
     size = min(len(test), options.settings.batch_size, 256)
     x, y = test.x[:size].to(device), test.y[:size].to(device)
@@ -286,7 +298,7 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
         spec = DATASETS.get(config.data.dataset)
         total = spec.counts()[1]
         n = min(options.n_examples or total, total)
-        ctx = AttackContext(spec.num_classes, config.attack, options.settings)
+        ctx = _context(config, spec.num_classes, options)
         model = empty_model(config).to(device)
         size = min(n, options.settings.batch_size, 256)
         x = torch.rand(size, *spec.input_shape(), device=device)
@@ -517,7 +529,7 @@ def _evaluate_level(
     surrogate = None
     if plan.surrogate is not None:
         surrogate = load_ticket(config, plan.surrogate, splits).to(device)
-    ctx = AttackContext(splits.num_classes, config.attack, options.settings, surrogate)
+    ctx = _context(config, splits.num_classes, options, surrogate)
 
     def seed(group: str, eps: float, start: int) -> int:
         return derive(

@@ -46,30 +46,19 @@ class ModelSpec:
     assumed_kinds: tuple[str, ...] | None = None
 
     def layer_kinds(self, input_shape: tuple[int, ...], num_classes: int = 10) -> tuple[str, ...]:
-        """The kinds of prunable layer (`conv`, `fc`, `output`) the model has, sorted: derived as
-        the ticket derives them (`ticket.layer_kinds`), from a build on the meta device (no
-        memory, no initialisation) with the default settings, never declared beside the model."""
+        """The kinds of prunable layer (`conv`, `fc`, `output`) the model has on images of
+        `input_shape`, sorted: derived as the ticket derives them (`ticket.layer_kinds`), from a
+        build on the meta device (no memory, no initialisation) with the default settings,
+        never declared beside the model. A user's network is not built to learn them: it
+        assumes every kind (`assumed_kinds`), so every rate stays in its run's identity."""
+        if self.assumed_kinds is not None:
+            return self.assumed_kinds
         with torch.device("meta"):
             if self.params is None:
                 model = self.build(input_shape, num_classes)
             else:
                 model = self.build(input_shape, num_classes, self.params())
         return tuple(sorted(set(layer_kinds(model).values())))
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """`layer_kinds` at the first of the project's image shapes the model takes (CIFAR's
-        colour 32x32, then MNIST's grey 28x28): what resolving a run fits the allocation to.
-        Prefer `layer_kinds(shape)` with the run's own shape where it is at hand."""
-        if self.assumed_kinds is not None:
-            return self.assumed_kinds
-        for shape in _SAMPLE_SHAPES:
-            if self.fits(shape) is None:
-                return self.layer_kinds(shape)
-        raise ValueError(f"the model takes none of the shapes {_SAMPLE_SHAPES}: call layer_kinds")
-
-
-_SAMPLE_SHAPES: tuple[tuple[int, ...], ...] = ((3, 32, 32), (1, 28, 28))
 
 
 def split_model_name(text: str) -> tuple[str, dict[str, str]]:

@@ -44,8 +44,9 @@ class Objective(Component):
     # whether the loss is a per-row weighted cross-entropy (`row_scales`): the MLP's own steppers
     # can only take such a loss; the others train through autograd
     row_weighted: ClassVar[bool] = True
-    # the AttackConfig fields the objective reads itself, beside its attack's (`attack.uses`)
-    uses: ClassVar[tuple[str, ...]] = ()
+    # the attack whose settings the objective reads itself (TRADES's KL attack takes PGD's
+    # step_size and steps), or None: any training attack does
+    attack_needed: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -125,7 +126,7 @@ def objective_for(config: ExperimentConfig, attack: type[BackendAttack] | None =
     cls = OBJECTIVES.cls(spec.name)
     attacker = None
     if cls.adversarial:
-        kind = attack if attack is not None else ATTACKS.get(config.attack.attack)
-        attacker = kind(config.attack)
+        kind = attack if attack is not None else ATTACKS.cls(config.attack.attack)
+        attacker = kind.from_config(config.attack)
     smoothing = config.data.label_smoothing
     return cls(spec.params, attack=attacker, smoothing=smoothing, form=t.loss_form)

@@ -1,7 +1,7 @@
 """TRADES (Zhang et al., 2019, "Theoretically Principled Trade-off between Robustness and
 Accuracy"): CE(natural) + beta * KL(p(x) || p(x_adv)), where x_adv maximises that KL in the
 eps-ball, found from x + 0.001 * N(0, 1) by `steps` signed-gradient steps of `step_size`
-(the run's attack settings: the run's attack itself is what evaluation measures).
+(those of the run's attack, which must be `pgd`; that PGD is what evaluation measures).
 
 Its loss is no weighted cross-entropy (the KL couples each natural row with its adversarial
 one, and gradients flow through both), so it trains through autograd on every model.
@@ -65,7 +65,7 @@ class Trades(Objective):
     name = "trades"
     adversarial = True
     row_weighted = False
-    uses = ("eps", "step_size", "steps")
+    attack_needed = "pgd"
 
     @dataclass(frozen=True)
     class Params(Params):
@@ -96,15 +96,15 @@ class Trades(Objective):
             raise ValueError("the trades objective has no attack")
         if isinstance(generator, Sequence):
             raise ValueError("the trades objective attacks one model at a time")
-        config = self.attack.config
+        pgd = self.attack.params
         natural = backend.forward(x, need_grad=False).logits
         return kl_attack(
             backend,
             x,
             natural,
-            eps=config.eps,
-            step_size=config.step_size,
-            steps=config.steps,
+            eps=self.attack.eps,
+            step_size=pgd.step_size,
+            steps=pgd.steps,
             generator=generator,
         )
 

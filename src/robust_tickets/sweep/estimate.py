@@ -55,7 +55,13 @@ class Estimator:
         spec = DATASETS.get(config.data.dataset)
         shape = spec.files["train_images"].shape[1:]
         a, t = config.attack, config.train
-        key = (config.model.model, a.attack, a.steps, t.adv_train, t.batch_size, shape)
+        key = (
+            config.model.model,
+            a.attack,
+            t.adv_train,
+            t.batch_size,
+            shape,
+        )  # attack: its settings too
         if key not in self._rates:
             self._rates[key] = self._measure(config, shape, spec.num_classes)
         return self._rates[key]

@@ -34,7 +34,9 @@ def evaluate_split(
     the paper, test targets are not); accuracies always use the true class. The natural forward
     pass gives the attack its labels and, where the attack starts at x, its first gradient.
     """
-    objective = Objective(attack=attack(attack_config), smoothing=label_smoothing, form=loss_form)
+    objective = Objective(
+        attack=attack.from_config(attack_config), smoothing=label_smoothing, form=loss_form
+    )
     totals = {"loss": 0.0, "acc": 0.0, "adv_loss": 0.0, "adv_acc": 0.0}
     n = len(split)
     reuse = objective.attack is not None and objective.attack.reuses_start

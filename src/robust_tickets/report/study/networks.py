@@ -2,11 +2,11 @@
 sparsity and seed, and its per-image worst case over one set of attacks.
 
 A *setting* is what is trained and attacked (dataset, model, training attack, eps, adversarial
-or natural training, the objective where the config has one); a *method* is how the ticket is
-found (criterion, strategy, rewind iteration, one-shot, allocation); a *seed* is an experiment's
-base seed and trial (trial t of two methods with the same base seed starts from the same dense
-network). Everything else two experiments of one setting and method differ in is appended to
-the method's name, so two different runs never share a line."""
+or natural training, and the objective where adv_train does not imply it); a *method* is how
+the ticket is found (criterion, strategy, rewind iteration, one-shot, allocation); a *seed* is
+an experiment's base seed and trial (trial t of two methods with the same base seed starts from
+the same dense network). Everything else two experiments of one setting and method differ in
+is appended to the method's name, so two different runs never share a line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from robust_tickets.config import implied_objective
 from robust_tickets.errors import UserError
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS
 from robust_tickets.evaluation.store import Entry, RobustnessDir
@@ -80,8 +81,8 @@ def setting_label(flat: dict[str, Any]) -> str:
     """A file-name-safe name of the setting: mnist-dense-300-100-pgd-eps0.1-adv."""
     mode = "adv" if flat["adv_train"] else "nat"
     parts = [flat["dataset"], flat["model"], flat["attack"], f"eps{flat['eps']:g}", mode]
-    if "objective" in flat:
-        parts.append(str(flat["objective"]))
+    if "objective" in flat and flat["objective"] != implied_objective(flat):
+        parts.append(str(flat["objective"]))  # madry, trades: what adv/nat does not say
     return re.sub(r"[^A-Za-z0-9.+=_-]+", "_", "-".join(parts))
 
 
