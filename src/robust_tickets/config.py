@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field, fields
@@ -208,6 +209,32 @@ class PruneConfig:
         "previous level's ticket); with strategy `continue` survivors start from its weights",
         since_value=False,
     )
+    prune_levels: str = _f(
+        "",
+        "comma-separated levels of the pruning schedule to train after the dense level 0, "
+        "increasing, e.g. 3,8,11,15,18 (the paper's table sparsities in five rounds; "
+        "prune_iters becomes their count); empty: every level 1..prune_iters",
+        since_value="",
+    )
+
+    @property
+    def schedule_levels(self) -> tuple[int, ...]:
+        """The schedule level (the exponent of the allocation's keep rate) that each pruned
+        level 1, 2, ... prunes to."""
+        if not self.prune_levels:
+            return tuple(range(1, self.prune_iters + 1))
+        return parse_levels(self.prune_levels)
+
+
+def parse_levels(text: str) -> tuple[int, ...]:
+    """`prune_levels` as integers: strictly increasing, each at least 1 (ValueError if not)."""
+    try:
+        levels = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if levels[0] < 1 or any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ValueError(f"{text!r} is not strictly increasing from 1 or more")
+    return levels
 
 
 @dataclass(frozen=True)

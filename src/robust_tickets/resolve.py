@@ -36,6 +36,7 @@ from robust_tickets.config import (
     coerce,
     flatten_mapping,
     implied_objective,
+    parse_levels,
 )
 from robust_tickets.data import DATASETS
 from robust_tickets.data.augment import AUGMENTS, unfit
@@ -162,6 +163,16 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     for ok, message in checks:
         if not ok:
             raise UserError(f"{message}: fix the flag or config file")
+    if p.prune_levels:  # canonical, and prune_iters is their count
+        try:
+            levels = parse_levels(p.prune_levels)
+        except ValueError as e:
+            raise UserError(f"prune_levels {e}: e.g. --prune-levels 3,8,11,15,18") from None
+        if levels[-1] > limits.MAX_PRUNE_ITERS:
+            limits.count("prune_levels' last level", levels[-1], 1, limits.MAX_PRUNE_ITERS, hint)
+        text = ",".join(map(str, levels))
+        p = dataclasses.replace(p, prune_levels=text, prune_iters=len(levels))
+        config = dataclasses.replace(config, prune=p)
     dataset = DATASETS.canonical(d.dataset)
     if t.train_epochs:  # the level's length in steps, as the components, reports and sweeps read it
         t = dataclasses.replace(t, train_iters=_epoch_iters(config, dataset))
@@ -209,7 +220,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             component.check(config)
     else:  # the dense baseline runs one level whatever prune_iters says
         prune.update(allocation=PRUNE_METHODS.get("layerwise").spec, criterion=criterion_default())
-        flat.update(prune_iters=0, one_shot=PruneConfig().one_shot)
+        flat.update(prune_iters=0, one_shot=PruneConfig().one_shot, prune_levels="")
     sections: dict[str, Any] = {
         name: cls(**{f.name: flat[f.name] for f in fields(cls) if f.type != "Spec"})
         for name, cls in SECTION_CLASSES.items()

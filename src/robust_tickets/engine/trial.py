@@ -156,7 +156,9 @@ class TrialRunner:
             PruneContext(
                 tensors=trained,
                 masks=old_masks,
-                keep=keep_counts(sizes, pruning_rates(self.config, self.model), level),
+                keep=keep_counts(
+                    sizes, pruning_rates(self.config, self.model), p.schedule_levels[level - 1]
+                ),
                 allocation=PRUNE_METHODS.get(p.allocation),
                 generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
                 model=self.model,
