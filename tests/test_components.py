@@ -120,7 +120,8 @@ def test_every_component_builds_with_its_defaults_and_round_trips(key, name):
     assert component.params == registry.cls(name).Params().checked()
     section, attr = SLOTS[key]
     prunes = {"strategy": "reset"} if key != "strategy" else {}
-    config = from_flat({**prunes, key: name})
+    needs = {"objective": {"trades": {"attack": "pgd"}}}.get(key, {}).get(name, {})  # PGD's KL
+    config = from_flat({**prunes, **needs, key: name})
     assert getattr(getattr(config, section), attr).name == name
     assert config_from_dict(config.to_dict()) == config
 

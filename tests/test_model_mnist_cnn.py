@@ -33,7 +33,7 @@ def test_conv_and_linear_weights_prunable_biases_zero_and_seeded():
     assert all((p == 0).all() for n, p in net.named_parameters() if n.endswith("bias"))
     again = create_model("mnist-cnn", (1, 28, 28), 10, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(net.parameters(), again.parameters(), strict=True))
-    assert MODELS.get("mnist-cnn").kinds == ("conv", "fc", "output")
+    assert MODELS.get("mnist-cnn").layer_kinds((1, 28, 28), 10) == ("conv", "fc", "output")
 
 
 def test_fits_mnist_and_refuses_tiny_images():
