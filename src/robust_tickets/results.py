@@ -63,7 +63,10 @@ ROW_FIELDS = (*_FIRST_FIELDS, *ADDED_FIELDS)
 
 def objective_params(flat: Mapping[str, Any]) -> str:
     """The chosen objective's settings that are not at their defaults, from a flat config
-    (`ExperimentConfig.flat`): "trades_beta=1.0", or "" where all are."""
+    (`ExperimentConfig.flat`) or a row of these (which carries them): "trades_beta=1.0", or
+    "" where all are."""
+    if "objective_params" in flat:
+        return str(flat["objective_params"] or "")
     spec = OBJECTIVES.spec(flat["objective"], flat)
     params = spec.params
     if params is None:
