@@ -2,20 +2,38 @@
 
 This is the stable interface that reports, sweeps, notebooks and checks read
 (`robust-tickets results DIR --json`). Accuracies are fractions in [0, 1]; `remaining` is the
-percent of prunable weights left at that level.
+percent of prunable weights left at that level. Columns added later come last
+(`ADDED_FIELDS`), so a table read by position keeps its columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from robust_tickets.config import ExperimentConfig
+from robust_tickets.objectives import OBJECTIVES
 from robust_tickets.schedule import level_steps
-from robust_tickets.store import find_experiments, read_level_info, read_level_metrics
+from robust_tickets.store import (
+    LevelDir,
+    find_experiments,
+    read_json,
+    read_level_info,
+    read_level_metrics,
+)
 
-ROW_FIELDS = (
+# Appended after every other column (of the training and the evaluation rows alike):
+# objective: the training loss (natural, mixed, madry, trades); `adv_train` alone cannot tell
+#   mixed from madry or trades;
+# objective_params: its settings that are not at their defaults, `name=value` joined by commas
+#   like `eval_params` ("trades_beta=1.0"; "" at the defaults);
+# final_from: where a finished level's final weights come from (done.json `final_weights`):
+#   `end`, or `best_check` where the overfitting check put its best check's weights back;
+#   "" for a level unfinished or run without the check.
+ADDED_FIELDS = ("objective", "objective_params", "final_from")
+_FIRST_FIELDS = (
     "experiment",
     "hash",
     "dataset",
@@ -40,9 +58,38 @@ ROW_FIELDS = (
     "adv_loss",
     "adv_acc",
 )
+ROW_FIELDS = (*_FIRST_FIELDS, *ADDED_FIELDS)
+
+
+def objective_params(flat: Mapping[str, Any]) -> str:
+    """The chosen objective's settings that are not at their defaults, from a flat config
+    (`ExperimentConfig.flat`) or a row of these (which carries them): "trades_beta=1.0", or
+    "" where all are."""
+    if "objective_params" in flat:
+        return str(flat["objective_params"] or "")
+    spec = OBJECTIVES.spec(flat["objective"], flat)
+    params = spec.params
+    if params is None:
+        return ""
+    changed = {
+        params.flat_names[f.name]: getattr(params, f.name)
+        for f in fields(params)
+        if getattr(params, f.name) != f.default
+    }
+    return ",".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def final_from(level_dir: LevelDir) -> str:
+    """done.json's `final_weights.from` ("end", "best_check"), or "" (unfinished, or run
+    without the overfitting check, which alone records it)."""
+    if not level_dir.is_done():
+        return ""
+    source = read_json(level_dir.done).get("final_weights")
+    return str(source.get("from", "")) if isinstance(source, dict) else ""
 
 
 def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
+    flat = config.flat()
     return {
         "experiment": config.name(),
         "hash": config.hash(),
@@ -58,6 +105,8 @@ def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
         # the level's training steps (the keras loop's 60 epochs are 50,040 steps, not the
         # config's train_iters of 50,000): a row with iteration == train_iters is a level's end
         "train_iters": level_steps(config),
+        "objective": flat["objective"],
+        "objective_params": objective_params(flat),
     }
 
 
@@ -77,6 +126,7 @@ def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[
                     "level": level,
                     "remaining": info["remaining"],
                     "complete": level_dir.is_done(),
+                    "final_from": final_from(level_dir),
                 }
                 for row in read_level_metrics(level_dir):
                     yield {**where, **row}
@@ -91,7 +141,7 @@ def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[
 # split "masking-check": one row per gradient-masking check with flag pass/warn/skip.
 # `attack`/`eps` stay the training attack and eps; the evaluation's are eval_attack/eval_eps.
 EVAL_ROW_FIELDS = (
-    *ROW_FIELDS[: ROW_FIELDS.index("split") + 1],
+    *_FIRST_FIELDS[: _FIRST_FIELDS.index("split") + 1],
     "eval_attack",
     "eval_params",
     "eval_eps",
@@ -103,7 +153,17 @@ EVAL_ROW_FIELDS = (
     "check",
     "flag",
     "detail",
+    *ADDED_FIELDS,
 )
+
+
+def table_fields(include_eval: bool = False) -> tuple[str, ...]:
+    """The columns of `results --csv` (`--eval`: the evaluation rows' too), the added ones
+    last."""
+    if not include_eval:
+        return ROW_FIELDS
+    first = (*_FIRST_FIELDS, *(f for f in EVAL_ROW_FIELDS if f not in ROW_FIELDS))
+    return (*first, *ADDED_FIELDS)
 
 
 def iter_eval_rows(root: str | Path) -> Iterator[dict[str, Any]]:
@@ -124,6 +184,7 @@ def iter_eval_rows(root: str | Path) -> Iterator[dict[str, Any]]:
                     "remaining": read_level_info(level_dir.info)["remaining"],
                     "complete": level_dir.is_done(),
                     "iteration": level_steps(config),
+                    "final_from": final_from(level_dir),
                 }
                 for row in store.read_table():
                     yield {

@@ -61,7 +61,7 @@ def check_target(target: Path, dirs: list[Path]) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from robust_tickets.results import EVAL_ROW_FIELDS, ROW_FIELDS, iter_rows
+    from robust_tickets.results import iter_rows, table_fields
     from robust_tickets.store import atomic_write_text
 
     for directory in args.dirs:
@@ -81,10 +81,7 @@ def handle(args: argparse.Namespace) -> int:
     import io
 
     buffer = io.StringIO()
-    fields = ROW_FIELDS
-    if args.eval:
-        fields = (*ROW_FIELDS, *(f for f in EVAL_ROW_FIELDS if f not in ROW_FIELDS))
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=table_fields(args.eval), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     if args.csv == "-":

@@ -19,10 +19,10 @@ import numpy as np
 
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.errors import UserError
-from robust_tickets.report.style import pct, setting_slug, setting_title
+from robust_tickets.report.style import objective_tag, pct, setting_slug, setting_title
 from robust_tickets.results import iter_rows
 from robust_tickets.schedule import level_steps, num_levels
-from robust_tickets.store import ExperimentDir, LevelDir, find_experiments
+from robust_tickets.store import ExperimentDir, LevelDir, find_experiments, read_json
 
 METRICS = ("loss", "acc", "adv_loss", "adv_acc")
 # Fields that do not separate settings: the strategy is what a setting compares, and the
@@ -46,6 +46,9 @@ class LevelRun:
     complete: bool
     level_dir: LevelDir
     curves: dict[str, Curve] = field(default_factory=dict)
+    # done.json's `final_weights` where the overfitting check put a best check's weights back
+    # (`from` "best_check", with its step and epoch); None where they are the level's end's
+    best_check: dict[str, Any] | None = None
 
     def last_iteration(self) -> int:
         return max((int(c.iteration[-1]) for c in self.curves.values()), default=-1)
@@ -119,6 +122,8 @@ def _level_runs(exp: ExperimentDir) -> dict[tuple[int, int], LevelRun]:
             complete=bool(meta[key]["complete"]),
             level_dir=exp.trial(trial).level(level),
         )
+        if meta[key].get("final_from") == "best_check":
+            run.best_check = read_json(run.level_dir.done)["final_weights"]
         for split in sorted({r["split"] for r in found}):
             picked = sorted((r for r in found if r["split"] == split), key=lambda r: r["iteration"])
             run.curves[split] = Curve(
@@ -233,8 +238,14 @@ def group_settings(series: list[Series]) -> list[Setting]:
             s.label = f"{s.strategy} ({detail})" if detail else s.strategy
         common = {k: v for k, v in members[0].flat.items() if k not in NOT_SETTING}
         settings.append(Setting(flat=common, series=members, title=setting_title(common)))
-    settings.sort(
-        key=lambda g: (g.flat["dataset"], g.flat["attack"], not g.flat["adv_train"], str(g.flat))
+    settings.sort(  # the objective adv_train implies (tag "") before madry, trades ...
+        key=lambda g: (
+            g.flat["dataset"],
+            g.flat["attack"],
+            not g.flat["adv_train"],
+            objective_tag(g.flat),
+            str(g.flat),
+        )
     )
     _tell_apart(settings)
     return settings

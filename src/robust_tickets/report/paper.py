@@ -51,6 +51,9 @@ PAPER_REQUIRED = {
 # (docs/faithfulness.md): either is set against its tables, and the pages say which ran.
 PAPER_STRATEGIES = ("reset", "rewind_trained")
 PAPER_REQUIRED_PGD = {"step_size": 0.05, "steps": 10, "random_start": True}
+# The paper's losses: CE(natural), and 0.5 CE(natural) + 0.5 CE(adversarial) (objective
+# `mixed`); a madry or trades run is never set against its adversarially trained cells.
+PAPER_OBJECTIVES = {False: "natural", True: "mixed"}
 PAPER_SETUP = {
     "valid_size": 10_000,
     "label_smoothing": 0.1,
@@ -108,6 +111,8 @@ def paper_rows(flat: dict[str, Any]) -> dict[float, dict[str, PaperCell]] | None
     if key not in PAPER:
         return None
     if flat.get("strategy") not in PAPER_STRATEGIES:
+        return None
+    if flat.get("objective", PAPER_OBJECTIVES[key[2]]) != PAPER_OBJECTIVES[key[2]]:
         return None
     required = dict(PAPER_REQUIRED)
     if flat["attack"] == "pgd":

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from robust_tickets.config import implied_objective
 from robust_tickets.errors import UserError
 from robust_tickets.report.paper import paper_level
 from robust_tickets.report.plot import Reference
+from robust_tickets.results import objective_params
 
 LABEL = "published replication (docs/replication)"
 
@@ -47,6 +49,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
                 "attack": r["attack"],
                 "eps": float(r["eps"]),
                 "adv_train": r["adv_train"].strip().lower() == "true",
+                **_objective(r),
                 "strategy": r["strategy"],
                 "trial": int(r["trial"]),
                 "level": int(r["level"]),
@@ -70,6 +73,26 @@ NEEDED = (*MATCH, "experiment", "trial", "level", "remaining", "iteration", "spl
           "adv_acc")  # fmt: skip
 
 
+def _objective(row: dict[str, str]) -> dict[str, str]:
+    """A CSV row's objective and its non-default settings; a file written before rows named
+    the objective (no such column) trained with the one adv_train implies."""
+    adv_train = row["adv_train"].strip().lower() == "true"
+    return {
+        "objective": row.get("objective") or implied_objective({"adv_train": adv_train}),
+        "objective_params": row.get("objective_params") or "",
+    }
+
+
+def _same_setting(row: dict[str, Any], flat: dict[str, Any]) -> bool:
+    """Whether a replication row is of the setting of `flat`: the MATCH fields and the
+    objective (a madry run is no replication of the paper's mixed one)."""
+    if any(row[k] != flat[k] for k in MATCH):
+        return False
+    objective = flat.get("objective", implied_objective(flat))
+    params = objective_params(flat) if "objective" in flat else ""
+    return (row["objective"], row["objective_params"]) == (objective, params)
+
+
 def reference_for(
     rows: list[dict[str, Any]], flat: dict[str, Any], at: int
 ) -> tuple[Reference, int, int] | None:
@@ -77,7 +100,7 @@ def reference_for(
     training mode and strategy), as (reference, iteration used, trials); None if it has none."""
     picked: dict[tuple[str, int, int], dict[str, Any]] = {}
     for r in rows:
-        if any(r[k] != flat[k] for k in MATCH) or r["iteration"] > at:
+        if not _same_setting(r, flat) or r["iteration"] > at:
             continue
         key = (r["experiment"], r["trial"], r["level"])
         if key not in picked or r["iteration"] > picked[key]["iteration"]:
@@ -123,6 +146,7 @@ def load_robustness(path: Path) -> list[dict[str, Any]]:
                 **{k: r[k] for k in ("dataset", "model", "attack", "strategy", "eval_attack")},
                 "eps": float(r["eps"]),
                 "adv_train": r["adv_train"].strip().lower() == "true",
+                **_objective(r),
                 "trial": int(r["trial"]),
                 "remaining": float(r["remaining"]),
                 "eval_eps": float(r["eval_eps"]),
@@ -144,7 +168,7 @@ def robustness_note(rows: list[dict[str, Any]], flat: dict[str, Any]) -> str | N
     found = [
         r
         for r in rows
-        if all(r[k] == flat[k] for k in MATCH)
+        if _same_setting(r, flat)
         and r["eval_eps"] == flat["eps"]
         and r["eval_attack"] in (flat["attack"], "worst-case")
     ]

@@ -10,7 +10,9 @@ from typing import Any
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
+from robust_tickets.config import implied_objective
 from robust_tickets.resolve import from_flat
+from robust_tickets.results import objective_params
 
 DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
 STRATEGY_COLORS = {
@@ -56,9 +58,26 @@ def eps_flag(eps: float) -> str:
     return repr(eps)
 
 
+def objective_tag(flat: dict[str, Any]) -> str:
+    """The training objective where adv_train does not say it, with its settings not at their
+    defaults ("madry", "trades trades_beta=1.0"); "" for natural and the paper's mixed, so
+    the pages of runs made before objectives were chosen read as they did. `flat` is a flat
+    config, or a results row (which carries `objective_params`); without `objective`, nothing."""
+    name = flat.get("objective")
+    if name is None:
+        return ""
+    params = objective_params(flat)
+    if name == implied_objective(flat) and not params:
+        return ""
+    return f"{name} {params}" if params else str(name)
+
+
 def training_mode(flat: dict[str, Any]) -> str:
-    """ "adversarial" or "natural" training."""
-    return "adversarial" if flat["adv_train"] else "natural"
+    """ "adversarial" or "natural" training, with the objective where that does not imply it
+    ("adversarial (madry)")."""
+    mode = "adversarial" if flat["adv_train"] else "natural"
+    tag = objective_tag(flat)
+    return f"{mode} ({tag})" if tag else mode
 
 
 # Settings that change the method (how tickets are found or trained), named in every title and
@@ -112,7 +131,9 @@ def setting_title(flat: dict[str, Any]) -> str:
     attack = flat["attack"].upper()
     if flat["attack"] == "pgd":
         attack += f" ({flat['steps']} steps of {flat['step_size']:g})"
-    mode = f"{training_mode(flat)} training"
+    objective = objective_tag(flat)  # after "training": "adversarial training (madry)"
+    mode = ("adversarial" if flat["adv_train"] else "natural") + " training"
+    mode += f" ({objective})" if objective else ""
     dataset = DATASET_NAMES.get(flat["dataset"], flat["dataset"])
     tag = method_tag(flat)
     return f"{dataset} · {flat['model']} · {attack} ε={flat['eps']:g} · {mode}" + (
@@ -132,5 +153,8 @@ def setting_details(flat: dict[str, Any]) -> str:
 
 def setting_slug(flat: dict[str, Any]) -> str:
     mode = "adv" if flat["adv_train"] else "nat"
+    objective = objective_tag(flat)
+    if objective:
+        mode += "-" + re.sub(r"[^A-Za-z0-9.]+", "_", objective).strip("_")
     tag = re.sub(r"[^A-Za-z0-9.]+", "_", method_tag(flat)).strip("_")
     return f"{flat['dataset']}-{flat['model']}-{flat['attack']}-{mode}" + (f"-{tag}" if tag else "")

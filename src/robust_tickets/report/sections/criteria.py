@@ -15,6 +15,7 @@ results of ReportData, like every other section.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from robust_tickets.report.plot import MAX_WIDTH_IN, Drawn
 from robust_tickets.report.sections.base import Part
 from robust_tickets.report.strong import WORST as STRONG_WORST
 from robust_tickets.report.strong import StrongAttacks
-from robust_tickets.report.style import setting_title
+from robust_tickets.report.style import objective_tag, setting_title
 
 # What may differ within a setting: how the network is pruned and how far it went.
 PRUNING_FIELDS = frozenset(
@@ -321,4 +322,6 @@ def raw_header(setting: CriteriaSetting) -> list[str]:
 def slug(setting: CriteriaSetting) -> str:
     f = setting.flat
     mode = "adv" if f["adv_train"] else "nat"
+    objective = re.sub(r"[^A-Za-z0-9.]+", "_", objective_tag(f)).strip("_")
+    mode += f"-{objective}" if objective else ""
     return f"criteria_{f['dataset']}_{f['model']}_{f['attack']}_{mode}_{f['prune_method']}"

@@ -3,8 +3,9 @@ case of the strong attacks, natural and adversarial training side by side, with 
 gradient-masking flags, per sparsity.
 
 One panel per (dataset, model, training attack, eps, strategy, method) that has strong-attack
-results; experiments differing only in natural vs adversarial training share a panel. Part of
-the robustness section."""
+results; experiments differing only in natural vs adversarial training (or in the adversarial
+objective: mixed, madry, trades) share a panel, a colour each. Part of the robustness
+section."""
 
 from __future__ import annotations
 
@@ -17,9 +18,29 @@ from robust_tickets.report.aggregate import mean_std
 from robust_tickets.report.formats import Table
 from robust_tickets.report.plot import MAX_WIDTH_IN, Drawn, percent_axis
 from robust_tickets.report.strong import WORST, StrongAttacks, flags
-from robust_tickets.report.style import DATASET_NAMES, method_tag, pct, training_mode
+from robust_tickets.report.style import (
+    DATASET_NAMES,
+    method_tag,
+    objective_tag,
+    pct,
+    training_mode,
+)
 
-TRAINING_COLORS = {True: "#1f77b4", False: "#ff7f0e"}
+TRAINING_COLORS = {"adversarial": "#1f77b4", "natural": "#ff7f0e"}
+# (the caption names each colour in words)
+COLOR_NAMES = {
+    "#1f77b4": "blue", "#ff7f0e": "orange", "#2ca02c": "green", "#9467bd": "purple",
+    "#8c564b": "brown", "#e377c2": "pink", "#17becf": "cyan", "#bcbd22": "olive",
+}  # fmt: skip
+_OTHER_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
+
+def training_color(training: str) -> str:
+    """The colour of a training mode (`style.training_mode`): the paper's two as always, an
+    objective adv_train does not imply (madry, trades) one of its own, stable across runs."""
+    if training in TRAINING_COLORS:
+        return TRAINING_COLORS[training]
+    return _OTHER_COLORS[sum(map(ord, training)) % len(_OTHER_COLORS)]
 
 
 def _key(strong: StrongAttacks) -> tuple:
@@ -42,7 +63,7 @@ def panels(strongs: list[StrongAttacks]) -> dict[tuple, list[StrongAttacks]]:
     for strong in strongs:
         grouped[_key(strong)].append(strong)
     for found in grouped.values():
-        found.sort(key=lambda s: not s.flat["adv_train"])
+        found.sort(key=lambda s: (not s.flat["adv_train"], objective_tag(s.flat)))
     return dict(sorted(grouped.items()))
 
 
@@ -63,8 +84,8 @@ def claim_figure(strongs: list[StrongAttacks], checks: list[dict[str, Any]]) -> 
     for ax, (key, found) in zip(axes, grouped.items(), strict=False):
         xs: list[float] = []
         for strong in found:
-            color = TRAINING_COLORS[bool(strong.flat["adv_train"])]
             training = training_mode(strong.flat)
+            color = training_color(training)
             x = [strong.remaining[lv] for lv in strong.levels]
             xs += x
             trained = [mean_std(strong.trained.get(lv, [])) for lv in strong.levels]
@@ -102,11 +123,15 @@ def claim_figure(strongs: list[StrongAttacks], checks: list[dict[str, Any]]) -> 
     for ax in axes[len(grouped) :]:
         ax.set_visible(False)
     n = sorted({s.n for v in grouped.values() for s in v})
-    modes = {bool(s.flat["adv_train"]) for v in grouped.values() for s in v}
+    modes = sorted(
+        {training_mode(s.flat): (not s.flat["adv_train"], objective_tag(s.flat))
+         for v in grouped.values() for s in v}.items(),
+        key=lambda item: item[1],
+    )  # fmt: skip
     colours = "; ".join(
-        f"{'blue' if mode else 'orange'}: {'adversarial' if mode else 'natural'} training"
-        for mode in sorted(modes, reverse=True)
+        f"{COLOR_NAMES[training_color(mode)]}: {mode} training" for mode, _ in modes
     )
+    both = {natural for _, (natural, _) in modes} == {True, False}
     ringed = any(d["masking_flags"] for d in data)
     caption = (
         "Dashed: the training attack's accuracy as the paper reports it (the training-time "
@@ -118,7 +143,7 @@ def claim_figure(strongs: list[StrongAttacks], checks: list[dict[str, Any]]) -> 
         + (
             " Where the two worst-case lines coincide (at 0), the natural one (thin) is drawn "
             "over the adversarial one (thick)."
-            if len(modes) > 1
+            if both
             else ""
         )
     )
@@ -138,7 +163,7 @@ def claim_table(
     raw_header = [
         "dataset", "model", "attack", "eps", "strategy", "adv_train", "level", "remaining",
         "clean_pct", "training_attack_pct", "training_attack_evaluate_pct", "worst_case_pct",
-        "n_examples", "trials", "masking_flags", "experiment",
+        "n_examples", "trials", "masking_flags", "experiment", "objective",
     ]  # fmt: skip
     rows, raw_rows = [], []
     for key, found in panels(strongs).items():
@@ -166,6 +191,7 @@ def claim_table(
                     bool(f["adv_train"]), lv, round(strong.remaining[lv], 4),
                     *(round(s.mean * 100, 2) if s.n else None for s in stats),
                     strong.n, worst.n, " ".join(names), strong.experiment,
+                    f.get("objective", ""),
                 ])  # fmt: skip
     sizes = sorted({s.n for s in strongs})
     notes = [

@@ -18,13 +18,15 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from robust_tickets.report.plot import percent_axis
-from robust_tickets.report.style import pct
+from robust_tickets.report.style import objective_tag, pct
 
 WORST = "worst-case"
 
 
 def _setting(row: dict[str, Any]) -> str:
     mode = "adv" if row["adv_train"] else "nat"
+    objective = objective_tag(row)  # mixed and madry runs are never averaged together
+    mode += f" ({objective})" if objective else ""
     return f"{row['dataset']} {row['attack']}-{mode} eps {row['eps']:g}, {row['strategy']}"
 
 

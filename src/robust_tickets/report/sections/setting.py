@@ -40,6 +40,7 @@ from robust_tickets.report.sections.setting_curves import (
 )
 from robust_tickets.report.sections.setting_weights import weights_figure
 from robust_tickets.report.style import pct, strategy_color
+from robust_tickets.results import objective_params
 
 
 class SettingSection:
@@ -61,9 +62,9 @@ def setting_part(setting: Setting, data: ReportData) -> Part:
         f"fig3_accuracy_{slug}",
         "Natural and adversarial test accuracy against % of weights remaining",
     )
-    note = iteration0_note(setting)
-    if note:
-        part.add(Note(note))
+    for note in (iteration0_note(setting), best_check_note(setting)):
+        if note:
+            part.add(Note(note))
     for s in setting.series:
         part.add(accuracy_table(s, at, f"table_{slug}_{s.label}"))
     for index, others in enumerate(curve_comparisons(setting)):
@@ -106,6 +107,29 @@ def iteration0_note(setting: Setting) -> str | None:
         "This is expected, not a failed reset: each level's weights are reset to their initial "
         "values, but the mask that selects them was chosen from the weights trained at the "
         "previous level, and carries information by itself."
+    )
+
+
+def best_check_note(setting: Setting) -> str | None:
+    """Say which levels end with the weights of the overfitting check's best check rather than
+    those of their last step: what the tables and figures show is not what was saved."""
+    found = []
+    for series in setting.series:
+        for (trial, level), run in sorted(series.runs.items()):
+            if run.best_check is not None:
+                where = f"step {run.best_check['step']:,} (epoch {run.best_check['epoch']:g})"
+                found.append(
+                    f"{series.label} trial {trial} level {level} ({pct(run.remaining)}% left): "
+                    + where
+                )
+    if not found:
+        return None
+    return (
+        "Final weights from the catastrophic-overfitting check's best check, not the level's "
+        "end (--co-action stop or restore): " + "; ".join(found) + ". The tables and figures "
+        "show the evaluations taken while training; the saved weights, which the next level "
+        "prunes and `evaluate` attacks, are the best check's (their evaluation: done.json "
+        "`final_weights_eval`)."
     )
 
 
@@ -283,6 +307,7 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
         "adversarial_pct_std", "paper_natural_pct_mean", "paper_natural_pct_std",
         "paper_adversarial_pct_mean", "paper_adversarial_pct_std", "natural_diff_pct",
         "adversarial_diff_pct", "natural_diff_uncertainty_pct", "adversarial_diff_uncertainty_pct",
+        "objective", "objective_params",
     ]  # fmt: skip
     rows, raw_rows, waiting = [], [], []
     trials = len(series.trials())
@@ -320,7 +345,7 @@ def accuracy_table(series: Series, at: int, slug: str) -> Table:
                 series.name, series.strategy, flat["dataset"], flat["attack"], flat["eps"],
                 flat["adv_train"], level, round(remaining, 4), iteration, nat.n,
                 pct_or_none(nat.mean), pct_or_none(nat.std), pct_or_none(adv.mean),
-                pct_or_none(adv.std), *extra,
+                pct_or_none(adv.std), *extra, flat["objective"], objective_params(flat),
             ]
         )  # fmt: skip
     notes = [iteration_note(iteration, at, series.config.train.train_iters), STD_NOTE]
