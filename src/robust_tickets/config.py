@@ -545,9 +545,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eps": 8 / 255,
         "step_size": 2 / 255,
         "steps": 10,
-        # the standard CIFAR recipe (He et al. 2016; HYDRA's and Rice et al.'s AT): SGD,
-        # momentum 0.9, weight decay 5e-4, rate 0.1 decayed by a cosine over each level, batch
-        # 128, pad-4 crop + flip
+        # the standard CIFAR recipe (He et al. 2016; Madry et al. 2018): SGD, momentum 0.9,
+        # weight decay 5e-4, rate 0.1 (decayed by a cosine over each level), batch 128, pad-4
+        # crop + flip
         "optimizer": "sgd",
         "momentum": 0.9,
         "weight_decay": 5e-4,
@@ -555,8 +555,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr_schedule": "cosine",
         "batch_size": 128,
         "augment": "crop-flip",
-        # 100 epochs per level: HYDRA's (Sehwag et al. 2020) adversarial pre-training length,
-        # which every level here repeats (a ticket is retrained in full, not fine-tuned)
+        # 100 epochs per level, a usual PGD-AT length (the benchmark fixes none; HYDRA's README
+        # adds 20 epochs of score search and a fine-tuning): every level repeats it, since a
+        # ticket is retrained in full from its rewound weights, not fine-tuned
         "train_epochs": 100,
         "label_smoothing": 0.0,  # plain cross-entropy, as PGD-AT and the benchmark's models
         "valid_size": 1000,  # 49,000 training images: 383 steps an epoch
