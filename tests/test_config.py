@@ -170,9 +170,11 @@ def test_bad_values_are_user_errors(bad):
         from_flat(bad)
 
 
-def test_presets_are_valid():
-    for values in PRESETS.values():
-        assert isinstance(from_flat(values), ExperimentConfig)
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_valid(name):
+    config = from_flat(PRESETS[name])
+    assert isinstance(config, ExperimentConfig)
+    assert from_flat(config.flat()) == config  # its flat fields rebuild it
 
 
 def test_a_later_option_keeps_old_names_at_its_neutral_value_and_changes_them_otherwise():

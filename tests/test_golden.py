@@ -40,6 +40,25 @@ CASES: dict[str, tuple[str, dict]] = {
     "preset-conv4": ("toy_cifar", {"preset": "conv4"}),
     "preset-conv6": ("toy_cifar", {"preset": "conv6"}),
     "preset-cifar-quick": ("toy_cifar", {"preset": "cifar-quick"}),
+    # (the ResNet presets at width 4, in steps rather than epochs, rewound to step 2)
+    "preset-cifar-resnet": (
+        "toy_cifar",
+        {
+            "preset": "cifar-resnet",
+            "model": "preact-resnet18+channels=4",
+            "train_epochs": 0.0,
+            "rewind_iter": 2,
+        },
+    ),
+    "preset-cifar-cpu": (
+        "toy_cifar",
+        {
+            "preset": "cifar-cpu",
+            "model": "resnet20+channels=4",
+            "train_epochs": 0.0,
+            "rewind_iter": 2,
+        },
+    ),
     # every strategy
     "strategy-reset": ("toy_fashion", {"strategy": "reset"}),
     "strategy-rewind": ("toy_fashion", {"strategy": "rewind", "rewind_iter": 6}),

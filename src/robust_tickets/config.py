@@ -530,6 +530,86 @@ PRESETS: dict[str, dict[str, Any]] = {
         "valid_size": 250,
         "test_size": 500,
     },
+    # ResNet-18 on CIFAR-10 as the Adversarial Pruning benchmark compares pruned networks
+    # (Piras et al. 2024, pralab/AdversarialPruningBenchmark: ResNet-18, unstructured pruning
+    # to 90 / 95 / 99% sparsity, CIFAR-10 at L-inf 8/255), trained with lottery-ticket late
+    # rewinding (Frankle et al. 2020) and global magnitude pruning; sized for a GPU
+    # (docs/cifar.md: its cost per `sweep --dry-run --device cuda`).
+    "cifar-resnet": {
+        "dataset": "cifar10",
+        "model": "preact-resnet18",  # Wong et al. 2020 / Rice et al. 2020's ResNet-18
+        # PGD-AT (Madry et al. 2018): CE of PGD-10 examples, step 2/255 at eps 8/255, random
+        # start, true labels; the CIFAR-10 defaults spelled out so the preset reads alone
+        "objective": "madry",
+        "attack": "pgd",
+        "eps": 8 / 255,
+        "step_size": 2 / 255,
+        "steps": 10,
+        # the standard CIFAR recipe (He et al. 2016; Madry et al. 2018): SGD, momentum 0.9,
+        # weight decay 5e-4, rate 0.1 (decayed by a cosine over each level), batch 128, pad-4
+        # crop + flip
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "learning_rate": 0.1,
+        "lr_schedule": "cosine",
+        "batch_size": 128,
+        "augment": "crop-flip",
+        # 100 epochs per level, a usual PGD-AT length (the benchmark fixes none; HYDRA's README
+        # adds 20 epochs of score search and a fine-tuning): every level repeats it, since a
+        # ticket is retrained in full from its rewound weights, not fine-tuned
+        "train_epochs": 100,
+        "label_smoothing": 0.0,  # plain cross-entropy, as PGD-AT and the benchmark's models
+        "valid_size": 1000,  # 49,000 training images: 383 steps an epoch
+        "test_size": 0,  # the whole test set, as the benchmark evaluates
+        "eval_every": 3830,  # every 10 epochs
+        # global magnitude pruning at r = 1 - 10^-0.1 per schedule level: levels 10, 13 and 20
+        # leave 10.0, 5.0 and 1.0% of the weights, the benchmark's sparsities in three rounds
+        "prune_method": "global",
+        "prune_rate": 1 - 10**-0.1,
+        "prune_levels": "10,13,20",
+        # late rewinding: survivors restart from level 0's weights after 2 epochs (2 x 383
+        # steps), where Frankle et al. find ResNets' tickets stable (rewinding to 0 fails there)
+        "strategy": "rewind",
+        "rewind_iter": 766,
+    },
+    # The largest ResNet experiment that gives a *relative* result on 2 CPU cores in about an
+    # hour, sized by measurement (docs/cifar.md; the development machine was loaded by other
+    # runs: its CPU time per step is the sizing, not its wall time). ResNet-20 with N-FGSM
+    # single-step adversarial training (de Jorge et al. 2022: CE of examples from a uniform
+    # start in 2 eps, one signed step of eps, no clipping; eps 8/255), the dense network
+    # (level 0) and one pruned level: schedule level 7 of the global rate above, 20.0% of the
+    # weights left. configs/cifar-cpu.yaml runs it beside its control, a random mask of the same
+    # sparsity. One epoch per level: the networks are far from a trained ResNet-20, so compare
+    # the three with each other, never with published numbers.
+    "cifar-cpu": {
+        "dataset": "cifar10",
+        "model": "resnet20",  # He et al.'s CIFAR ResNet, open_lth's lottery-ticket network
+        "objective": "madry",
+        "attack": "nfgsm",  # its defaults: noise 2 eps, step 1 eps
+        "eps": 8 / 255,
+        "optimizer": "sgd",  # as cifar-resnet: the standard CIFAR recipe
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "learning_rate": 0.1,
+        "lr_schedule": "cosine",
+        "batch_size": 128,
+        "augment": "crop-flip",
+        # 1 epoch a level (387 steps of 128): ~1.4 CPU-s a step at 1 thread, so the grid's 6
+        # jobs x 2 levels take ~55 min on 2 cores, leaving ~20 min for `evaluate`
+        "train_epochs": 1,
+        "label_smoothing": 0.0,
+        "valid_size": 500,  # 49,500 training images
+        "test_size": 1000,  # accuracies during training on the first 1,000 test images
+        "eval_every": 387,  # a level's length: evaluated before training and at its end
+        "prune_method": "global",
+        "prune_rate": 1 - 10**-0.1,
+        "prune_levels": "7",
+        # late rewinding to step 20 (5% of level 0, 2,560 images): Frankle et al. rewind
+        # ResNet-20 to a few % of training
+        "strategy": "rewind",
+        "rewind_iter": 20,
+    },
     # The main job (scripts/main.sh): the quick setup carried down to the paper's 1.8% of the
     # weights (18 pruning steps), so its report reaches the paper's sparsest rows; 400 iterations
     # per level, sized by measurement (docs/speed.md) so that the run, its strong-attack check
@@ -561,4 +641,6 @@ PRESET_RUN_OPTIONS: dict[str, dict[str, Any]] = {
     "quick": {"trials": 2},
     "finding": {"trials": 2},
     "cifar-quick": {"trials": 1},
+    "cifar-resnet": {"trials": 1},
+    "cifar-cpu": {"trials": 3},
 }

@@ -45,11 +45,10 @@ def plan_lines(
         f"{left_iters:,} training iterations left"
     )
     if estimator is not None and left_seconds > 0:
-        text = (
-            f"estimated {duration(left_seconds)} of job time at {estimator.threads} "
-            f"thread(s) per job on this machine (timed with synthetic data)"
-        )
-        if slots:
+        text = f"estimated {duration(left_seconds)} of job time {estimator.basis()}"
+        # jobs at once divide the time on CPU cores, not on one GPU they would share
+        slots = min(slots or 0, len(jobs) - n_done)
+        if slots > 1 and not estimator.device.startswith("cuda"):
             text += f"; ~{duration(left_seconds / slots)} with {slots} jobs at once"
         lines.append(text)
     return lines
