@@ -439,8 +439,8 @@ def test_results_table_fits_100_columns_with_many_attacks_and_warnings():
     text = format_results(Path("/a/long/results/path"), results, check_eps=0.3)
     assert all(len(line) <= 100 for line in text.splitlines()), text
     rows = _printed_table(text)
-    assert len(rows) == 57 and rows[(2, 18)]["left%"] == f"{100 * 0.8**18:.1f}"
-    assert rows[(0, 0)]["worst"] == "30.0"
+    assert len(rows) == 57 and rows[(2, 18)]["left%"] == "1.8" and rows[(1, 15)]["left%"] == "3.52"
+    assert rows[(0, 0)]["worst"] == "30.0" and rows[(0, 0)]["left%"] == "100"
     assert rows[(0, 0)]["checks"] == "warn: mono,unbd,steps,bbox,transf,lib"  # short names fit
     assert "not shown for width" in text  # the attacks that did not fit are named
     assert "worst case (%) by eps" in text

@@ -123,7 +123,7 @@ def format_results(
         [
             str(r.trial),
             str(r.level),
-            f"{r.remaining:.1f}",
+            f"{r.remaining:.3g}",  # 1.85, not 1.9: the sparse levels differ in the 2nd digit
             _pct(r.clean),
             *[_pct(r.acc.get((a, at))) for a in names],
             _pct(r.worst.get(at)) if at is not None else "-",
