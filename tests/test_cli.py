@@ -138,6 +138,9 @@ def test_results_json_and_csv(tmp_path, fashion):
     assert {r["attack"] for r in rows} == {"pgd"} and all(r["adv_train"] for r in rows)
     table = cli("results", out, "--csv").stdout.splitlines()
     assert len(table) == len(rows) + 1 and table[0].startswith("experiment,")
+    (exp,) = [p.parent for p in out.glob("*/config.yaml")]
+    twice = cli("results", out, exp, out, "--csv").stdout.splitlines()  # one experiment, 3 names
+    assert twice == table
     assert_one_line_error(cli("results", tmp_path / "nothing"), "does not exist")
     (tmp_path / "empty").mkdir()
     assert_one_line_error(cli("results", tmp_path / "empty"), "no results")

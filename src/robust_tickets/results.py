@@ -8,7 +8,7 @@ percent of prunable weights left at that level. Columns added later come last
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,9 @@ from robust_tickets.config import ExperimentConfig
 from robust_tickets.objectives import OBJECTIVES
 from robust_tickets.schedule import level_steps
 from robust_tickets.store import (
+    ExperimentDir,
     LevelDir,
-    find_experiments,
+    experiments_under,
     read_json,
     read_level_info,
     read_level_metrics,
@@ -110,9 +111,13 @@ def _experiment_fields(config: ExperimentConfig) -> dict[str, Any]:
     }
 
 
-def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[str, Any]]:
-    """Training metrics rows; with `include_eval`, then the evaluation rows (`iter_eval_rows`)."""
-    for exp in find_experiments(root):
+def iter_rows(
+    roots: str | Path | Sequence[str | Path], *, include_eval: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Training metrics rows of every experiment under `roots` (each once); with
+    `include_eval`, then their evaluation rows (`iter_eval_rows`)."""
+    experiments = list(experiments_under(roots))
+    for exp in experiments:
         config = exp.config()
         base = _experiment_fields(config)
         for trial, trial_dir in exp.trials():
@@ -131,7 +136,7 @@ def iter_rows(root: str | Path, *, include_eval: bool = False) -> Iterator[dict[
                 for row in read_level_metrics(level_dir):
                     yield {**where, **row}
     if include_eval:
-        yield from iter_eval_rows(root)
+        yield from _eval_rows(experiments)
 
 
 # ---- strong-attack evaluation (`robust-tickets evaluate`) ----------------------------------
@@ -166,10 +171,15 @@ def table_fields(include_eval: bool = False) -> tuple[str, ...]:
     return (*first, *ADDED_FIELDS)
 
 
-def iter_eval_rows(root: str | Path) -> Iterator[dict[str, Any]]:
+def iter_eval_rows(roots: str | Path | Sequence[str | Path]) -> Iterator[dict[str, Any]]:
+    """The evaluation rows of every experiment under `roots` (each once)."""
+    return _eval_rows(experiments_under(roots))
+
+
+def _eval_rows(experiments: Iterable[ExperimentDir]) -> Iterator[dict[str, Any]]:
     from robust_tickets.evaluation.store import RobustnessDir
 
-    for exp in find_experiments(root):
+    for exp in experiments:
         config = exp.config()
         base = _experiment_fields(config)
         for trial, trial_dir in exp.trials():

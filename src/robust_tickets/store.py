@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,6 +332,14 @@ def find_experiments(root: str | Path, _seen: set[str] | None = None) -> Iterato
     for child in sorted(root.iterdir()):
         if child.is_dir() and not child.name.startswith("."):
             yield from find_experiments(child, seen)
+
+
+def experiments_under(roots: str | Path | Sequence[str | Path]) -> Iterator[ExperimentDir]:
+    """Every experiment at or below any of `roots`, each once however many of them reach it
+    (`results DIR DIR/exp` reads the experiment once)."""
+    seen: set[str] = set()
+    for root in [roots] if isinstance(roots, (str, Path)) else roots:
+        yield from find_experiments(root, seen)
 
 
 # ---- what is read back must be what was written: identity, shapes, rows ------------------

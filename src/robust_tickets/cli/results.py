@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
             raise UserError(f"{directory} does not exist: give a results directory")
     if args.csv not in (None, "-"):
         check_target(Path(args.csv), args.dirs)
-    rows = [row for directory in args.dirs for row in iter_rows(directory, include_eval=args.eval)]
+    rows = list(iter_rows(args.dirs, include_eval=args.eval))  # an experiment once, however named
     if not rows:
         raise UserError(
             f"no results under {', '.join(map(str, args.dirs))}: run `robust-tickets run` first"

@@ -57,7 +57,7 @@ def load_data(dirs: list[Path], at: int, replication: Path | None = None) -> Rep
     replication CSV (with the robustness.csv beside it, when there is one)."""
     series = load_series(dirs)
     settings = group_settings(series)
-    eval_rows = [r for d in dirs for r in iter_rows(d, include_eval=True)]
+    eval_rows = list(iter_rows(dirs, include_eval=True))
     configs = {s.name: s.flat for s in series}
     strongs = group(eval_rows, configs)
     titles = {s.name: s.title for s in series}

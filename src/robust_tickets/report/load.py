@@ -22,7 +22,7 @@ from robust_tickets.errors import UserError
 from robust_tickets.report.style import objective_tag, pct, setting_slug, setting_title
 from robust_tickets.results import iter_rows
 from robust_tickets.schedule import level_steps, num_levels
-from robust_tickets.store import ExperimentDir, LevelDir, find_experiments, read_json
+from robust_tickets.store import ExperimentDir, LevelDir, experiments_under, read_json
 
 METRICS = ("loss", "acc", "adv_loss", "adv_acc")
 # Fields that do not separate settings: the strategy is what a setting compares, and the
@@ -192,25 +192,20 @@ def load_series(dirs: list[Path]) -> list[Series]:
             raise UserError(f"{directory} does not exist: give a results directory")
     found: dict[str, Series] = {}
     exp_dirs: dict[str, list[ExperimentDir]] = defaultdict(list)
-    seen: set[Path] = set()
-    for directory in dirs:
-        for exp in find_experiments(directory):
-            if exp.path.resolve() in seen:  # the same directory given twice (or nested)
+    for exp in experiments_under(dirs):  # each once, however many of dirs reach it
+        config = exp.config()
+        series = found.setdefault(config.hash(), Series(config=config, paths=[]))
+        series.paths.append(exp.path)
+        exp_dirs[config.hash()].append(exp)
+        for key, run in _level_runs(exp).items():
+            if key in series.runs:
+                first = series.runs[key].level_dir.path
+                series.notes.append(
+                    f"trial {key[0]} level {key[1]} found in both {first} and "
+                    f"{run.level_dir.path}; using the first"
+                )
                 continue
-            seen.add(exp.path.resolve())
-            config = exp.config()
-            series = found.setdefault(config.hash(), Series(config=config, paths=[]))
-            series.paths.append(exp.path)
-            exp_dirs[config.hash()].append(exp)
-            for key, run in _level_runs(exp).items():
-                if key in series.runs:
-                    first = series.runs[key].level_dir.path
-                    series.notes.append(
-                        f"trial {key[0]} level {key[1]} found in both {first} and "
-                        f"{run.level_dir.path}; using the first"
-                    )
-                    continue
-                series.runs[key] = run
+            series.runs[key] = run
     for key, series in found.items():
         series.notes[:0] = _missing_notes(series, exp_dirs[key])
     usable = [s for s in found.values() if s.runs]
