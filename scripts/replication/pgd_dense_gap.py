@@ -6,7 +6,7 @@ original-behaviour run's 44.48 (the paper: 45.32 ± 0.20): docs/replication/READ
 Reads committed `robust-tickets results --csv` files only:
 - docs/replication/metrics.csv: the reset run (configs/replicate-reset.yaml; plain steps,
   torch's Adam, exact cross-entropy), evaluated every 500 steps;
-- docs/replication/original/metrics.csv: the original-behaviour run (configs/replicate.yaml;
+- docs/replication/original/metrics.csv.gz: the original-behaviour run (configs/replicate.yaml;
   the Keras loop, its Adam, clipped cross-entropy), evaluated at the original's points;
 - docs/replication/numerics/metrics.csv, if present: configs/pgd-dense-numerics.yaml (trials
   of the original-behaviour dense network with the exact or clipped loss and either Adam, to
@@ -20,9 +20,10 @@ Reads committed `robust-tickets results --csv` files only:
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
+
+from rows import read_rows
 
 from robust_tickets.report.study.stats import mean_sd, paired_t, t_interval
 from robust_tickets.sweep.grid import load_grid
@@ -36,12 +37,11 @@ WINDOW = 2000
 def _curve(path: Path, dataset: str) -> dict[int, float]:
     """step -> PGD test accuracy (%) of the PGD-adversarially trained dense network, trial 0."""
     out = {}
-    with path.open(newline="") as handle:
-        for r in csv.DictReader(handle):
-            if (r["dataset"], r["attack"], r["adv_train"], r["level"], r["split"], r["trial"]) == (
-                dataset, "pgd", "True", "0", "test", "0",
-            ):  # fmt: skip
-                out[int(r["iteration"])] = 100 * float(r["adv_acc"])
+    for r in read_rows(path):
+        if (r["dataset"], r["attack"], r["adv_train"], r["level"], r["split"], r["trial"]) == (
+            dataset, "pgd", "True", "0", "test", "0",
+        ):  # fmt: skip
+            out[int(r["iteration"])] = 100 * float(r["adv_acc"])
     return out
 
 
@@ -54,7 +54,7 @@ def _window(curve: dict[int, float], step: int, half: int = WINDOW) -> dict:
 
 def steps_section(dataset: str) -> dict:
     reset = _curve(DOCS / "metrics.csv", dataset)
-    original = _curve(DOCS / "original" / "metrics.csv", dataset)
+    original = _curve(DOCS / "original" / "metrics.csv.gz", dataset)
     if max(reset, default=0) < 30000 or max(original, default=0) < 30000 + WINDOW:
         return {}  # a run not finished (yet)
     rows = []
@@ -82,17 +82,16 @@ def numerics_section() -> dict:
     }
     cells: dict[str, dict[int, float]] = {}
     sources = [(path, None)] if path.exists() else []
-    sources.append((DOCS / "original" / "metrics.csv", "loss_form=clipped, adam=keras"))
+    sources.append((DOCS / "original" / "metrics.csv.gz", "loss_form=clipped, adam=keras"))
     for source, fixed in sources:
-        with source.open(newline="") as handle:
-            for r in csv.DictReader(handle):
-                if r["split"] != "test" or int(r["iteration"]) != TABLE_STEP:
-                    continue
-                cell = (r["dataset"], r["attack"], r["adv_train"], r["level"])
-                if fixed is not None and cell != ("mnist", "pgd", "True", "0"):
-                    continue  # the replicate run: its PGD-adversarial MNIST dense level only
-                key = fixed or settings[r["experiment"]]
-                cells.setdefault(key, {})[int(r["trial"])] = 100 * float(r["adv_acc"])
+        for r in read_rows(source):
+            if r["split"] != "test" or int(r["iteration"]) != TABLE_STEP:
+                continue
+            cell = (r["dataset"], r["attack"], r["adv_train"], r["level"])
+            if fixed is not None and cell != ("mnist", "pgd", "True", "0"):
+                continue  # the replicate run: its PGD-adversarial MNIST dense level only
+            key = fixed or settings[r["experiment"]]
+            cells.setdefault(key, {})[int(r["trial"])] = 100 * float(r["adv_acc"])
     summary = {}
     for key, by_trial in sorted(cells.items()):
         values = [by_trial[t] for t in sorted(by_trial)]

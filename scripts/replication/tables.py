@@ -3,7 +3,7 @@
     python scripts/replication/tables.py   # -> docs/replication/original/tables_1_2.{md,csv}
 
 Reads two committed `robust-tickets results --csv` files:
-- docs/replication/original/metrics.csv: the original code's behaviour (preset `paper`:
+- docs/replication/original/metrics.csv.gz: the original code's behaviour (preset `paper`:
   strategy `rewind_trained`, the Keras loop, TF 1.13 Keras's Adam and clipped loss), read at
   the evaluation the original labelled 30,000 (step 25,021);
 - docs/replication/metrics.csv: the lottery-ticket `reset` of the paper's text (torch's
@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from rows import read_rows
+
 from robust_tickets.report.paper import PAPER, PAPER_LEVELS, paper_cell, paper_level
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
@@ -26,28 +28,27 @@ TRAINING = {True: "adversarial", False: "natural"}
 def cells(path: Path, strategy: str, at_label: bool) -> dict[tuple, dict[str, float]]:
     """(dataset, attack, adv_train, paper row) -> {"natural", "attack", "level", "step"}."""
     out = {}
-    with path.open(newline="") as handle:
-        for r in csv.DictReader(handle):
-            if r["split"] != "test" or r["strategy"] != strategy:
-                continue
-            at = r.get("label", "") if at_label else r["iteration"]
-            if at != "30000":
-                continue
-            row = paper_level(float(r["remaining"]))
-            if row is None:
-                continue
-            key = (r["dataset"], r["attack"], r["adv_train"] == "True", row)
-            out[key] = {
-                "natural": 100 * float(r["acc"]),
-                "attack": 100 * float(r["adv_acc"]),
-                "level": int(r["level"]),
-                "step": int(r["iteration"]),
-            }
+    for r in read_rows(path):
+        if r["split"] != "test" or r["strategy"] != strategy:
+            continue
+        at = r.get("label", "") if at_label else r["iteration"]
+        if at != "30000":
+            continue
+        row = paper_level(float(r["remaining"]))
+        if row is None:
+            continue
+        key = (r["dataset"], r["attack"], r["adv_train"] == "True", row)
+        out[key] = {
+            "natural": 100 * float(r["acc"]),
+            "attack": 100 * float(r["adv_acc"]),
+            "level": int(r["level"]),
+            "step": int(r["iteration"]),
+        }
     return out
 
 
 def main() -> None:
-    original = cells(DOCS / "original" / "metrics.csv", "rewind_trained", at_label=True)
+    original = cells(DOCS / "original" / "metrics.csv.gz", "rewind_trained", at_label=True)
     reset = cells(DOCS / "metrics.csv", "reset", at_label=False)
     header = ["dataset", "attack", "training", "% weights (level)"]
     for kind in ("natural", "attack"):
