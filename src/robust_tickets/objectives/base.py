@@ -88,8 +88,12 @@ class Objective(Component):
         starts at x."""
         if self.attack is None:
             raise ValueError(f"the {self.name or 'evaluation'} objective has no attack")
-        labels = self.attack.labels(y, logits)
-        return self.attack.on_backend(backend, x, labels, generator, start)
+        return self.attack.on_backend(backend, x, self.attack_labels(y, logits), generator, start)
+
+    def attack_labels(self, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The labels the training attack moves away from: its own choice (`attack_labels`)."""
+        assert self.attack is not None
+        return self.attack.labels(y, logits)
 
     def loss(
         self,
