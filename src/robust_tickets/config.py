@@ -491,6 +491,18 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 # Frankle & Carbin (2019), Figure 2: Adam learning rate, batch 60, conv / fc / output rates.
 _CONV_PRESET = {"dataset": "cifar10", "batch_size": 60, "prune_rate": 0.2, "prune_rate_output": 0.1}
 
+# The standard CIFAR recipe (He et al. 2016; Madry et al. 2018): SGD, momentum 0.9, weight
+# decay 5e-4, rate 0.1 (decayed by a cosine over each level), batch 128, pad-4 crop + flip.
+_CIFAR_SGD = {
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "learning_rate": 0.1,
+    "lr_schedule": "cosine",
+    "batch_size": 128,
+    "augment": "crop-flip",
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # What the original code ran (docs/faithfulness.md): its `reinit_orig` restarts every level
     # from the dense network's trained weights, its Keras loop trains 60 epochs of 834 batches
@@ -545,16 +557,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eps": 8 / 255,
         "step_size": 2 / 255,
         "steps": 10,
-        # the standard CIFAR recipe (He et al. 2016; Madry et al. 2018): SGD, momentum 0.9,
-        # weight decay 5e-4, rate 0.1 (decayed by a cosine over each level), batch 128, pad-4
-        # crop + flip
-        "optimizer": "sgd",
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "learning_rate": 0.1,
-        "lr_schedule": "cosine",
-        "batch_size": 128,
-        "augment": "crop-flip",
+        **_CIFAR_SGD,
         # 100 epochs per level, a usual PGD-AT length (the benchmark fixes none; HYDRA's README
         # adds 20 epochs of score search and a fine-tuning): every level repeats it, since a
         # ticket is retrained in full from its rewound weights, not fine-tuned
@@ -588,13 +591,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "objective": "madry",
         "attack": "nfgsm",  # its defaults: noise 2 eps, step 1 eps
         "eps": 8 / 255,
-        "optimizer": "sgd",  # as cifar-resnet: the standard CIFAR recipe
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "learning_rate": 0.1,
-        "lr_schedule": "cosine",
-        "batch_size": 128,
-        "augment": "crop-flip",
+        **_CIFAR_SGD,  # as cifar-resnet
         # 1 epoch a level (387 steps of 128): ~1.4 CPU-s a step at 1 thread, so the grid's 6
         # jobs x 2 levels take ~55 min on 2 cores, leaving ~20 min for `evaluate`
         "train_epochs": 1,
