@@ -24,7 +24,7 @@ from robust_tickets.config import DATASET_EVAL_EPS, ExperimentConfig
 from robust_tickets.data import DATASETS, Split, Splits, load_splits
 from robust_tickets.device import resolve_device
 from robust_tickets.errors import UserError
-from robust_tickets.evaluation import autoattack, estimate, library, robustbench
+from robust_tickets.evaluation import autoattack, estimate, library, robustbench, twins
 from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
 from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
@@ -537,13 +537,22 @@ def _evaluate_level(
         )
 
     progress.show(trial=plan.trial, level=plan.level)
+    entries = store.load()
+    wanted: dict[str, str] = {}  # key -> role here (a check that is also asked for: curve)
+    for task in plan.todo:
+        spec = EVAL_ATTACKS.get(task.attack)
+        key = entry_key(spec.name, spec.param_string(ctx), task.eps, len(test))
+        wanted[key] = "curve" if "curve" in (task.role, wanted.get(key)) else task.role
+    experiment = ExperimentDir(plan.level_dir.path.parent.parent)
+    if twins.borrow(experiment, config, plan.trial, plan.level, plan.surrogate, wanted, entries):
+        store.save(entries)
     entries = evaluate_model(
         model,
         test,
         plan.todo,
         ctx,
         seed,
-        entries=store.load(),
+        entries=entries,
         device=device,
         progress=progress,
         saved=store.save,

@@ -7,6 +7,7 @@
         checks.json           the gradient-masking checks and their pass/warn/skip flags
         robustbench.json      RobustBench's model-info entry, when AutoAttack was run as its
                               leaderboard runs it (evaluation/robustbench.py)
+        borrowed.json         results copied from a byte-identical level (evaluation/twins.py)
         evaluating.lock       while an `evaluate` works on the level (claims.try_claim): a
                               second one stops instead of overwriting the first one's entries
 
