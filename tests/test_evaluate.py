@@ -13,7 +13,7 @@ from torch import nn
 
 from robust_tickets.cli.main import main
 from robust_tickets.data import Split
-from robust_tickets.evaluation import EVAL_ATTACKS, AttackContext, EvalSettings, worst_case
+from robust_tickets.evaluation import EVAL_ATTACKS, AttackContext, presets, worst_case
 from robust_tickets.evaluation.checks import needed
 from robust_tickets.evaluation.robustness import robust_examples
 from robust_tickets.evaluation.runner import Task, evaluate_model, model_checks
@@ -28,7 +28,8 @@ from robust_tickets.report.robustness_curves import (
 )
 from robust_tickets.results import iter_rows
 
-SETTINGS = EvalSettings(pgd_steps=20, pgd_restarts=2, square_queries=300, batch_size=500)
+SETTINGS = {"pgd_steps": 20, "pgd_restarts": 2, "square_queries": 300}  # the attacks' (flags)
+BATCH = 500
 
 
 def _train(splits, seed: int, steps: int = 200) -> nn.Module:
@@ -74,8 +75,8 @@ def _test(fashion, n: int) -> Split:
     return Split(fashion.test.x[:n], fashion.test.y[:n])
 
 
-def _run(model, name, eps, test, ctx, seed=7):
-    fn = EVAL_ATTACKS.get(name).build(model, eps, ctx)
+def _run(model, name, eps, test, ctx, settings=None, seed=7):
+    fn = presets(settings)[name].build(model, eps, ctx)
     return robust_examples(model, test.x, test.y, eps, fn, lambda start: seed + start)
 
 
@@ -84,7 +85,7 @@ def test_project_attacks_match_torchattacks_on_same_random_start(fashion, traine
     pytest.importorskip("torchattacks", reason="torchattacks is an optional cross-check")
     model, _ = trained
     test = _test(fashion, 1000)
-    ctx = AttackContext(10, settings=SETTINGS)
+    ctx = AttackContext(10)
     clean = robust_examples(model, test.x, test.y, 0.0, None, lambda s: 0)
     for ours, theirs in (("fgsm", "ta-fgsm"), ("pgd", "ta-pgd")):
         a, b = _run(model, ours, eps, test, ctx), _run(model, theirs, eps, test, ctx)
@@ -99,14 +100,14 @@ def test_every_registered_attack_fools_a_natural_model_within_the_ball(fashion, 
         pytest.importorskip("torchattacks", reason="torchattacks is an optional cross-check")
     model, surrogate = trained
     test = _test(fashion, 64)
-    quick = EvalSettings(pgd_steps=10, pgd_restarts=1, apgd_steps=5, fab_steps=5, square_queries=50)
-    ctx = AttackContext(10, settings=quick, surrogate=surrogate)
-    fn = EVAL_ATTACKS.get(name).build(model, 0.2, ctx)
+    quick = dict(pgd_steps=10, pgd_restarts=1, apgd_steps=5, fab_steps=5, square_queries=50)
+    ctx = AttackContext(10, surrogate=surrogate)
+    fn = presets(quick)[name].build(model, 0.2, ctx)
     x_adv = fn(test.x, test.y, 3)
     assert x_adv.shape == test.x.shape
     assert (x_adv - test.x).abs().max() <= 0.2 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
     clean = robust_examples(model, test.x, test.y, 0.0, None, lambda s: 0)
-    robust = _run(model, name, 0.2, test, ctx)
+    robust = _run(model, name, 0.2, test, ctx, quick)
     assert not (robust & ~clean).any() and robust.sum() < clean.sum()
 
 
@@ -118,9 +119,9 @@ def test_every_preset_is_an_attack_that_leaves_the_model_as_it_was(fashion, trai
         pytest.importorskip("torchattacks", reason="torchattacks is an optional cross-check")
     model, surrogate = trained
     test = _test(fashion, 32)
-    quick = EvalSettings(pgd_steps=3, pgd_restarts=2, apgd_steps=3, fab_steps=3, square_queries=20)
-    ctx = AttackContext(10, settings=quick, surrogate=surrogate)
-    attack = EVAL_ATTACKS.get(name).make(0.2, ctx)
+    quick = dict(pgd_steps=3, pgd_restarts=2, apgd_steps=3, fab_steps=3, square_queries=20)
+    ctx = AttackContext(10, surrogate=surrogate)
+    attack = presets(quick)[name].make(0.2, ctx)
     model.zero_grad(set_to_none=True)  # training left its last gradients
     for training in (True, False):
         model.train(training)
@@ -143,13 +144,15 @@ def test_attacked_points_stay_in_the_ball_and_worst_case_is_per_example(fashion,
     assert int(cheated.sum()) >= int(clean.sum()) - 10  # projected back into a tiny ball
     assert not (cheated & ~clean).any()  # misclassified clean is never robust
 
-    ctx = AttackContext(10, settings=SETTINGS)
+    ctx = AttackContext(10)
     entries = evaluate_model(
         model,
         test,
         [Task(a, e, "curve") for e in (0.0, 0.1) for a in ("fgsm", "pgd-restarts")],
         ctx,
         lambda group, eps, start: 11 + start,
+        chosen=presets(SETTINGS),
+        batch_size=BATCH,
     )
     rows = table_rows(entries)
     worst = {r["eps"]: r for r in rows if r["attack"] == "worst-case"}
@@ -164,18 +167,20 @@ def test_attacked_points_stay_in_the_ball_and_worst_case_is_per_example(fashion,
         "pgd-restarts",
         0.1,
         test,
-        AttackContext(10, settings=EvalSettings(pgd_steps=20, pgd_restarts=1)),
+        AttackContext(10),
+        {"pgd_steps": 20, "pgd_restarts": 1},
         seed=11,
     )
     assert not (per[("pgd-restarts", 0.1)] & ~single).any()
 
 
 def _checks(model, surrogate, test):
-    ctx = AttackContext(10, settings=SETTINGS, surrogate=surrogate)
+    ctx, chosen = AttackContext(10, surrogate=surrogate), presets(SETTINGS)
     tasks = [Task(a, e, "curve") for e in (0.0, 0.05, 0.1) for a in ("fgsm", "pgd")]
     tasks += [Task(a, e, "check") for a, e in needed(0.1, with_surrogate=True)]
-    entries = evaluate_model(model, test, tasks, ctx, lambda g, e, s: 5 + s)
-    report = model_checks(entries, ctx, len(test), 0.1)
+    seed = lambda g, e, s: 5 + s  # noqa: E731
+    entries = evaluate_model(model, test, tasks, ctx, seed, chosen=chosen, batch_size=BATCH)
+    report = model_checks(entries, ctx, len(test), 0.1, chosen=chosen)
     return report, {c["check"]: c["flag"] for c in report["checks"]}
 
 
@@ -278,14 +283,15 @@ def test_autoattack_is_pyautoattacks_standard_version_and_named_by_it():
 def test_autoattack_is_the_per_example_worst_case_of_its_first_attack(fashion, trained):
     model, _ = trained
     test = _test(fashion, 100)
-    quick = EvalSettings(apgd_steps=10, fab_steps=5, square_queries=40)
-    ctx = AttackContext(10, settings=quick)
-    aa, ce = _run(model, "autoattack", 0.1, test, ctx), _run(model, "apgd-ce", 0.1, test, ctx)
+    quick = {"apgd_steps": 10, "fab_steps": 5, "square_queries": 40}
+    ctx = AttackContext(10)
+    aa = _run(model, "autoattack", 0.1, test, ctx, quick)
+    ce = _run(model, "apgd-ce", 0.1, test, ctx, quick)
     assert not (aa & ~ce).any()  # APGD-CE runs first, same seed: AutoAttack only adds to it
-    assert torch.equal(aa, _run(model, "autoattack", 0.1, test, ctx))  # seeded: reproducible
+    assert torch.equal(aa, _run(model, "autoattack", 0.1, test, ctx, quick))  # reproducible
     state = torch.random.get_rng_state()
     grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
-    _run(model, "apgd-t", 0.1, test, ctx)
+    _run(model, "apgd-t", 0.1, test, ctx, quick)
     assert torch.equal(state, torch.random.get_rng_state())  # the caller's generator untouched
     for p, before in zip(model.parameters(), grads, strict=True):  # weights untouched too
         assert p.requires_grad and (p.grad is None if before is None else p.grad.equal(before))
@@ -296,10 +302,11 @@ def test_a_curve_attack_rerun_with_other_parameters_replaces_the_old_entry(fashi
     test = _test(fashion, 50)
     tasks = [Task("pgd-restarts", 0.1, "curve"), Task("fgsm", 0.1, "curve")]
     seed = lambda g, e, s: 3 + s  # noqa: E731
-    weak = AttackContext(10, settings=EvalSettings(pgd_steps=1, pgd_restarts=1))
-    entries = evaluate_model(model, test, tasks, weak, seed)
-    strong = AttackContext(10, settings=EvalSettings(pgd_steps=10, pgd_restarts=1))
-    entries = evaluate_model(model, test, tasks[:1], strong, seed, entries=entries)
+    ctx = AttackContext(10)
+    weak = presets({"pgd_steps": 1, "pgd_restarts": 1})
+    entries = evaluate_model(model, test, tasks, ctx, seed, chosen=weak)
+    strong = presets({"pgd_steps": 10, "pgd_restarts": 1})
+    entries = evaluate_model(model, test, tasks[:1], ctx, seed, chosen=strong, entries=entries)
     roles = sorted((e.attack, e.params, e.role) for e in entries.values())
     assert roles == [
         ("fgsm", "", "curve"),
@@ -340,7 +347,7 @@ def test_results_of_another_implementation_leave_the_curve(fashion, trained):
 
     model, _ = trained
     test = _test(fashion, 40)
-    ctx = AttackContext(10, settings=EvalSettings(pgd_steps=2, pgd_restarts=1))
+    ctx = AttackContext(10)
     old_params = "apgd_steps=100,fab_steps=100,queries=5000"
     fooled = torch.zeros(40, dtype=torch.bool)
     old = Entry("autoattack", old_params, 0.1, 40, "curve", 1.0, fooled)
@@ -449,17 +456,21 @@ def test_results_table_fits_100_columns_with_many_attacks_and_warnings():
 def test_estimate_counts_every_attack_and_the_low_end_never_exceeds_the_high():
     from robust_tickets.evaluation import estimate
 
-    ctx = AttackContext(10, settings=EvalSettings())
+    ctx, chosen = AttackContext(10), presets()
     times = estimate.PassTimes(grad=1e-4, forward=4e-5)
     for name in EVAL_ATTACKS.names():
-        low, high = times.seconds(estimate.attack_passes(name, 0.3, ctx), 1000)
+        low, high = times.seconds(estimate.attack_passes(chosen[name], 0.3, ctx), 1000)
         assert 0 < low <= high, name
     # what stops early has a range; what runs its steps on every example has none
-    assert estimate.attack_passes("apgd-ce", 0.3, ctx).grad_low == 100
-    restarts = estimate.attack_passes("pgd-restarts", 0.3, ctx)
+    assert estimate.attack_passes(chosen["apgd-ce"], 0.3, ctx).grad_low == 100
+    restarts = estimate.attack_passes(chosen["pgd-restarts"], 0.3, ctx)
     assert (restarts.grad_low, restarts.grad_high) == (40, 200)
-    assert estimate.attack_passes("square", 0.3, ctx).fwd_high >= 5000
-    assert estimate.attack_passes("fgsm", 0.0, ctx).grad_high == 0  # eps 0: no attack
+    assert estimate.attack_passes(chosen["square"], 0.3, ctx).fwd_high >= 5000
+    assert estimate.attack_passes(chosen["fgsm"], 0.0, ctx).grad_high == 0  # eps 0: no attack
+    # a preset's own settings count: a suite's, through its parts
+    lighter = presets({"apgd_steps": 10, "pgd_steps": 4})
+    assert estimate.attack_passes(lighter["pgd-restarts"], 0.3, ctx).grad_high == 20
+    assert estimate.attack_passes(lighter["autoattack"], 0.3, ctx).grad_low == 10
     assert [estimate.duration(s) for s in (0.2, 7, 44, 400, 9000)] == [
         "1 s",
         "7 s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 import subprocess
 import sys
@@ -62,12 +61,20 @@ def test_light_settings_are_the_components_own():
 
 
 def test_evaluate_help_defaults_are_the_evaluation_defaults():
+    """`evaluate`'s strength flags are the evaluation presets' settings (flat name, default,
+    help as their `Params` declare them), and its other defaults the runner's."""
     from robust_tickets.cli import evaluate
-    from robust_tickets.evaluation.attacks import EvalSettings
-    from robust_tickets.evaluation.runner import DEFAULT_ATTACKS
+    from robust_tickets.evaluation.attacks import EVAL_ATTACKS
+    from robust_tickets.evaluation.runner import DEFAULT_ATTACKS, DEFAULT_BATCH, EvalOptions
 
     assert evaluate.DEFAULT_ATTACKS == DEFAULT_ATTACKS
-    assert dataclasses.asdict(EvalSettings()) == evaluate.STRENGTH_DEFAULTS
+    assert evaluate.BATCH_SIZE == DEFAULT_BATCH == EvalOptions().batch_size
+    owned: dict[str, set] = {}
+    for flat, _, f in EVAL_ATTACKS.settings():
+        owned.setdefault(flat, set()).add((f.default, f.metadata["help"]))
+    assert {flat: found.pop() for flat, found in owned.items() if len(found) == 1} == dict(
+        evaluate.ATTACK_SETTINGS
+    ), "robust_tickets/cli/evaluate.py ATTACK_SETTINGS differs from the presets' Params"
 
 
 def test_help_of_every_command_imports_no_torch():

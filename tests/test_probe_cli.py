@@ -229,14 +229,12 @@ def test_evaluate_out_of_memory_is_one_line_and_writes_nothing(
     root = tmp_path / "results"
     shutil.copytree(store, root)
     before = files_under(root)
-    spec = attacks.EVAL_ATTACKS.get("fgsm")
+    fgsm = attacks.EVAL_ATTACKS.cls("fgsm")
 
     def make(*args, **kwargs):
         raise RuntimeError(CPU_OOM)
 
-    monkeypatch.setitem(
-        attacks.EVAL_ATTACKS._items, "fgsm", type(spec)(**{**spec.__dict__, "make": make})
-    )
+    monkeypatch.setitem(attacks.EVAL_ATTACKS._items, "fgsm", type("Oom", (fgsm,), {"make": make}))
     argv = ["evaluate", str(root), "--attacks", "fgsm", "--eps", "0.1", "--no-checks", "-q"]
     assert main([*argv, "--n-examples", "20"]) == 2
     one_line_error(capsys, "out of memory", "lower --batch-size")

@@ -11,7 +11,7 @@ from tests.conftest import one_line_error, small_config
 from robust_tickets.cli.main import main
 from robust_tickets.data import load_splits
 from robust_tickets.evaluation import robustbench
-from robust_tickets.evaluation.attacks import EvalSettings
+from robust_tickets.evaluation.attacks import preset
 from robust_tickets.evaluation.store import RobustnessDir
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.resolve import from_flat
@@ -43,7 +43,7 @@ def _entry(config, **overrides):
         robust=0.4456,
         n=10_000,
         test_size=10_000,
-        settings=EvalSettings(),
+        strength=preset("autoattack").params,
         params="apgd_steps=100,fab_steps=100,impl=pyautoattack-0.2.0,queries=5000",
     )
     return robustbench.entry(config, **{**args, **overrides})
@@ -65,7 +65,7 @@ def test_an_entry_measured_as_the_leaderboard_measures_is_marked_so():
 
 def test_a_subset_a_lighter_attack_or_another_eps_is_never_a_leaderboard_number():
     config = from_flat({"dataset": "cifar10", "eps": 4 / 255})
-    entry = _entry(config, n=500, settings=EvalSettings(apgd_steps=10))
+    entry = _entry(config, n=500, strength=preset("autoattack", {"apgd_steps": 10}).params)
     problems = entry["protocol"]["problems"]
     assert not entry["protocol"]["robustbench"] and len(problems) == 3
     assert "eps 4/255, not the leaderboard's 8/255" in problems

@@ -32,17 +32,18 @@ def _list(kind, what: str | None = None):
     return parse
 
 
-# The evaluation package imports torch, and `--help` must not: its defaults (EvalSettings and
-# evaluation.runner.DEFAULT_ATTACKS) are repeated here, checked equal by tests/test_names.py.
+# The evaluation package imports torch, and `--help` must not: the evaluation attacks' settings
+# (flat name -> default and help, as their presets' `Params` declare them) and the runner's
+# defaults are repeated here, checked equal by tests/test_help.py.
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
-STRENGTH_DEFAULTS = {
-    "pgd_steps": 40,
-    "pgd_restarts": 5,
-    "apgd_steps": 100,
-    "fab_steps": 100,
-    "square_queries": 5000,
-    "batch_size": 1000,
+ATTACK_SETTINGS = {
+    "pgd_steps": (40, "PGD steps of `pgd-restarts` and `transfer`"),
+    "pgd_restarts": (5, "random starts of `pgd-restarts` and `transfer`"),
+    "apgd_steps": (100, "steps of APGD-CE, APGD-DLR and APGD-T"),
+    "fab_steps": (100, "steps of FAB-T"),
+    "square_queries": (5000, "queries of Square"),
 }
+BATCH_SIZE = 1000  # evaluation.runner.DEFAULT_BATCH: run-wide, not an attack's
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -81,21 +82,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--check-eps", type=number, default=None, help="eps of the checks (default: training eps)"
     )
     strength = parser.add_argument_group("attack strength")
-    helps = {
-        "pgd_steps": "PGD steps of `pgd-restarts` and `transfer`",
-        "pgd_restarts": "random starts of `pgd-restarts` and `transfer`",
-        "apgd_steps": "steps of APGD-CE, APGD-DLR and APGD-T",
-        "fab_steps": "steps of FAB-T",
-        "square_queries": "queries of Square",
-        "batch_size": "test images attacked at once; lower it if memory runs out",
-    }
-    for name, default in STRENGTH_DEFAULTS.items():
+    for name, (default, text) in ATTACK_SETTINGS.items():  # each sets the presets owning it
         strength.add_argument(
             f"--{name.replace('_', '-')}",
             type=int,
             default=default,
-            help=f"{helps[name]} (default: {default})",
+            help=f"{text} (default: {default})",
         )
+    strength.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help=f"test images attacked at once; lower it if memory runs out (default: {BATCH_SIZE})",
+    )
     parser.add_argument(
         "--robustbench-entry",
         type=path_text,
@@ -127,11 +126,39 @@ def _with_datasets(experiments: list, data_dir: str | None) -> list:
     return experiments
 
 
+def options_from(args: argparse.Namespace) -> EvalOptions:
+    """The evaluation `args` ask for: the strength flags become the attack settings (by flat
+    name) that the presets owning them are built with."""
+    from robust_tickets import limits
+    from robust_tickets.evaluation.runner import EvalOptions
+
+    attack_settings = {k: getattr(args, k) for k in ATTACK_SETTINGS}
+    for name, value in attack_settings.items():
+        high = limits.MAX_QUERIES if name == "square_queries" else limits.MAX_STEPS
+        limits.count(f"--{name.replace('_', '-')}", value, 1, high)
+    limits.count("--batch-size", args.batch_size, 1, limits.MAX_BATCH)
+    if args.n_examples is not None:
+        limits.count("--n-examples", args.n_examples, 1, limits.MAX_EXAMPLES)
+    return EvalOptions(
+        attacks=args.attacks,
+        eps=args.eps,
+        trials=args.trials,
+        levels=args.levels,
+        n_examples=args.n_examples,
+        checks=args.checks,
+        check_eps=args.check_eps,
+        attack_settings=attack_settings,
+        batch_size=args.batch_size,
+        device=args.device,
+        data_dir=args.data_dir,
+        quiet=args.quiet,
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets import limits
-    from robust_tickets.evaluation.attacks import EVAL_ATTACKS, EvalSettings
+    from robust_tickets.evaluation.attacks import EVAL_ATTACKS
     from robust_tickets.evaluation.runner import (
-        EvalOptions,
         announce,
         check_selection,
         claimed_levels,
@@ -148,30 +175,12 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     if not args.dirs:
         raise UserError("give at least one results directory (DIR)")
-    strength = {k: getattr(args, k) for k in EvalSettings.__dataclass_fields__}
-    highest = {"batch_size": limits.MAX_BATCH, "square_queries": limits.MAX_QUERIES}
-    for name, value in strength.items():
-        limits.count(f"--{name.replace('_', '-')}", value, 1, highest.get(name, limits.MAX_STEPS))
-    if args.n_examples is not None:
-        limits.count("--n-examples", args.n_examples, 1, limits.MAX_EXAMPLES)
+    options = options_from(args)
     if args.threads is not None:
         limits.count("--threads", args.threads, 1, limits.MAX_PROCESSES)
         import torch
 
         torch.set_num_threads(args.threads)
-    options = EvalOptions(
-        attacks=args.attacks,
-        eps=args.eps,
-        trials=args.trials,
-        levels=args.levels,
-        n_examples=args.n_examples,
-        checks=args.checks,
-        check_eps=args.check_eps,
-        settings=EvalSettings(**strength),
-        device=args.device,
-        data_dir=args.data_dir,
-        quiet=args.quiet,
-    )
     if not options.attacks:
         raise UserError("--attacks is empty: name at least one (see --list-attacks)")
     for name in options.attacks:

@@ -1,7 +1,8 @@
 """Honest robustness: strong attacks, robustness curves over eps, gradient-masking checks.
 
 `runner.evaluate_experiment` evaluates saved tickets; `attacks.EVAL_ATTACKS` is the registry of
-evaluation attacks (named presets over `robust_tickets.attacks.Attack`); results live in each
+evaluation attacks (named presets over `robust_tickets.attacks.Attack`, components owning their
+strength settings; `presets(settings)` builds them at an evaluation's); results live in each
 level's ``robustness/`` directory (`store`) and are read back as rows by
 `robust_tickets.results.iter_eval_rows`; `figures` plots them.
 """
@@ -10,8 +11,8 @@ from robust_tickets.evaluation.attacks import (
     EVAL_ATTACKS,
     AttackContext,
     EvalPreset,
-    EvalSettings,
     eval_preset,
+    presets,
 )
 from robust_tickets.evaluation.checks import Thresholds, run_checks
 from robust_tickets.evaluation.robustness import robust_examples, worst_case
@@ -30,11 +31,11 @@ __all__ = [
     "AttackContext",
     "EvalOptions",
     "EvalPreset",
-    "EvalSettings",
     "Thresholds",
     "eval_preset",
     "evaluate_experiment",
     "load_ticket",
+    "presets",
     "robust_examples",
     "run_checks",
     "worst_case",

@@ -9,59 +9,54 @@ as repackaged in `pyautoattack` (`evaluation.autoattack`), with the "standard" v
 parameters; torchattacks is optional: its FGSM/PGD cross-check ours and `ta-autoattack` is the
 previous, torchattacks-built AutoAttack, kept for comparison.
 
-Add a preset with::
+A preset is a component (`robust_tickets.components`): an `EvalPreset` subclass registered in
+`EVAL_ATTACKS` with a `name`, a `kind` and, if it has a strength of its own, a nested frozen
+`Params` whose settings' flat names are `evaluate`'s flags (`pgd-restarts` owns ``steps`` and
+``restarts``, the flags ``--pgd-steps`` and ``--pgd-restarts``; ``transfer`` shares them).
+It is built with its params (`presets(settings)` builds every preset with the settings it owns
+among an evaluation's) and reads ``self.params``; `summary` is what its stored entries are keyed
+by beside its name. A suite composes its members' params (`suite_params`): `autoattack` owns
+``apgd_steps``, ``fab_steps`` and ``square_queries`` because its parts do. A preset without
+settings of its own (a fixed strength, or the training run's: `AttackContext.trained`) is a
+function::
 
-    @eval_preset("my-attack", kind="white-box", params=lambda ctx: {"steps": 7})
+    @eval_preset("my-attack", kind="white-box", summary=lambda ctx: {"steps": 7})
     def my_attack(eps, ctx):
         return PGD(PGD.Params(step_size=eps / 4, steps=7), eps=eps)
-
-A project attack is built from its component params (`robust_tickets.attacks`): a fixed
-strength as above, or the training run's settings of it (`AttackContext.trained`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from robust_tickets import limits
 from robust_tickets.attacks import ATTACKS, Attack, ChosenLabels, Restarts, Transfer, make_attack
 from robust_tickets.attacks.base import project
 from robust_tickets.attacks.fgsm import FGSM
 from robust_tickets.attacks.pgd import PGD
-from robust_tickets.components import Params, Spec
+from robust_tickets.components import Component, ComponentRegistry, Params, Spec, setting
 from robust_tickets.config import DATASET_DEFAULTS, AttackConfig
+from robust_tickets.errors import UserError
 from robust_tickets.evaluation import autoattack
 from robust_tickets.evaluation.library import TorchAttack
-from robust_tickets.registry import Registry
 
 AttackFn = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 KINDS = ("white-box", "black-box", "transfer", "ensemble")
 
 
 @dataclass(frozen=True)
-class EvalSettings:
-    """Strength of the strong attacks (defaults: Madry et al.'s PGD, AutoAttack standard)."""
-
-    pgd_steps: int = 40
-    pgd_restarts: int = 5
-    apgd_steps: int = 100
-    fab_steps: int = 100
-    square_queries: int = 5000
-    batch_size: int = 1000
-
-
-@dataclass(frozen=True)
 class AttackContext:
-    """What a preset may need besides eps."""
+    """What a preset may need besides eps and its own params: the training run's attack and
+    dataset, the number of classes, the surrogate of a transfer attack."""
 
     num_classes: int
     train_attack: AttackConfig = field(default_factory=AttackConfig)
-    settings: EvalSettings = field(default_factory=EvalSettings)
     surrogate: nn.Module | None = None  # the dense network transfer attacks craft examples on
     dataset: str = ""  # the training run's: its threat model's defaults (`trained`)
 
@@ -75,23 +70,40 @@ class AttackContext:
         return ATTACKS.spec(name, DATASET_DEFAULTS.get(self.dataset, {})).params
 
 
-@dataclass(frozen=True)
-class EvalPreset:
-    """A named evaluation attack: `make(eps, ctx)` is its `Attack` at eps."""
+class EvalPreset(Component):
+    """A named evaluation attack, built with its params: `make(eps, ctx)` is its `Attack` at
+    eps; `summary(ctx)` what its stored entries name beside it (their resume key: it must not
+    change for the same settings, or stored results would be attacked again)."""
 
-    name: str
-    make: Callable[[float, AttackContext], Attack]
-    kind: str
-    params: Callable[[AttackContext], dict[str, Any]]
-    seed_group: str  # presets in one group get the same seeds, hence the same random start
-    description: str
-    library: bool = False  # needs torchattacks
+    kind: ClassVar[str]
+    seed_group: ClassVar[str]  # presets in one group get the same seeds, hence the same start
+    library: ClassVar[bool] = False  # needs torchattacks
     # an example counts only if its clean prediction is right too (robust accuracy); False
     # for the paper's measure, which counts every attacked prediction that is right
-    clean_required: bool = True
+    clean_required: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return
+        if cls.kind not in KINDS:
+            raise TypeError(f"{cls.__name__}.kind must be one of {KINDS}")
+        if "seed_group" not in cls.__dict__:
+            cls.seed_group = cls.name
+
+    @property
+    def description(self) -> str:
+        """The first line of its docstring (`evaluate --list-attacks`)."""
+        return (type(self).__doc__ or "").strip().splitlines()[0]
+
+    def make(self, eps: float, ctx: AttackContext) -> Attack:
+        raise NotImplementedError
+
+    def summary(self, ctx: AttackContext) -> dict[str, Any]:
+        return {}
 
     def param_string(self, ctx: AttackContext) -> str:
-        return ",".join(f"{k}={v}" for k, v in sorted(self.params(ctx).items()))
+        return ",".join(f"{k}={v}" for k, v in sorted(self.summary(ctx).items()))
 
     def build(self, model: nn.Module, eps: float, ctx: AttackContext) -> AttackFn:
         """``(x, y, seed) -> x_adv``: the attack at eps on `model`, its generator seeded, its
@@ -106,38 +118,116 @@ class EvalPreset:
         return run
 
 
-EVAL_ATTACKS: Registry[EvalPreset] = Registry("evaluation attack")
+EVAL_ATTACKS: ComponentRegistry[EvalPreset] = ComponentRegistry("evaluation attack")
+
+
+def presets(settings: Mapping[str, Any] | None = None) -> dict[str, EvalPreset]:
+    """Every evaluation attack by name, each built with the settings it owns among `settings`
+    (flat names, `evaluate`'s flags: ``{"pgd_steps": 20}`` sets `pgd-restarts`' and
+    `transfer`'s steps); the others keep their defaults. A setting no preset owns, or a value
+    one cannot run with, is a one-line UserError."""
+    settings = dict(settings or {})
+    known = {flat for flat, _, _ in EVAL_ATTACKS.settings()}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise UserError(
+            f"no evaluation attack has the setting {', '.join(unknown)}: they have "
+            f"{', '.join(sorted(known))}"
+        )
+    return {name: EVAL_ATTACKS.get(EVAL_ATTACKS.spec(name, settings)) for name in EVAL_ATTACKS}
+
+
+def preset(name: str, settings: Mapping[str, Any] | None = None) -> EvalPreset:
+    """Evaluation attack `name` (or an alias), built as `presets` builds it."""
+    return presets(settings)[EVAL_ATTACKS.canonical(name)]
 
 
 def eval_preset(
     name: str,
     *,
     kind: str,
-    params: Callable[[AttackContext], dict[str, Any]] = lambda ctx: {},
+    summary: Callable[[AttackContext], dict[str, Any]] = lambda ctx: {},
     seed_group: str | None = None,
     aliases: tuple[str, ...] = (),
     library: bool = False,
     clean_required: bool = True,
-) -> Callable[[Callable[[float, AttackContext], Attack]], EvalPreset]:
-    """Register ``make(eps, ctx) -> Attack`` as evaluation attack `name`."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}")
+) -> Callable[[Callable[[float, AttackContext], Attack]], type[EvalPreset]]:
+    """Register ``make(eps, ctx) -> Attack`` as evaluation attack `name`: a preset without
+    settings of its own (its strength fixed, or the training run's), whose stored entries
+    name `summary(ctx)`. A preset with settings is an `EvalPreset` subclass with a `Params`."""
 
-    def decorator(make: Callable[[float, AttackContext], Attack]) -> EvalPreset:
-        preset = EvalPreset(
-            name=name,
-            make=make,
-            kind=kind,
-            params=params,
-            seed_group=seed_group or name,
-            description=(make.__doc__ or "").strip().splitlines()[0],
-            library=library,
-            clean_required=clean_required,
+    def decorator(make: Callable[[float, AttackContext], Attack]) -> type[EvalPreset]:
+        cls = type(
+            f"Preset_{name.replace('-', '_')}",
+            (EvalPreset,),
+            {
+                "__doc__": make.__doc__,
+                "__module__": make.__module__,
+                "name": name,
+                "aliases": aliases,
+                "kind": kind,
+                "seed_group": seed_group or name,
+                "library": library,
+                "clean_required": clean_required,
+                "make": lambda self, eps, ctx: make(eps, ctx),
+                "summary": lambda self, ctx: summary(ctx),
+            },
         )
-        EVAL_ATTACKS.register(name, aliases=aliases)(preset)
-        return preset
+        return EVAL_ATTACKS.add(cls)
 
     return decorator
+
+
+# ---- suites: a preset made of others owns their settings -----------------------------------
+@dataclass(frozen=True)
+class SuiteParams(Params):
+    """A suite's params: each setting of its `members` once, by its flat name (APGD-CE's and
+    APGD-T's ``apgd_steps`` are one), with the member's default, help and checks."""
+
+    members: ClassVar[tuple[type[EvalPreset], ...]] = ()
+
+    def member(self, cls: type[EvalPreset]) -> Params:
+        """Member `cls`'s params, at the suite's values of its settings."""
+        names = cls.Params.flat_names
+        return cls.Params(**{f.name: getattr(self, names[f.name]) for f in fields(cls.Params)})
+
+    def validate(self) -> None:
+        for cls in self.members:
+            self.member(cls).validate()
+
+
+def suite_params(*members: type[EvalPreset]) -> type[SuiteParams]:
+    """The `Params` of a suite of `members`: their settings, each once (see `SuiteParams`)."""
+    settings: dict[str, tuple[str, type, Any]] = {}
+    for cls in members:
+        for f in fields(cls.Params):
+            flat = cls.Params.flat_names[f.name]
+            if flat in settings:
+                if settings[flat][2].default != f.default:
+                    raise TypeError(f"{flat}: the members of a suite disagree on its default")
+                continue
+            settings[flat] = (
+                flat,
+                type(f.default),
+                setting(f.default, f.metadata["help"], flat=flat),
+            )
+    return dataclasses.make_dataclass(
+        "Params",
+        list(settings.values()),
+        bases=(SuiteParams,),
+        frozen=True,
+        namespace={"members": members, "__module__": __name__},
+    )
+
+
+class Suite(EvalPreset):
+    """A preset made of other presets (its `Params` from `suite_params`): `parts` are its
+    members, built with its params."""
+
+    params: SuiteParams
+
+    def parts(self) -> list[EvalPreset]:
+        return [cls(self.params.member(cls)) for cls in self.params.members]
 
 
 # ---- the project's own attacks ------------------------------------------------------------
@@ -152,18 +242,18 @@ def _as_trained(name: str, eps: float, ctx: AttackContext) -> Attack:
     return ATTACKS.get(Spec(name, ctx.trained(name)), eps=eps)
 
 
-@eval_preset("fgsm-rs", kind="white-box", params=lambda ctx: {"step": ctx.trained("fgsm-rs").step})
+@eval_preset("fgsm-rs", kind="white-box", summary=lambda ctx: {"step": ctx.trained("fgsm-rs").step})
 def _fgsm_rs(eps: float, ctx: AttackContext) -> Attack:
     """The project's FGSM from a random start (step = fgsm_rs_step x eps, as in training)."""
     return _as_trained("fgsm-rs", eps, ctx)
 
 
-def _nfgsm_params(ctx: AttackContext) -> dict[str, Any]:
+def _nfgsm_summary(ctx: AttackContext) -> dict[str, Any]:
     p = ctx.trained("nfgsm")
     return {"noise": p.noise, "step": p.step}
 
 
-@eval_preset("nfgsm", kind="white-box", params=_nfgsm_params)
+@eval_preset("nfgsm", kind="white-box", summary=_nfgsm_summary)
 def _nfgsm(eps: float, ctx: AttackContext) -> Attack:
     """The project's N-FGSM as in training (noise, step), projected onto the eps-ball.
 
@@ -178,19 +268,19 @@ def _trained_pgd(ctx: AttackContext) -> PGD:
     return PGD(params, eps=ctx.train_attack.eps)
 
 
-@eval_preset("pgd", kind="white-box", params=lambda ctx: _trained_pgd(ctx).summary())
+@eval_preset("pgd", kind="white-box", summary=lambda ctx: _trained_pgd(ctx).summary())
 def _pgd(eps: float, ctx: AttackContext) -> Attack:
     """The project's PGD as in training (its steps; step = eps * step_size/eps of training)."""
     return _trained_pgd(ctx).at(eps)
 
 
-def _paper_params(ctx: AttackContext) -> dict[str, Any]:
+def _paper_summary(ctx: AttackContext) -> dict[str, Any]:
     train = ctx.train_attack
     summary = make_attack(train).summary()  # PGD's steps and step (a fraction of eps)
     return {"attack": train.attack.name, "labels": train.attack_labels, **summary}
 
 
-@eval_preset("paper", kind="white-box", params=_paper_params, clean_required=False)
+@eval_preset("paper", kind="white-box", summary=_paper_summary, clean_required=False)
 def _paper(eps: float, ctx: AttackContext) -> Attack:
     """The paper's measure: the training attack on the model's own labels, counting every
     attacked prediction that is right (whatever the clean one was), as training evaluates."""
@@ -204,28 +294,55 @@ def restarted_pgd(eps: float, steps: int, restarts: int) -> Attack:
     return Restarts(PGD(params, eps=eps), restarts)
 
 
-@eval_preset(
-    "pgd-restarts",
-    kind="white-box",
-    params=lambda ctx: {"steps": ctx.settings.pgd_steps, "restarts": ctx.settings.pgd_restarts},
-    aliases=("pgd-strong",),
-)
-def _pgd_restarts(eps: float, ctx: AttackContext) -> Attack:
+def _count(params: Params, name: str, high: int = limits.MAX_STEPS) -> None:
+    """A count setting (steps, restarts, queries) must be in [1, high]."""
+    value = getattr(params, name)
+    params.require(value >= 1, name, "must be at least 1")
+    params.require(value <= high, name, f"must be at most {high:,}")
+
+
+@EVAL_ATTACKS.add
+class RestartedPGD(EvalPreset):
     """The project's PGD, many steps and random restarts, worst case per example."""
-    return restarted_pgd(eps, ctx.settings.pgd_steps, ctx.settings.pgd_restarts)
+
+    name = "pgd-restarts"
+    aliases = ("pgd-strong",)
+    kind = "white-box"
+
+    # Madry et al.'s: 40 steps of 2.5*eps/40, 5 random starts
+    @dataclass(frozen=True)
+    class Params(Params):
+        steps: int = setting(40, "PGD steps of `pgd-restarts` and `transfer`", flat="pgd_steps")
+        restarts: int = setting(
+            5, "random starts of `pgd-restarts` and `transfer`", flat="pgd_restarts"
+        )
+
+        def validate(self) -> None:
+            _count(self, "steps")
+            _count(self, "restarts")
+
+    params: RestartedPGD.Params
+
+    def make(self, eps: float, ctx: AttackContext) -> Attack:
+        return restarted_pgd(eps, self.params.steps, self.params.restarts)
+
+    def summary(self, ctx: AttackContext) -> dict[str, Any]:
+        return {"steps": self.params.steps, "restarts": self.params.restarts}
 
 
-@eval_preset(
-    "transfer",
-    kind="transfer",
-    params=lambda ctx: {"steps": ctx.settings.pgd_steps, "restarts": ctx.settings.pgd_restarts},
-)
-def _transfer(eps: float, ctx: AttackContext) -> Attack:
+@EVAL_ATTACKS.add
+class TransferPGD(RestartedPGD):
     """pgd-restarts crafted on the dense (level 0) network of the same trial."""
-    if ctx.surrogate is None:
-        raise ValueError("the transfer attack needs a surrogate model")
-    s = ctx.settings
-    return Transfer(restarted_pgd(eps, s.pgd_steps, s.pgd_restarts), ctx.surrogate)
+
+    # pgd-restarts' params (its flags, and its summary: the stored parameters of before)
+    name = "transfer"
+    aliases = ()
+    kind = "transfer"
+
+    def make(self, eps: float, ctx: AttackContext) -> Attack:
+        if ctx.surrogate is None:
+            raise ValueError("the transfer attack needs a surrogate model")
+        return Transfer(super().make(eps, ctx), ctx.surrogate)
 
 
 # ---- torchattacks (optional: cross-checks of the project's attacks) --------------------------
@@ -239,7 +356,7 @@ def _ta_fgsm(eps: float, ctx: AttackContext) -> Attack:
     "ta-pgd",
     kind="white-box",
     library=True,
-    params=lambda ctx: _trained_pgd(ctx).summary(),
+    summary=lambda ctx: _trained_pgd(ctx).summary(),
     seed_group="pgd",
 )
 def _ta_pgd(eps: float, ctx: AttackContext) -> Attack:
@@ -253,93 +370,165 @@ def _ta_pgd(eps: float, ctx: AttackContext) -> Attack:
 
 
 # ---- AutoAttack and its parts: fra31's attack code, as repackaged in pyautoattack ----------
-def _aa_params(*keys: str) -> Callable[[AttackContext], dict[str, Any]]:
-    """The strength settings an AutoAttack part uses, plus the implementation and its version."""
-    names = {"apgd_steps": "apgd_steps", "fab_steps": "fab_steps", "square_queries": "queries"}
+class AutoAttackPart(EvalPreset):
+    """One attack of AutoAttack run alone (its name is pyautoattack's), at its own strength;
+    its stored parameters end in the implementation and its version (`impl=`)."""
 
-    def params(ctx: AttackContext) -> dict[str, Any]:
-        found = {names[k]: getattr(ctx.settings, k) for k in keys}
-        return {**found, "impl": autoattack.implementation()}
+    def strength(self) -> dict[str, int]:
+        """Its settings as `autoattack.AutoAttack`'s keywords (``apgd_steps=100``)."""
+        raise NotImplementedError
 
-    return params
+    def stored(self) -> dict[str, int]:
+        """Its settings as its stored entries name them (``queries=5000``)."""
+        raise NotImplementedError
 
-
-def _auto(attacks: tuple[str, ...]) -> Callable[[float, AttackContext], Attack]:
-    def make(eps: float, ctx: AttackContext) -> Attack:
-        s = ctx.settings
+    def make(self, eps: float, ctx: AttackContext) -> Attack:
         return autoattack.AutoAttack(
-            eps,
-            num_classes=ctx.num_classes,
-            attacks=attacks,
-            apgd_steps=s.apgd_steps,
-            fab_steps=s.fab_steps,
-            square_queries=s.square_queries,
+            eps, num_classes=ctx.num_classes, attacks=(self.name,), **self.strength()
         )
 
-    return make
+    def summary(self, ctx: AttackContext) -> dict[str, Any]:
+        return {**self.stored(), "impl": autoattack.implementation()}
 
 
-def _aa_single(name: str, keys: tuple[str, ...], kind: str, doc: str) -> None:
-    make = _auto((name,))
-    make.__doc__ = doc
-    eval_preset(name, kind=kind, params=_aa_params(*keys))(make)
+@EVAL_ATTACKS.add
+class APGDCE(AutoAttackPart):
+    """AutoAttack's APGD, cross-entropy loss."""
+
+    name = "apgd-ce"
+    kind = "white-box"
+
+    # one setting for the three APGD attacks (`apgd-dlr` and `apgd-t` are this class's)
+    @dataclass(frozen=True)
+    class Params(Params):
+        steps: int = setting(100, "steps of APGD-CE, APGD-DLR and APGD-T", flat="apgd_steps")
+
+        def validate(self) -> None:
+            _count(self, "steps")
+
+    params: APGDCE.Params
+
+    def strength(self) -> dict[str, int]:
+        return {"apgd_steps": self.params.steps}
+
+    def stored(self) -> dict[str, int]:
+        return {"apgd_steps": self.params.steps}
 
 
-_aa_single("apgd-ce", ("apgd_steps",), "white-box", "AutoAttack's APGD, cross-entropy loss.")
-_aa_single("apgd-dlr", ("apgd_steps",), "white-box", "AutoAttack's APGD, DLR loss.")
-_aa_single("apgd-t", ("apgd_steps",), "white-box", "AutoAttack's targeted APGD-DLR, 9 targets.")
-_aa_single("fab-t", ("fab_steps",), "white-box", "AutoAttack's targeted FAB, 9 targets.")
-_aa_single(
-    "square", ("square_queries",), "black-box", "AutoAttack's Square: score-based, no gradients."
-)
+@EVAL_ATTACKS.add
+class APGDDLR(APGDCE):
+    """AutoAttack's APGD, DLR loss."""
+
+    name = "apgd-dlr"
 
 
-@eval_preset(
-    "autoattack",
-    kind="ensemble",
-    params=_aa_params("apgd_steps", "fab_steps", "square_queries"),
-    aliases=("aa",),
-)
-def _autoattack(eps: float, ctx: AttackContext) -> Attack:
+@EVAL_ATTACKS.add
+class APGDT(APGDCE):
+    """AutoAttack's targeted APGD-DLR, 9 targets."""
+
+    name = "apgd-t"
+
+
+@EVAL_ATTACKS.add
+class FABT(AutoAttackPart):
+    """AutoAttack's targeted FAB, 9 targets."""
+
+    name = "fab-t"
+    kind = "white-box"
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        steps: int = setting(100, "steps of FAB-T", flat="fab_steps")
+
+        def validate(self) -> None:
+            _count(self, "steps")
+
+    params: FABT.Params
+
+    def strength(self) -> dict[str, int]:
+        return {"fab_steps": self.params.steps}
+
+    def stored(self) -> dict[str, int]:
+        return {"fab_steps": self.params.steps}
+
+
+@EVAL_ATTACKS.add
+class SquareAttack(AutoAttackPart):
+    """AutoAttack's Square: score-based, no gradients."""
+
+    name = "square"
+    kind = "black-box"
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        queries: int = setting(5000, "queries of Square")  # flat: square_queries
+
+        def validate(self) -> None:
+            _count(self, "queries", limits.MAX_QUERIES)
+
+    params: SquareAttack.Params
+
+    def strength(self) -> dict[str, int]:
+        return {"square_queries": self.params.queries}
+
+    def stored(self) -> dict[str, int]:
+        return {"queries": self.params.queries}
+
+
+@EVAL_ATTACKS.add
+class AutoAttackStandard(Suite):
     """AutoAttack standard (fra31/auto-attack): APGD-CE, APGD-T, FAB-T, Square, per example."""
-    return _auto(autoattack.STANDARD)(eps, ctx)
+
+    name = "autoattack"
+    aliases = ("aa",)
+    kind = "ensemble"
+    Params = suite_params(APGDCE, APGDT, FABT, SquareAttack)  # autoattack.STANDARD's order
+
+    def make(self, eps: float, ctx: AttackContext) -> Attack:
+        parts = self.parts()
+        strength = {k: v for part in parts for k, v in part.strength().items()}
+        attacks = tuple(part.name for part in parts)
+        return autoattack.AutoAttack(eps, num_classes=ctx.num_classes, attacks=attacks, **strength)
+
+    def summary(self, ctx: AttackContext) -> dict[str, Any]:
+        return {k: v for part in self.parts() for k, v in part.summary(ctx).items()}
 
 
 # ---- the previous AutoAttack, from torchattacks (optional; cross-checks) --------------------
-def _ta_apgd_t(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
-    steps, n = ctx.settings.apgd_steps, ctx.num_classes
-    return ta.APGDT(model, norm="Linf", eps=eps, steps=steps, seed=seed, n_classes=n)
-
-
-def _ta_fab_t(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
-    steps, n = ctx.settings.fab_steps, ctx.num_classes
-    return ta.FAB(
-        model, norm="Linf", eps=eps, steps=steps, seed=seed, multi_targeted=True, n_classes=n
-    )
-
-
-def _ta_square(ta: Any, model: nn.Module, eps: float, ctx: AttackContext, seed: int) -> object:
-    return ta.Square(model, norm="Linf", eps=eps, n_queries=ctx.settings.square_queries, seed=seed)
-
-
-@eval_preset(
-    "ta-autoattack",
-    kind="ensemble",
-    library=True,
-    params=lambda ctx: {
-        "apgd_steps": ctx.settings.apgd_steps,
-        "fab_steps": ctx.settings.fab_steps,
-        "queries": ctx.settings.square_queries,
-    },
-)
-def _ta_autoattack(eps: float, ctx: AttackContext) -> Attack:
+@EVAL_ATTACKS.add
+class TorchAutoAttack(Suite):
     """The previous AutoAttack: torchattacks' APGD-CE, APGD-T, FAB-T, Square (MultiAttack)."""
 
-    def make(ta: Any, model: nn.Module, seed: int) -> object:
-        apgd_ce = ta.APGD(
-            model, norm="Linf", eps=eps, steps=ctx.settings.apgd_steps, seed=seed, loss="ce"
-        )
-        parts = [_ta_apgd_t, _ta_fab_t, _ta_square]
-        return ta.MultiAttack([apgd_ce, *(part(ta, model, eps, ctx, seed) for part in parts)])
+    name = "ta-autoattack"
+    kind = "ensemble"
+    library = True
+    Params = suite_params(APGDCE, APGDT, FABT, SquareAttack)
 
-    return TorchAttack(make)
+    def summary(self, ctx: AttackContext) -> dict[str, Any]:  # stored without impl=
+        return {k: v for part in self.parts() for k, v in part.stored().items()}
+
+    def make(self, eps: float, ctx: AttackContext) -> Attack:
+        apgd_steps = self.params.member(APGDCE).steps
+        fab_steps = self.params.member(FABT).steps
+        queries = self.params.member(SquareAttack).queries
+        n = ctx.num_classes
+
+        def make(ta: Any, model: nn.Module, seed: int) -> object:
+            return ta.MultiAttack(
+                [
+                    ta.APGD(model, norm="Linf", eps=eps, steps=apgd_steps, seed=seed, loss="ce"),
+                    ta.APGDT(model, norm="Linf", eps=eps, steps=apgd_steps, seed=seed, n_classes=n),
+                    ta.FAB(
+                        model,
+                        norm="Linf",
+                        eps=eps,
+                        steps=fab_steps,
+                        seed=seed,
+                        multi_targeted=True,
+                        n_classes=n,
+                    ),
+                    ta.Square(model, norm="Linf", eps=eps, n_queries=queries, seed=seed),
+                ]
+            )
+
+        return TorchAttack(make)

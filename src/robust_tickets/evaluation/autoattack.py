@@ -7,7 +7,8 @@ APGD-T, FAB-T and Square, each on the examples the previous ones left robust (th
 worst case). The single attacks (`apgd-ce`, `apgd-t`, ...) are the same objects run alone.
 
 Their settings are the standard version's (100 iterations, 9 target classes, 5000 queries);
-`EvalSettings` can lower them for quick looks. Every attack reseeds torch's *global* generator,
+the presets' params (`--apgd-steps`, `--fab-steps`, `--square-queries`) can lower them for
+quick looks. Every attack reseeds torch's *global* generator,
 so each call runs inside `library.isolated_rng`; its diagnostic log lines ("zero gradient",
 "dynamic defense") are silenced, since `evaluate` runs its own gradient-masking checks.
 `AutoAttack` is all this as an `robust_tickets.attacks.Attack` (whose base also keeps

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robust_tickets.attacks import make_attack
-from robust_tickets.evaluation.attacks import AttackContext
+from robust_tickets.evaluation.attacks import AttackContext, EvalPreset, Suite
 
 
 @dataclass(frozen=True)
@@ -48,34 +48,43 @@ class Passes:
 NONE = Passes(0, 0, 1, 1)  # eps 0: one forward pass (the clean prediction)
 
 
-def attack_passes(name: str, eps: float, ctx: AttackContext) -> Passes:
-    """Passes per example of evaluation attack `name` at `eps` (counted from its settings)."""
+def attack_passes(preset: EvalPreset, eps: float, ctx: AttackContext) -> Passes:
+    """Passes per example of evaluation attack `preset` at `eps` (counted from its params)."""
     if eps == 0:
         return NONE
-    s, others = ctx.settings, max(1, ctx.num_classes - 1)
-    pgd_train = max(1, ctx.trained("pgd").steps)  # the `pgd` preset's: training's settings
-    trained_with = max(1, make_attack(ctx.train_attack).passes)  # the paper's measure's attack
-    base = {
-        "fgsm": Passes(1, 1),
-        "ta-fgsm": Passes(1, 1),
-        "pgd": Passes(pgd_train, pgd_train),
-        "paper": Passes(trained_with, trained_with),
-        "ta-pgd": Passes(pgd_train, pgd_train),
-        "pgd-restarts": Passes(s.pgd_steps, s.pgd_steps * s.pgd_restarts),
-        "transfer": Passes(s.pgd_steps, s.pgd_steps * s.pgd_restarts),  # on the dense network
-        "apgd-ce": Passes(s.apgd_steps, s.apgd_steps),
-        "apgd-dlr": Passes(s.apgd_steps, s.apgd_steps),
-        "apgd-t": Passes(s.apgd_steps, s.apgd_steps * others),
-        "fab-t": Passes(2 * s.fab_steps, 2 * s.fab_steps * others),  # two logits' gradients
-        # Square stops querying an example once fooled, but its stragglers keep the loop
-        # going: fooling every example of a non-robust MLP took ~1/100 of the budget (measured)
-        "square": Passes(0, 0, max(1, s.square_queries / 100), s.square_queries),
-    }
-    if name in ("autoattack", "ta-autoattack"):  # APGD-CE on all, the rest on what it left
-        rest = [base["apgd-t"], base["fab-t"], base["square"]]
-        high = sum(rest, base["apgd-ce"])
-        return Passes(s.apgd_steps, high.grad_high, 0, high.fwd_high)
-    return base.get(name, Passes(1, 1)) + Passes(0, 0, 2, 2)  # clean and attacked predictions
+    if isinstance(preset, Suite):  # the first part on all, the rest on what it left
+        first, *rest = (_passes(part, ctx) for part in preset.parts())
+        high = sum(rest, first)
+        return Passes(first.grad_low, high.grad_high, 0, high.fwd_high)
+    return _passes(preset, ctx) + Passes(0, 0, 2, 2)  # clean and attacked predictions
+
+
+def _passes(preset: EvalPreset, ctx: AttackContext) -> Passes:
+    """The attack's own passes per example (without the clean and attacked predictions)."""
+    p, others = preset.params, max(1, ctx.num_classes - 1)
+    match preset.name:
+        case "fgsm" | "ta-fgsm":
+            return Passes(1, 1)
+        case "pgd" | "ta-pgd":  # training's settings
+            steps = max(1, ctx.trained("pgd").steps)
+            return Passes(steps, steps)
+        case "paper":  # the training attack
+            steps = max(1, make_attack(ctx.train_attack).passes)
+            return Passes(steps, steps)
+        case "pgd-restarts" | "transfer":  # transfer's on the dense network
+            return Passes(p.steps, p.steps * p.restarts)
+        case "apgd-ce" | "apgd-dlr":
+            return Passes(p.steps, p.steps)
+        case "apgd-t":
+            return Passes(p.steps, p.steps * others)
+        case "fab-t":  # two logits' gradients
+            return Passes(2 * p.steps, 2 * p.steps * others)
+        case "square":
+            # Square stops querying an example once fooled, but its stragglers keep the loop
+            # going: fooling every example of a non-robust MLP took ~1/100 of the budget
+            # (measured)
+            return Passes(0, 0, max(1, p.queries / 100), p.queries)
+    return Passes(1, 1)
 
 
 @dataclass(frozen=True)

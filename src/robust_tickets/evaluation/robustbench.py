@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from robust_tickets.components import Params
 from robust_tickets.config import ExperimentConfig
-from robust_tickets.evaluation.attacks import EvalSettings
 
+# the leaderboard's AutoAttack, by the flat names of the `autoattack` preset's settings
 FULL_STRENGTH = {"apgd_steps": 100, "fab_steps": 100, "square_queries": 5000}
 THREAT_MODEL = "Linf"
 # the datasets RobustBench keeps an L-inf leaderboard of, at their eps
@@ -41,9 +42,10 @@ def percent(fraction: float) -> str:
 
 
 def protocol_problems(
-    dataset: str, eps: float, n: int, test_size: int, settings: EvalSettings
+    dataset: str, eps: float, n: int, test_size: int, strength: Params
 ) -> list[str]:
-    """How a measurement departs from RobustBench's protocol (empty: it does not)."""
+    """How a measurement departs from RobustBench's protocol (empty: it does not); `strength`:
+    the params of the `autoattack` preset it was measured with."""
     problems = []
     if dataset not in LEADERBOARD_EPS:
         problems.append(f"RobustBench keeps no {THREAT_MODEL} leaderboard for {dataset}")
@@ -52,7 +54,8 @@ def protocol_problems(
         problems.append(f"eps {eps_text(eps)}, not the leaderboard's {standard}")
     if n < test_size:
         problems.append(f"the first {n} of the {test_size} test images, not all of them")
-    used = {k: getattr(settings, k) for k in FULL_STRENGTH}
+    flat = strength.flat()
+    used = {k: flat[k] for k in FULL_STRENGTH}
     lighter = {k: v for k, v in used.items() if v != FULL_STRENGTH[k]}
     if lighter:
         changed = ", ".join(f"{k} {v} (standard {FULL_STRENGTH[k]})" for k, v in lighter.items())
@@ -69,14 +72,15 @@ def entry(
     robust: float,
     n: int,
     test_size: int,
-    settings: EvalSettings,
+    strength: Params,
     params: str,
 ) -> dict[str, Any]:
     """The entry of one ticket: `clean` and `robust` (AutoAttack) accuracies as fractions of the
-    `n` test images attacked, `remaining` the percent of weights its masks keep, `params` the
-    stored AutoAttack parameters (its implementation and strength)."""
+    `n` test images attacked, `remaining` the percent of weights its masks keep, `strength` the
+    `autoattack` preset's params and `params` its stored parameters (its implementation and
+    strength)."""
     eps = config.attack.eps
-    problems = protocol_problems(config.data.dataset, eps, n, test_size, settings)
+    problems = protocol_problems(config.data.dataset, eps, n, test_size, strength)
     training = "adversarially" if config.train.adv_train else "naturally"
     footnote = (
         f"A pruned network keeping {remaining:.2f}% of its prunable weights (sparsity "

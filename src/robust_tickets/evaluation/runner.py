@@ -11,7 +11,7 @@ import contextlib
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from robust_tickets.data import DATASETS, Split, Splits, load_splits
 from robust_tickets.device import resolve_device
 from robust_tickets.errors import UserError
 from robust_tickets.evaluation import autoattack, estimate, library, robustbench, twins
-from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalSettings
+from robust_tickets.evaluation.attacks import EVAL_ATTACKS, AttackContext, EvalPreset, presets
 from robust_tickets.evaluation.checks import Thresholds, needed, run_checks
 from robust_tickets.evaluation.robustness import robust_examples
 from robust_tickets.evaluation.store import Entry, RobustnessDir, entry_key
@@ -46,6 +46,7 @@ from robust_tickets.store import (
 DEFAULT_ATTACKS = ("fgsm", "pgd", "pgd-restarts", "autoattack")
 REPLACED = "replaced"  # role of a curve entry that a newer version of its attack superseded
 DEFAULT_EPS = tuple(round(0.05 * k, 10) for k in range(9))  # 0, 0.05, ..., 0.4
+DEFAULT_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ class EvalOptions:
     n_examples: int | None = None  # None: the whole test set
     checks: bool = True
     check_eps: float | None = None  # None: the experiment's training eps
-    settings: EvalSettings = field(default_factory=EvalSettings)
+    # the evaluation attacks' settings by flat name, `evaluate`'s flags ({"pgd_steps": 20}):
+    # each preset takes those it owns (`attacks.presets`), the rest keep their defaults
+    attack_settings: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int = DEFAULT_BATCH  # test examples attacked at once, whatever the attack
     thresholds: Thresholds = field(default_factory=Thresholds)
     device: str = "cpu"
     data_dir: str | None = None
@@ -106,15 +110,15 @@ def default_eps(config: ExperimentConfig) -> tuple[float, ...]:
 
 
 def _context(
-    config: ExperimentConfig,
-    num_classes: int,
-    options: EvalOptions,
-    surrogate: nn.Module | None = None,
+    config: ExperimentConfig, num_classes: int, surrogate: nn.Module | None = None
 ) -> AttackContext:
-    """What the presets read of the training run (its attack, dataset) and of these options."""
-    return AttackContext(
-        num_classes, config.attack, options.settings, surrogate, dataset=config.data.dataset
-    )
+    """What the presets read of the training run (its attack, dataset)."""
+    return AttackContext(num_classes, config.attack, surrogate, dataset=config.data.dataset)
+
+
+def _preset(chosen: Mapping[str, EvalPreset], name: str) -> EvalPreset:
+    """Evaluation attack `name` (or an alias) among `chosen` (`attacks.presets`)."""
+    return chosen[EVAL_ATTACKS.canonical(name)]
 
 
 def _canonical(options: EvalOptions) -> EvalOptions:
@@ -131,6 +135,9 @@ def _canonical(options: EvalOptions) -> EvalOptions:
         autoattack.module()
     if options.n_examples is not None and options.n_examples < 1:
         raise UserError("--n-examples must be at least 1")
+    if options.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    presets(options.attack_settings)  # an unknown setting or a bad value stops here
     return EvalOptions(**{**options.__dict__, "attacks": names})
 
 
@@ -256,23 +263,26 @@ def _weigher(
     config: ExperimentConfig, options: EvalOptions, splits: Splits, test: Split, device
 ) -> Callable[[Task], float]:
     """A task's estimated cost per example, in gradient passes of this network."""
-    ctx = _context(config, splits.num_classes, options)
+    ctx = _context(config, splits.num_classes)
+    chosen = presets(options.attack_settings)
     model = empty_model(config).to(device)
-    size = min(len(test), options.settings.batch_size, 256)
+    size = min(len(test), options.batch_size, 256)
     x, y = test.x[:size].to(device), test.y[:size].to(device)
     times = estimate.measure(model, x, y, seconds=0.1)  # only the ratios matter here
     return lambda task: (
-        estimate.weight(estimate.attack_passes(task.attack, task.eps, ctx), times)
+        estimate.weight(estimate.attack_passes(_preset(chosen, task.attack), task.eps, ctx), times)
         / max(times.grad, 1e-12)
     )
 
 
-def _pending(plan: LevelPlan, ctx: AttackContext, n: int) -> list[Task]:
+def _pending(
+    plan: LevelPlan, ctx: AttackContext, n: int, chosen: Mapping[str, EvalPreset]
+) -> list[Task]:
     """The plan's tasks whose results are not stored yet (what will actually run)."""
     stored = RobustnessDir.of(plan.level_dir).load()
     out = []
     for task in _unique(plan.todo):
-        spec = EVAL_ATTACKS.get(task.attack)
+        spec = _preset(chosen, task.attack)
         if entry_key(spec.name, spec.param_string(ctx), task.eps, n) not in stored:
             out.append(task)
     return out
@@ -287,6 +297,7 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
     network that is not robust and the high end on one that resists them."""
     options = _canonical(options)
     device = resolve_device(options.device)
+    chosen = presets(options.attack_settings)
     levels, examples = 0, set()
     curve: list[tuple[float, float]] = []
     extra: list[tuple[float, float]] = []
@@ -298,19 +309,20 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
         spec = DATASETS.get(config.data.dataset)
         total = spec.counts()[1]
         n = min(options.n_examples or total, total)
-        ctx = _context(config, spec.num_classes, options)
+        ctx = _context(config, spec.num_classes)
         model = empty_model(config).to(device)
-        size = min(n, options.settings.batch_size, 256)
+        size = min(n, options.batch_size, 256)
         x = torch.rand(size, *spec.input_shape(), device=device)
         y = torch.randint(0, spec.num_classes, (size,), device=device)
         times = estimate.measure(model, x, y)
         for plan in plans:
-            todo = _pending(plan, ctx, n)
+            todo = _pending(plan, ctx, n, chosen)
             levels += 1 if todo else 0
             examples.add(n)
             asked = {(t.attack, t.eps) for t in plan.todo if t.role == "curve"}
             for task in todo:
-                cost = times.seconds(estimate.attack_passes(task.attack, task.eps, ctx), n)
+                passes = estimate.attack_passes(_preset(chosen, task.attack), task.eps, ctx)
+                cost = times.seconds(passes, n)
                 if (task.attack, task.eps) in asked:
                     curve.append(cost)
                 else:
@@ -405,6 +417,8 @@ def evaluate_model(
     ctx: AttackContext,
     seed: Callable[[str, float, int], int],
     *,
+    chosen: Mapping[str, EvalPreset] | None = None,
+    batch_size: int = DEFAULT_BATCH,
     entries: dict[str, Entry] | None = None,
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
@@ -413,17 +427,19 @@ def evaluate_model(
 ) -> dict[str, Entry]:
     """Run every task not already in `entries` (same attack, parameters, eps and n) on `model`.
 
-    `seed(seed_group, eps, start)` seeds one batch; `saved(entries)` is called after each task;
-    the progress bar advances by `weigh(task)` per example. Returns the updated entries, keyed
-    by `store.entry_key`.
+    `chosen`: the evaluation attacks at this evaluation's settings (`attacks.presets`; None:
+    every one at its defaults); `seed(seed_group, eps, start)` seeds one batch; `saved(entries)`
+    is called after each task; the progress bar advances by `weigh(task)` per example. Returns
+    the updated entries, keyed by `store.entry_key`.
     """
+    chosen = presets() if chosen is None else chosen
     entries = dict(entries or {})
-    if _retire_other_implementations(entries, ctx) and saved is not None:
+    if _retire_other_implementations(entries, ctx, chosen) and saved is not None:
         saved(entries)
     n = len(test)
     counted = set(_unique(tasks))  # what the bar's total counts (a duplicate task counts once)
     for task in tasks:
-        spec = EVAL_ATTACKS.get(task.attack)
+        spec = _preset(chosen, task.attack)
         key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
         if progress is not None:
             progress.show(attack=spec.name, eps=task.eps)
@@ -448,7 +464,7 @@ def evaluate_model(
             task.eps,
             spec.build(model, task.eps, ctx) if task.eps > 0 else _no_attack,
             lambda start, s=spec, e=task.eps: seed(s.seed_group, e, start),
-            batch_size=ctx.settings.batch_size,
+            batch_size=batch_size,
             device=device,
             on_batch=_scaled(progress, weigh(task)),
             clean_required=spec.clean_required,
@@ -469,7 +485,9 @@ def _scaled(progress: Progress | None, weight: float) -> Callable[[int], None] |
     return lambda examples: progress.advance(examples * weight)
 
 
-def _retire_other_implementations(entries: dict[str, Entry], ctx: AttackContext) -> bool:
+def _retire_other_implementations(
+    entries: dict[str, Entry], ctx: AttackContext, chosen: Mapping[str, EvalPreset]
+) -> bool:
     """Curve entries of an attack made by another implementation than today's (e.g. the
     torchattacks-built `autoattack`, stored without `impl=`) become role `replaced`, so that a
     curve never mixes implementations even when that attack is not asked for again."""
@@ -477,7 +495,7 @@ def _retire_other_implementations(entries: dict[str, Entry], ctx: AttackContext)
     for key, e in list(entries.items()):
         if e.role != "curve" or e.attack not in EVAL_ATTACKS:
             continue
-        impl = EVAL_ATTACKS.get(e.attack).params(ctx).get("impl")
+        impl = _preset(chosen, e.attack).summary(ctx).get("impl")
         if impl is not None and f"impl={impl}" not in e.params.split(","):
             entries[key] = Entry(**{**e.meta(), "role": REPLACED}, robust=e.robust)
             changed = True
@@ -502,11 +520,14 @@ def model_checks(
     n: int,
     check_eps: float,
     thresholds: Thresholds | None = None,
+    chosen: Mapping[str, EvalPreset] | None = None,
 ) -> dict[str, Any]:
-    """The masking checks of one model from its entries on `n` examples."""
+    """The masking checks of one model from its entries on `n` examples, each attack's looked
+    up at its settings among `chosen` (`attacks.presets`; None: the defaults)."""
+    chosen = presets() if chosen is None else chosen
 
     def lookup(attack: str, eps: float) -> Entry | None:
-        spec = EVAL_ATTACKS.get(attack)
+        spec = _preset(chosen, attack)
         return entries.get(entry_key(spec.name, spec.param_string(ctx), eps, n))
 
     mine = [e for e in entries.values() if e.n == n]
@@ -529,7 +550,8 @@ def _evaluate_level(
     surrogate = None
     if plan.surrogate is not None:
         surrogate = load_ticket(config, plan.surrogate, splits).to(device)
-    ctx = _context(config, splits.num_classes, options, surrogate)
+    ctx = _context(config, splits.num_classes, surrogate)
+    chosen = presets(options.attack_settings)
 
     def seed(group: str, eps: float, start: int) -> int:
         return derive(
@@ -540,7 +562,7 @@ def _evaluate_level(
     entries = store.load()
     wanted: dict[str, str] = {}  # key -> role here (a check that is also asked for: curve)
     for task in plan.todo:
-        spec = EVAL_ATTACKS.get(task.attack)
+        spec = _preset(chosen, task.attack)
         key = entry_key(spec.name, spec.param_string(ctx), task.eps, len(test))
         wanted[key] = "curve" if "curve" in (task.role, wanted.get(key)) else task.role
     experiment = ExperimentDir(plan.level_dir.path.parent.parent)
@@ -552,6 +574,8 @@ def _evaluate_level(
         plan.todo,
         ctx,
         seed,
+        chosen=chosen,
+        batch_size=options.batch_size,
         entries=entries,
         device=device,
         progress=progress,
@@ -561,7 +585,7 @@ def _evaluate_level(
     store.write_table(entries)
     report = None
     if options.checks:
-        report = model_checks(entries, ctx, len(test), check_eps, options.thresholds)
+        report = model_checks(entries, ctx, len(test), check_eps, options.thresholds, chosen)
         store.write_checks({**report, "trial": plan.trial, "level": plan.level})
     n = len(test)
     stored_clean = [e.robust for e in entries.values() if e.eps == 0 and e.n == n]
@@ -575,13 +599,14 @@ def _evaluate_level(
             0.0,
             _no_attack,
             lambda start: 0,
-            batch_size=ctx.settings.batch_size,
+            batch_size=options.batch_size,
             device=device,
         )
         clean = float(clean_robust.float().mean())
     remaining = level_remaining(plan.level_dir)
     plan.result = level_result(plan.trial, plan.level, remaining, entries, n, clean, report)
-    plan.robustbench = _robustbench_entry(plan, config, ctx, entries, n, clean, remaining)
+    aa = chosen["autoattack"]
+    plan.robustbench = _robustbench_entry(plan, config, ctx, aa, entries, n, clean, remaining)
     if plan.robustbench is not None and plan.robustbench["protocol"]["robustbench"]:
         write_json(store.robustbench, plan.robustbench)  # measured as the leaderboard measures
 
@@ -590,14 +615,15 @@ def _robustbench_entry(
     plan: LevelPlan,
     config: ExperimentConfig,
     ctx: AttackContext,
+    spec: EvalPreset,
     entries: dict[str, Entry],
     n: int,
     clean: float,
     remaining: float,
 ) -> dict[str, Any] | None:
-    """The level's RobustBench entry from its AutoAttack result at the training eps on these
-    `n` test images (None if there is none)."""
-    spec = EVAL_ATTACKS.get("autoattack")
+    """The level's RobustBench entry from its AutoAttack result (`spec`: the `autoattack`
+    preset at this evaluation's settings) at the training eps on these `n` test images (None
+    if there is none)."""
     params = spec.param_string(ctx)
     found = entries.get(entry_key(spec.name, params, config.attack.eps, n))
     if found is None or found.role == REPLACED:
@@ -611,7 +637,7 @@ def _robustbench_entry(
         robust=float(found.robust.float().mean()),
         n=n,
         test_size=DATASETS.get(config.data.dataset).counts()[1],
-        settings=ctx.settings,
+        strength=spec.params,
         params=params,
     )
 
