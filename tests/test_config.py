@@ -21,7 +21,7 @@ def test_defaults_are_the_papers():
 
 
 # the criteria's own settings, read only when that criterion is chosen (tests/test_criteria.py)
-SNIP_HYDRA = {"snip_batches", "hydra_iters", "hydra_lr"}
+SNIP_HYDRA = {"snip_batches", "hydra_iters", "hydra_lr", "hydra_train_bn"}
 # the single-step attacks' settings (nfgsm, fgsm-rs), read only when that attack is chosen
 SINGLE_STEP = {"nfgsm_noise", "nfgsm_step", "fgsm_rs_step"}
 # sgd's and the schedules' settings, read only with adam and the constant schedule chosen
@@ -49,7 +49,9 @@ OFF_BY_DEFAULT = {"co_every", "co_drop", "trades_beta"}
         ),
         (
             {"attack": "pgd", "criterion": "snip"},
-            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr", *SINGLE_STEP, *OPTIM},
+            {"prune_rate_conv", "rewind_iter", "hydra_iters", "hydra_lr", "hydra_train_bn"}
+            | SINGLE_STEP
+            | OPTIM,
         ),
         (
             {"attack": "nfgsm"},

@@ -1,11 +1,15 @@
 """Pruning criteria (magnitude, random, shuffle, snip, hydra): exact counts on every model under
-both allocations, determinism, the controls' properties, HYDRA's frozen weights and fine-tuning,
+both allocations, determinism, the controls' properties, HYDRA's score phase against an autograd
+reference, its frozen weights (and batch norm, unless `hydra_train_bn`) and fine-tuning,
 one-shot pruning, resume in the middle of each phase, and bad input."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 from tests.conftest import TINY_MODELS, small_config
 from tests.test_any_model import _files, _runner, _StopAfter
 from tests.test_cli import TINY as CLI_TINY
@@ -19,7 +23,7 @@ from robust_tickets.models import MODELS, create_model
 from robust_tickets.models.ticket import apply_masks_, full_masks, state
 from robust_tickets.progress import Progress
 from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, PruneContext, keep_counts
-from robust_tickets.pruning.criteria.hydra import scaled_scores
+from robust_tickets.pruning.criteria.hydra import scaled_scores, score_phase
 from robust_tickets.resolve import from_flat
 from robust_tickets.store import load_tensors
 from robust_tickets.training import AutogradStepper
@@ -158,6 +162,96 @@ def test_hydra_trains_scores_with_the_weights_frozen():
     assert all(torch.equal(barely[n], magnitude[n]) for n in masks)
 
 
+class _TopKStraightThrough(torch.autograd.Function):
+    """The reference's mask: 1 on the `keep` largest entries, the gradient passed on unchanged."""
+
+    @staticmethod
+    def forward(ctx, magnitude, keep):
+        mask = torch.zeros(magnitude.numel())
+        mask[magnitude.flatten().topk(keep).indices] = 1.0
+        return mask.view_as(magnitude)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def test_hydra_score_phase_is_sgd_through_a_straight_through_top_k():
+    """HYDRA's pruning phase written the plain way (models/layers.py's masked layers): scores
+    as leaves, w * topk(|s|) in the forward, the gradient straight through the top-k, and
+    torch's SGD (momentum 0.9, weight decay 1e-4) on the scores alone at our cosine rate. Ours
+    must end with the same scores, hence the same masks, with the weights untouched."""
+    model = create_model("dense-300-100", (1, 28, 28), 10, 0).eval()
+    masks = full_masks(model)
+    sizes = {n: m.numel() for n, m in masks.items()}
+    keep = {n: round(0.3 * size) for n, size in sizes.items()}
+    data = torch.Generator().manual_seed(2)
+    batches = [
+        (torch.rand(16, 1, 28, 28, generator=data), torch.randint(0, 10, (16,))) for _ in range(8)
+    ]
+    ctx = PruneContext(
+        tensors=state(model),
+        masks=masks,
+        keep=keep,
+        allocation=PRUNE_METHODS.get("layerwise"),
+        generator=torch.Generator().manual_seed(0),
+        model=model,
+        batches=lambda n: iter(batches[:n]),
+        loss=lambda x, y: F.cross_entropy(model(x), y),
+    )
+    before = state(model)
+    iters, rate = len(batches), 2.0
+    ours, adapted = score_phase(ctx, iters, rate)
+    assert adapted == {} and all(torch.equal(t, before[n]) for n, t in state(model).items())
+
+    weights = {n: before[n] for n in masks}
+    scores = {n: s.clone().requires_grad_() for n, s in scaled_scores(weights).items()}
+    sgd = torch.optim.SGD(list(scores.values()), lr=rate, momentum=0.9, weight_decay=1e-4)
+    for i, (x, y) in enumerate(batches):
+        for group in sgd.param_groups:
+            group["lr"] = 0.5 * rate * (1 + math.cos(math.pi * i / iters))
+        effective = {
+            n: weights[n] * _TopKStraightThrough.apply(s.abs(), keep[n]) for n, s in scores.items()
+        }
+        loss = F.cross_entropy(torch.func.functional_call(model, effective, (x,)), y)
+        sgd.zero_grad()
+        loss.backward()
+        sgd.step()
+    for n in masks:
+        assert torch.allclose(ours[n], scores[n].detach(), rtol=1e-4, atol=1e-7), n
+    final = ctx.keep_top({n: s.abs() for n, s in ours.items()})
+    reference = ctx.keep_top({n: s.detach().abs() for n, s in scores.items()})
+    assert all(torch.equal(final[n], reference[n]) for n in masks)
+    # the scores moved far enough for that to mean something: not magnitude's top-k any more
+    start = ctx.keep_top({n: w.abs() for n, w in weights.items()})
+    assert any(not torch.equal(final[n], start[n]) for n in masks)
+
+
+@pytest.mark.parametrize("train_bn", [False, True])
+def test_hydra_leaves_a_batch_norm_model_as_found_and_adapts_batch_norm_only_if_asked(train_bn):
+    settings = {"hydra_iters": 3, "hydra_lr": 1.0, "hydra_train_bn": train_bn}
+    model, context = _setup("resnet20", "layerwise", "hydra", attack="pgd", steps=1, **settings)
+    ctx = context()
+    before = state(model)
+    _pick("hydra", **settings)(ctx)
+    after = state(model)  # every parameter and buffer: running statistics too
+    assert all(torch.equal(after[n], before[n]) for n in before) and not model.training
+    if not train_bn:
+        assert ctx.adapted == {}
+        return
+    norms = {
+        f"{p}.{k}"
+        for p, m in model.named_modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+        for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    }
+    assert norms and set(ctx.adapted) == norms  # batch norm's state, no prunable weight
+    for suffix in ("weight", "bias", "running_mean"):  # HYDRA's SGD moved gamma and beta
+        assert any(
+            not torch.equal(ctx.adapted[n], before[n]) for n in norms if n.endswith(suffix)
+        ), suffix
+
+
 HYDRA_RUN = {
     "criterion": "hydra",
     "strategy": "continue",
@@ -190,6 +284,52 @@ def test_hydra_one_shot_fine_tunes_the_dense_survivors_and_pruned_weights_stay_z
             assert torch.all(final[n][mask == 0] == 0)  # fine-tuning keeps pruned weights zero
             assert not torch.equal(final[n], init[n])  # ... and trains the survivors
         assert {n: int(m.sum()) for n, m in masks.items()} == keep_counts(sizes, rates, k)
+
+
+def test_hydra_train_bn_hands_the_score_phases_batch_norm_to_fine_tuning(tmp_path, toy_cifar):
+    """HYDRA's fine-tuning loads its pruning checkpoint: the trained weights (frozen while the
+    scores trained) with batch norm as the score phase left it. Off (the default), the level
+    starts from the dense network exactly; on, only batch norm's entries differ."""
+    starts = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for train_bn in (False, True):
+            config = small_config(
+                **{
+                    **HYDRA_RUN,
+                    "dataset": "cifar10",
+                    "model": TINY_MODELS["resnet20"],
+                    "attack": "fgsm",
+                    "hydra_iters": 3,
+                    "hydra_lr": 1.0,
+                    "hydra_train_bn": train_bn,
+                    "train_iters": 2,
+                    "eval_every": 2,
+                    "prune_iters": 1,
+                    "batch_size": 10,
+                }
+            )
+            options = RunOptions(output=tmp_path / str(train_bn), quiet=True)
+            trial = run_experiment(config, options, splits=toy_cifar)[0].trial(0)
+            level = trial.level(1)
+            starts[train_bn] = [
+                load_tensors(p) for p in (trial.level(0).final, level.masks, level.init)
+            ]
+    finally:
+        torch.set_num_threads(threads)
+    norms = {k.rsplit(".", 1)[0] + "." for k in starts[False][0] if k.endswith("running_mean")}
+    for train_bn, (dense, masks, init) in starts.items():
+        assert set(init) == set(dense)
+        for k, value in init.items():
+            expected = dense[k] * masks[k] if k in masks else dense[k]
+            if train_bn and any(k.startswith(p) for p in norms):
+                continue
+            assert torch.equal(value, expected), (train_bn, k)
+    dense, _, init = starts[True]
+    moved = [k for k in init if any(k.startswith(p) for p in norms) and k.endswith("weight")]
+    assert moved and any(not torch.equal(init[k], dense[k]) for k in moved)
+    assert any(not torch.equal(init[k], dense[k]) for k in init if k.endswith("running_var"))
 
 
 def test_resume_in_the_score_phase_and_in_fine_tuning_equals_an_uninterrupted_run(
@@ -263,6 +403,10 @@ def test_criterion_settings_split_runs_only_for_the_criterion_that_reads_them():
     assert hydra.name() != base.name()
     assert from_flat({"criterion": "hydra", "hydra_iters": 9}).name() != hydra.name()
     assert from_flat({"criterion": "hydra", "snip_batches": 3}).name() == hydra.name()
+    # hydra_train_bn came later: off (how every earlier hydra run behaved) keeps their names
+    assert from_flat({"criterion": "hydra", "hydra_train_bn": False}).name() == hydra.name()
+    assert from_flat({"criterion": "hydra", "hydra_train_bn": True}).name() != hydra.name()
+    assert base.name() == from_flat({"hydra_train_bn": True}).name()
     assert from_flat({"criterion": "snip", "snip_batches": 3}).name() != (
         from_flat({"criterion": "snip"}).name()
     )

@@ -53,6 +53,13 @@ FIELD_CHOICES: dict[str, tuple[str, ...]] = {
 SETTINGS: dict[str, tuple[type, object, str]] = {
     "hydra_iters": (int, 500, "criterion `hydra`: iterations of the score-only pruning phase"),
     "hydra_lr": (float, 0.1, "criterion `hydra`: SGD learning rate of the scores (cosine)"),
+    "hydra_train_bn": (
+        bool,
+        False,
+        "criterion `hydra`: also train batch norm's affine parameters and running statistics "
+        "in the score phase and fine-tune from them (what HYDRA's code does unless given its "
+        "--freeze-bn)",
+    ),
     "prune_rate": (
         float,
         0.2,

@@ -152,24 +152,24 @@ class TrialRunner:
         self.model.eval()
         sizes = {n: m.numel() for n, m in old_masks.items()}
         p = self.config.prune
-        new_masks = CRITERIA.get(p.criterion)(
-            PruneContext(
-                tensors=trained,
-                masks=old_masks,
-                keep=keep_counts(
-                    sizes, pruning_rates(self.config, self.model), p.schedule_levels[level - 1]
-                ),
-                allocation=PRUNE_METHODS.get(p.allocation),
-                generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
-                model=self.model,
-                batches=self._batches(level),
-                loss=self._loss(level, new_masks_for=old_masks),
-            )
+        context = PruneContext(
+            tensors=trained,
+            masks=old_masks,
+            keep=keep_counts(
+                sizes, pruning_rates(self.config, self.model), p.schedule_levels[level - 1]
+            ),
+            allocation=PRUNE_METHODS.get(p.allocation),
+            generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
+            model=self.model,
+            batches=self._batches(level),
+            loss=self._loss(level, new_masks_for=old_masks),
         )
+        new_masks = CRITERIA.get(p.criterion)(context)
         rewind = load_tensors(self.dir.rewind) if self.strategy.needs_rewind else None
         chosen = self.strategy.choose(
             LevelStart(
-                trained=trained,
+                # with what the criterion adapted (HYDRA's batch norm under hydra_train_bn)
+                trained={**trained, **context.adapted},
                 original=load_tensors(self.dir.level(0).init),
                 rewind=rewind,
                 fresh=lambda: self._fresh(level),

@@ -26,7 +26,9 @@ from robust_tickets.config import ExperimentConfig
 class LevelStart:
     """What a strategy may look at when choosing a new level's starting weights."""
 
-    trained: dict[str, torch.Tensor]  # the state at the end of the previous level
+    # the state at the end of the previous level, with what the criterion adapted beside the
+    # masks (`PruneContext.adapted`: HYDRA's batch norm under `hydra_train_bn`)
+    trained: dict[str, torch.Tensor]
     original: dict[str, torch.Tensor]  # the initialisation of level 0
     rewind: dict[str, torch.Tensor] | None  # level-0 state at iteration `rewind_iter`
     fresh: Callable[[], dict[str, torch.Tensor]]  # a new random init (seeded per level)

@@ -94,6 +94,7 @@ METHOD_FIELDS = {
     "snip_batches": "SNIP over {} batches",
     "hydra_iters": "HYDRA {:,} score iterations",
     "hydra_lr": "HYDRA score lr {:g}",
+    "hydra_train_bn": "HYDRA trains batch norm",
     "random_start": "no random start",
     "attack_labels": "attacks on {} labels",
     "label_smoothing": "label smoothing {:g}",

@@ -5,13 +5,14 @@ surviving weights per layer, or in total under `global` allocation). It sees the
 network's named tensors, the current masks, the keep counts, the allocation, a seeded generator
 and, for data-driven criteria, the trained model, a way to draw training batches and the run's
 training loss, so criteria are added without touching the runner. Its own settings are its
-`Params` (`self.params`), part of a run's identity only when it is chosen.
+`Params` (`self.params`), part of a run's identity only when it is chosen. Whatever else than
+the masks a criterion hands to the level's start goes in `PruneContext.adapted`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -33,6 +34,10 @@ class PruneContext:
     batches: Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]  # n training batches
     # the run's training loss of `model` on a batch (adversarial when the run trains so)
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    # filled by the criterion: state entries other than the prunable weights that it adapted
+    # while choosing (HYDRA's batch norm under `hydra_train_bn`); a strategy that continues from
+    # the trained network starts from them (`LevelStart.trained`), the others ignore them
+    adapted: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def keep_top(self, scores: Scores) -> Masks:
         """Masks keeping the best-scored surviving weights under this context's allocation."""

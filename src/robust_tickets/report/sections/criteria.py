@@ -45,6 +45,7 @@ PRUNING_FIELDS = frozenset(
         "snip_batches",
         "hydra_iters",
         "hydra_lr",
+        "hydra_train_bn",
     }
 )
 METRICS = {"acc": "natural", "adv_acc": "adversarial"}
