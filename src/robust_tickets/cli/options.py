@@ -23,7 +23,11 @@ from robust_tickets.config import (
 from robust_tickets.errors import UserError
 from robust_tickets.names import FIELD_CHOICES
 
-FLAG_ALIASES = {"strategy": ["--experiment"], "prune_method": ["--allocation"]}
+FLAG_ALIASES = {
+    "strategy": ["--experiment"],
+    "prune_method": ["--allocation"],
+    "learning_rate": ["--lr"],  # what most people type; argparse would read it as --lr-schedule
+}
 RUN_OPTION_KEYS = ("trials", "output", "device", "data_dir", "threads", "jobs")
 
 
