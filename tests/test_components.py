@@ -194,8 +194,9 @@ class Taylor(Criterion):
         return self.params.batches
 
 
-def test_the_worked_example_needs_only_its_class_and_the_light_copy(monkeypatch):
-    # what `@CRITERIA.add` and names.py's line would do, undone after the test
+def test_the_worked_example_needs_only_its_class(monkeypatch):
+    # what `@CRITERIA.add` would do, and the line names.py would read from its file at import
+    # (tests/test_discovery.py drops the file into a copy of the package), undone after the test
     monkeypatch.setitem(CRITERIA._items, "taylor", Taylor)
     for table, value in ((FIELD_TYPES, int), (FIELD_DEFAULTS, 4), (SETTINGS, (int, 4, "..."))):
         monkeypatch.setitem(table, "taylor_batches", value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pkgutil
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,92 @@ def test_discovery_sees_a_new_file(tmp_path):
             del sys.modules[name]
 
 
+# docs/architecture.md's worked examples as the files they are (the bodies that run are not
+# what the scanner reads): dropped into a copy of the package, each is found by the scan that
+# `--help` uses (robust_tickets.names), no list edited.
+EXAMPLE_FILES = {
+    "pruning/criteria/taylor.py": """
+from dataclasses import dataclass
+
+from robust_tickets.components import Params, setting
+from robust_tickets.pruning.criteria.base import CRITERIA, Criterion
+
+
+@CRITERIA.add
+class Taylor(Criterion):
+    name = "taylor"
+    needs_data = True
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        batches: int = setting(4, "training batches the first-order score is summed over")
+
+        def validate(self) -> None:
+            self.require(self.batches >= 1, "batches", "must be at least 1")
+""",
+    "models/mlp3.py": """
+import math
+
+from robust_tickets.models.dense import DenseNet
+from robust_tickets.models.init import glorot
+from robust_tickets.models.registry import MODELS, ModelSpec
+
+
+def _mlp3(input_shape, classes):
+    return DenseNet([math.prod(input_shape), 512, 512, 512, classes])
+
+
+MODELS.register("mlp3")(ModelSpec(build=_mlp3, init=glorot(normal=False)))
+""",
+    "attacks/rfgsm.py": """
+from dataclasses import dataclass
+
+from robust_tickets.attacks.base import ATTACKS, BackendAttack
+from robust_tickets.components import Params, setting
+
+
+@ATTACKS.add
+class RFGSM(BackendAttack):
+    name = "rfgsm"
+
+    @dataclass(frozen=True)
+    class Params(Params):
+        alpha: float = setting(0.5, "the random step, in multiples of eps")
+""",
+    "data/datasets/kmnist.py": """
+from robust_tickets.data.spec import DATASETS, DatasetSpec
+
+KMNIST = DATASETS.register("kmnist")(DatasetSpec(name="kmnist", files=(), num_classes=10))
+""",
+}
+
+
+def test_a_component_file_dropped_in_is_on_the_help_page(tmp_path):
+    """What `--help` offers is read from the package's files (robust_tickets.scan): a new
+    model, attack, criterion or dataset file is found with its settings, nothing else edited."""
+    from robust_tickets import names
+    from robust_tickets.scan import scan
+
+    package = tmp_path / "robust_tickets"
+    shutil.copytree(SRC / "robust_tickets", package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, source in EXAMPLE_FILES.items():
+        (package / name).write_text(source)
+    found = scan(package, names.FOLDERS, names.KINDS)
+    added = {"criterion": "taylor", "model": "mlp3", "attack": "rfgsm", "dataset": "kmnist"}
+    for field, choices in names.FIELD_CHOICES.items():
+        expected = sorted([*choices, *([added[field]] if field in added else [])])
+        assert list(found.names[field]) == expected, field
+    assert found.settings == {
+        **names.SETTINGS,
+        "taylor_batches": (
+            int,
+            4,
+            "criterion `taylor`: training batches the first-order score is summed over",
+        ),
+        "rfgsm_alpha": (float, 0.5, "attack `rfgsm`: the random step, in multiples of eps"),
+    }
+
+
 # What the models declared before their kinds were derived (results must not change: the
 # allocation is fitted to these, resolve.py).
 KINDS_BEFORE = {
@@ -207,7 +294,8 @@ def test_the_worked_example_attack(monkeypatch):
             grad = loss_input_grad(backend, x0, y)
             return project(x0 + (self.eps - step) * grad.sign(), x, self.eps)
 
-    # what `@ATTACKS.add` and names.py's line would do, undone after the test
+    # what `@ATTACKS.add` would do, and the line names.py would read from the file (as
+    # test_a_component_file_dropped_in_is_on_the_help_page shows), undone after the test
     monkeypatch.setitem(ATTACKS._items, "rfgsm", RFGSM)
     for table, value in ((FIELD_TYPES, float), (FIELD_DEFAULTS, 0.5), (SETTINGS, (float, 0.5, ""))):
         monkeypatch.setitem(table, "rfgsm_alpha", value)

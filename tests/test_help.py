@@ -1,8 +1,10 @@
-"""`--help` without torch, its choices from the registries, and docs/cli.md against the parser."""
+"""`--help` without torch, its choices read from the source equal to the registries, and
+docs/cli.md against the parser."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import subprocess
 import sys
@@ -12,52 +14,81 @@ import pytest
 
 from robust_tickets import names
 from robust_tickets.cli.main import build_parser, main
+from robust_tickets.scan import scan
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
-def _registries() -> dict[str, object]:
-    from robust_tickets.attacks import ATTACKS
-    from robust_tickets.data import DATASETS
-    from robust_tickets.models import MODELS
-    from robust_tickets.objectives import OBJECTIVES
-    from robust_tickets.optim import OPTIMIZERS, SCHEDULES
-    from robust_tickets.pruning import CRITERIA, PRUNE_METHODS, STRATEGIES
+# config field -> the package that exports its registry, under the name names.KINDS gives it
+PACKAGES = {
+    "dataset": "robust_tickets.data",
+    "model": "robust_tickets.models",
+    "attack": "robust_tickets.attacks",
+    "strategy": "robust_tickets.pruning",
+    "prune_method": "robust_tickets.pruning",
+    "criterion": "robust_tickets.pruning",
+    "optimizer": "robust_tickets.optim",
+    "lr_schedule": "robust_tickets.optim",
+    "objective": "robust_tickets.objectives",
+}
 
+
+def _registries() -> dict[str, object]:
+    """The live registries (importing them imports torch), by config field."""
     return {
-        "dataset": DATASETS,
-        "model": MODELS,
-        "attack": ATTACKS,
-        "strategy": STRATEGIES,
-        "prune_method": PRUNE_METHODS,
-        "criterion": CRITERIA,
-        "optimizer": OPTIMIZERS,
-        "lr_schedule": SCHEDULES,
-        "objective": OBJECTIVES,
+        field: getattr(importlib.import_module(package), names.KINDS[field].registry)
+        for field, package in PACKAGES.items()
     }
 
 
+def test_the_scanned_kinds_are_the_registries():
+    """names.KINDS names each registry by its variable (the one `_registries` imports), and
+    says which hold components."""
+    from robust_tickets.components import ComponentRegistry
+    from robust_tickets.resolve import REGISTRIES
+
+    registries = _registries()
+    assert list(names.KINDS) == list(registries) == list(names.FIELD_CHOICES)
+    for field, kind in names.KINDS.items():
+        assert kind.components == isinstance(registries[field], ComponentRegistry), field
+        assert REGISTRIES.get(field, registries[field]) is registries[field], field
+
+
 @pytest.mark.parametrize("field", sorted(names.FIELD_CHOICES))
-def test_light_names_are_exactly_the_registered_ones(field):
+def test_scanned_names_are_exactly_the_registered_ones(field):
     registry = _registries()[field]
     assert list(names.FIELD_CHOICES[field]) == registry.names(), (
-        f"robust_tickets/names.py lists {field} names {names.FIELD_CHOICES[field]}, the "
-        f"registry has {registry.names()}: update names.py"
+        f"robust_tickets.names read the {field} names {names.FIELD_CHOICES[field]} from the "
+        f"source (robust_tickets/scan.py), the registry has {registry.names()}: register each "
+        f"in a file under {', '.join(names.FOLDERS)} as {names.KINDS[field].registry}"
+        + (".add on its class" if names.KINDS[field].components else '.register("name")(...)')
+        + ", its name a string literal (no loop), so that `--help` sees it without torch"
     )
 
 
-def test_light_settings_are_the_components_own():
+def test_scanned_settings_are_the_components_own():
     from robust_tickets.components import flag_help
     from robust_tickets.resolve import REGISTRIES
 
     own = flag_help(REGISTRIES)
     for flat in sorted(set(own) | set(names.SETTINGS)):
-        kind, default, text = own.get(flat, (None, None, None))
-        line = f"    {flat!r}: ({getattr(kind, '__name__', kind)}, {default!r}, {text!r}),"
         assert names.SETTINGS.get(flat) == own.get(flat), (
-            f"robust_tickets/names.py SETTINGS differs from the components' Params for {flat}: "
-            + (f"make its entry\n{line}" if flat in own else "remove its entry")
+            f"robust_tickets.names read the setting {flat} from the components' source "
+            f"(robust_tickets/scan.py) as {names.SETTINGS.get(flat)}, their Params declare "
+            f"{own.get(flat)}: declare it in the class body as "
+            '`name: type = setting(default, "help", flat=...)`, its default and help literals '
+            "or module constants"
         )
+    # and in flag_help's order (the order of the flags in `run --help`)
+    assert list(names.SETTINGS) == list(own)
+    for flat, (kind, default, _) in names.SETTINGS.items():
+        assert type(default) is kind, flat
+
+
+def test_names_is_a_fresh_scan():
+    fresh = scan(Path(names.__file__).resolve().parent, names.FOLDERS, names.KINDS)
+    assert fresh.names == names.FIELD_CHOICES
+    assert list(fresh.settings.items()) == list(names.SETTINGS.items())
 
 
 def test_evaluate_help_defaults_are_the_evaluation_defaults():

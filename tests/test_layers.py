@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "robust_tickets"
 LAYERS: list[tuple[str, ...]] = [
     ("__init__", "errors", "registry", "components", "seeds", "progress", "limits", "claims"),
     ("device",),
-    ("names",),
+    ("scan", "names"),
     ("provenance",),
     ("yaml_strict",),
     ("config",),

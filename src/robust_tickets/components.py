@@ -236,7 +236,7 @@ class ComponentRegistry(Registry[type[C]], Generic[C]):
 def flag_help(registries: Mapping[str, ComponentRegistry]) -> dict[str, tuple[type, Any, str]]:
     """Flat name -> (type, default, help) of every setting of the components in `registries`
     (by the flat field that chooses one), the help naming the components that read it: what
-    `names.SETTINGS` copies for the torch-free ``--help``."""
+    `names.SETTINGS` reads from the components' source for the torch-free ``--help``."""
     out: dict[str, tuple[type, Any, str]] = {}
     for slot, registry in registries.items():
         for flat, cls, f in registry.settings():

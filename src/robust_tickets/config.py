@@ -372,8 +372,9 @@ SLOTS: dict[str, tuple[str, str]] = {
 RENAMED = {"allocation": "prune_method"}  # a spec's attribute, accepted as its flat field
 
 # The flat vocabulary: every run-wide field, each component by its flat field and every
-# component setting by its flat name (`names.SETTINGS`, the components' own declarations as
-# the torch-free `--help` needs them; tests/test_help.py keeps the two equal).
+# component setting by its flat name (`names.SETTINGS`, the components' own declarations read
+# from their source, as the torch-free `--help` needs them; tests/test_help.py checks the two
+# equal).
 FIELD_SECTION: dict[str, str] = {}
 FIELD_META: dict[str, dict[str, Any]] = {}
 FIELD_DEFAULTS: dict[str, Any] = {}

@@ -1,143 +1,75 @@
-"""The names the registries register and the settings of their components, importable
-without torch.
+"""The names the registries register and the settings of their components, known without
+importing torch.
 
 `robust-tickets run --help` lists the datasets, models, attacks, strategies, allocations,
-criteria, optimizers, schedules and objectives a run accepts; importing the registries to learn
-them would import torch (2-3 s), so the help reads them here. The registries (data/, models/,
-attacks/, pruning/, optim/, objectives/) stay what runs and what validates; tests/test_help.py
-fails when a name registered there is missing here, or one listed here is no longer registered,
-so the two cannot drift. Add a name here when you register one. Aliases are not listed: they are
-accepted for old configs, not offered.
+criteria, optimizers, schedules and objectives a run accepts, and every component setting
+(flag, YAML field, sweep axis) with its type, default and help; importing the registries to
+learn them would import torch (2-3 s). So they are read from the components' source by
+`robust_tickets.scan` (`ast`, nothing imported or run; about 50 ms): a component's file is all
+there is to add, no list here to extend.
+
+The registries (data/, models/, attacks/, pruning/, optim/, objectives/) stay what runs and
+what validates; tests/test_help.py fails when what is read here differs from them (a
+registration the scanner cannot see). Aliases are not listed: they are accepted for old
+configs, not offered.
 """
 
 from __future__ import annotations
 
-DATASETS = ("cifar10", "fashion_mnist", "mnist")
-MODELS = (
-    "conv2",
-    "conv4",
-    "conv6",
-    "dense-300-100",
-    "lenet5",
-    "mnist-cnn",
-    "preact-resnet18",
-    "resnet20",
-    "vgg16-bn",
-    "wrn",
-)
-ATTACKS = ("fgsm", "fgsm-rs", "nfgsm", "pgd")
-STRATEGIES = ("continue", "dense", "random", "reset", "rewind", "rewind_trained")
-PRUNE_METHODS = ("global", "layerwise")
-CRITERIA = ("hydra", "magnitude", "random", "shuffle", "snip")
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cosine", "piecewise")
-OBJECTIVES = ("madry", "mixed", "natural", "trades")
+from pathlib import Path
+from typing import Any, NamedTuple
 
-# Config field -> the names it accepts (what `run --help` shows beside each flag).
-FIELD_CHOICES: dict[str, tuple[str, ...]] = {
-    "dataset": DATASETS,
-    "model": MODELS,
-    "attack": ATTACKS,
-    "strategy": STRATEGIES,
-    "prune_method": PRUNE_METHODS,
-    "criterion": CRITERIA,
-    "optimizer": OPTIMIZERS,
-    "lr_schedule": SCHEDULES,
-    "objective": OBJECTIVES,
+
+class Kind(NamedTuple):
+    """A config field's registry: the variable its names are registered in, and whether it
+    holds components (registered with ``@REGISTRY.add``, each owning its settings) or plain
+    objects (``REGISTRY.register("name")(obj)``)."""
+
+    registry: str
+    components: bool = False
+
+
+# Where the components live: folders of the package, searched with their subfolders.
+FOLDERS = ("data/datasets", "models", "attacks", "pruning", "optim", "objectives")
+# Config field -> the registry its choices are registered in.
+KINDS: dict[str, Kind] = {
+    "dataset": Kind("DATASETS"),
+    "model": Kind("MODELS"),
+    "attack": Kind("ATTACKS", components=True),
+    "strategy": Kind("STRATEGIES", components=True),
+    "prune_method": Kind("PRUNE_METHODS", components=True),
+    "criterion": Kind("CRITERIA", components=True),
+    "optimizer": Kind("OPTIMIZERS", components=True),
+    "lr_schedule": Kind("SCHEDULES", components=True),
+    "objective": Kind("OBJECTIVES", components=True),
 }
 
-# Component setting -> (type, default, help): a copy of what the components' `Params` declare
-# (robust_tickets.pruning, robust_tickets.optim, robust_tickets.attacks), for flags and
-# `--help` without torch; tests/test_help.py fails, printing the line to paste, when the two
-# differ.
-SETTINGS: dict[str, tuple[type, object, str]] = {
-    "hydra_iters": (int, 500, "criterion `hydra`: iterations of the score-only pruning phase"),
-    "hydra_lr": (float, 0.1, "criterion `hydra`: SGD learning rate of the scores (cosine)"),
-    "hydra_train_bn": (
-        bool,
-        False,
-        "criterion `hydra`: also train batch norm's affine parameters and running statistics "
-        "in the score phase and fine-tune from them (what HYDRA's code does unless given its "
-        "--freeze-bn)",
-    ),
-    "prune_rate": (
-        float,
-        0.2,
-        "prune_method `global`: fraction of survivors pruned per level over all layers; "
-        "prune_method `layerwise`: fraction of survivors pruned per level in fully connected "
-        "hidden layers",
-    ),
-    "prune_rate_conv": (
-        float,
-        0.1,
-        "prune_method `layerwise`: fraction pruned per level in convolutional layers",
-    ),
-    "prune_rate_output": (
-        float,
-        0.1,
-        "prune_method `layerwise`: fraction pruned per level in the output layer",
-    ),
-    "rewind_iter": (
-        int,
-        0,
-        "strategy `rewind`: survivors go back to their values at iteration K of level 0",
-    ),
-    "snip_batches": (
-        int,
-        10,
-        "criterion `snip`: training batches the sensitivity is summed over",
-    ),
-    "adam": (
-        str,
-        "torch",
-        "optimizer `adam`: `torch`: torch's Adam (eps 1e-8 added to the bias-corrected root); "
-        "`keras`: TF 1.13 Keras's Adam (eps 1e-7 added to the uncorrected root), as the "
-        "original code ran",
-    ),
-    "cosine_floor": (
-        float,
-        0.0,
-        "lr_schedule `cosine`: the rate at the last step, as a fraction of the rate",
-    ),
-    "gamma": (float, 0.1, "lr_schedule `piecewise`: factor applied at each milestone"),
-    "milestones": (
-        str,
-        "0.5,0.75",
-        "lr_schedule `piecewise`: comma-separated steps where the rate is multiplied by the "
-        "gamma: all fractions of the level's steps in (0, 1), or all whole step counts",
-    ),
-    "momentum": (float, 0.0, "optimizer `sgd`: momentum factor (0: plain SGD)"),
-    "nesterov": (bool, False, "optimizer `sgd`: Nesterov momentum (needs momentum > 0)"),
-    "warmup": (
-        int,
-        0,
-        "lr_schedule `constant`: linear warm-up over the first N steps of every level (0: none); "
-        "lr_schedule `cosine`: linear warm-up over the first N steps of every level (0: none); "
-        "lr_schedule `piecewise`: linear warm-up over the first N steps of every level (0: none)",
-    ),
-    "weight_decay": (float, 0.0, "optimizer `sgd`: L2 weight decay"),
-    "trades_beta": (
-        float,
-        6.0,
-        "objective `trades`: weight of KL(p(x) || p(x_adv)) beside CE(natural) (Zhang et al.: "
-        "1 to 6)",
-    ),
-    "step_size": (float, 0.05, "attack `pgd`: PGD step size"),
-    "steps": (int, 10, "attack `pgd`: PGD steps"),
-    "random_start": (
-        bool,
-        True,
-        "attack `pgd`: PGD starts at a uniform random point of the eps-ball",
-    ),
-    "nfgsm_noise": (
-        float,
-        2.0,
-        "attack `nfgsm`: the uniform noise's half-width in multiples of eps",
-    ),
-    "nfgsm_step": (float, 1.0, "attack `nfgsm`: the signed-gradient step in multiples of eps"),
-    "fgsm_rs_step": (
-        float,
-        1.25,
-        "attack `fgsm-rs`: the step from its random start in multiples of eps",
-    ),
-}
+Names = dict[str, tuple[str, ...]]
+Settings = dict[str, tuple[type, Any, str]]
+
+
+def _scan() -> tuple[Names, Settings]:
+    from robust_tickets.scan import scan  # ast only: no torch
+
+    found = scan(Path(__file__).resolve().parent, FOLDERS, KINDS)
+    return found.names, found.settings
+
+
+_NAMES, _SETTINGS = _scan()
+
+# Config field -> the names it accepts, sorted (what `run --help` shows beside each flag).
+FIELD_CHOICES: Names = _NAMES
+DATASETS = FIELD_CHOICES["dataset"]
+MODELS = FIELD_CHOICES["model"]
+ATTACKS = FIELD_CHOICES["attack"]
+STRATEGIES = FIELD_CHOICES["strategy"]
+PRUNE_METHODS = FIELD_CHOICES["prune_method"]
+CRITERIA = FIELD_CHOICES["criterion"]
+OPTIMIZERS = FIELD_CHOICES["optimizer"]
+SCHEDULES = FIELD_CHOICES["lr_schedule"]
+OBJECTIVES = FIELD_CHOICES["objective"]
+
+# Component setting's flat name -> (type, default, help): what the components' `Params`
+# declare, in the order of `components.flag_help` (by kind as above, then component name),
+# each help naming the components that read the setting.
+SETTINGS: Settings = _SETTINGS
