@@ -93,19 +93,17 @@ def test_it_reads_names_and_settings_as_the_components_declare_them(tmp_path):
         "thing": ("a-thing", "b-thing", "c-thing"),
         "part": ("flat", "spin-x", "twin"),
     }
-    spin = "part `spin-x`: "
-    twin = "part `twin`: "
+    both = "part `spin-x`, `twin`: "  # the same help read by two parts: one line, not two
     assert found.settings == {
-        "spin_x_eps": (float, 8 / 255, f"{spin}the radius; {twin}the radius"),
+        "spin_x_eps": (float, 8 / 255, f"{both}the radius"),
         "spin_x_step": (
             float,
             -1 / 3,
-            f"{spin}the step, in multiples of eps (implicitly concatenated); "
-            f"{twin}the step, in multiples of eps (implicitly concatenated)",
+            f"{both}the step, in multiples of eps (implicitly concatenated)",
         ),
-        "spin_rounds": (int, 6, f"{spin}rounds; {twin}rounds"),
-        "spin_x_keep": (bool, False, f"{spin}keep it; {twin}keep it"),
-        "label": (str, "a", f"{spin}a label; {twin}a label"),
+        "spin_rounds": (int, 6, f"{both}rounds"),
+        "spin_x_keep": (bool, False, f"{both}keep it"),
+        "label": (str, "a", f"{both}a label"),
     }
 
 
@@ -131,9 +129,7 @@ def test_settings_are_inherited_across_modules(tmp_path):
                 name = "echo"
             """,
     )
-    assert _scan(package).settings == {
-        "spin_turns": (int, 2, "part `echo`: turns; part `spin`: turns")
-    }
+    assert _scan(package).settings == {"spin_turns": (int, 2, "part `echo`, `spin`: turns")}
 
 
 def test_a_new_file_is_read_without_editing_a_list(tmp_path):

@@ -233,18 +233,29 @@ class ComponentRegistry(Registry[type[C]], Generic[C]):
                 yield cls.Params.flat_names[f.name], cls, f
 
 
+def joined_help(readers: list[tuple[str, str, str]]) -> str:
+    """One setting's help from (kind, component, help) of each component that reads it, in
+    order; components of one kind with the same help share a line (`lr_schedule `constant`,
+    `cosine`: ...`), not one copy each."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for kind, name, text in readers:
+        groups.setdefault((kind, text), []).append(f"`{name}`")
+    return "; ".join(f"{kind} {', '.join(names)}: {text}" for (kind, text), names in groups.items())
+
+
 def flag_help(registries: Mapping[str, ComponentRegistry]) -> dict[str, tuple[type, Any, str]]:
     """Flat name -> (type, default, help) of every setting of the components in `registries`
     (by the flat field that chooses one), the help naming the components that read it: what
     `names.SETTINGS` reads from the components' source for the torch-free ``--help``."""
     out: dict[str, tuple[type, Any, str]] = {}
+    readers: dict[str, list[tuple[str, str, str]]] = {}
     for slot, registry in registries.items():
         for flat, cls, f in registry.settings():
-            kind, default, text = out.get(flat, (type(f.default), f.default, ""))
+            kind, default, _ = out.get(flat, (type(f.default), f.default, ""))
             if (kind, default) != (type(f.default), f.default):
                 raise TypeError(f"{flat}: components disagree on its type or default")
-            line = f"{slot} `{cls.name}`: {f.metadata['help']}"
-            out[flat] = (kind, default, f"{text}; {line}" if text else line)
+            readers.setdefault(flat, []).append((slot, cls.name, f.metadata["help"]))
+            out[flat] = (kind, default, joined_help(readers[flat]))
     return out
 
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robust_tickets.components import joined_help
+
 TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -100,16 +102,14 @@ def scan(package: Path, folders: tuple[str, ...], kinds: Mapping[str, tuple[str,
     order = {key: i for i, key in enumerate(kinds)}
     components.sort(key=lambda c: (order[c.kind], c.name))
     settings: dict[str, tuple[type, Any, str]] = {}
+    readers: dict[str, list[tuple[str, str, str]]] = {}
     for component in components:
         for flat, kind, default, text, where in reader.settings(component):
             before = settings.get(flat)
-            line = f"{component.kind} `{component.name}`: {text}"
-            if before is None:
-                settings[flat] = (kind, default, line)
-            elif before[:2] != (kind, default):
+            if before is not None and before[:2] != (kind, default):
                 raise ScanError(f"{where}: {flat}: components disagree on its type or default")
-            else:
-                settings[flat] = (kind, default, f"{before[2]}; {line}")
+            readers.setdefault(flat, []).append((component.kind, component.name, text))
+            settings[flat] = (kind, default, joined_help(readers[flat]))
     return Found(
         {key: tuple(sorted(found)) for key, found in names.items()},
         settings,
