@@ -183,6 +183,25 @@ def test_a_dense_run_chosen_by_name_is_the_reference(store, tmp_path):
     assert "Dense network (dense)" in (out / "table.md").read_text()
 
 
+def test_trials_restricts_the_study_to_those_seeds(store, tmp_path, capsys):
+    """`--trials 1`: every network of trial 1 and none of trial 0 (a study published while
+    later seeds are still running); a trial with nothing evaluated is a one-line error."""
+    out = tmp_path / "t1"
+    argv = ["study", str(store), "--out", str(out), "--eps", "0.1", "--attacks", "fgsm,pgd"]
+    assert main([*argv, "--trials", "1"]) == 0
+    collected, _ = per_image.load(out / "per_image.npz")
+    assert {net.trial for net in collected.networks} == {1} and len(collected.networks) == 5
+    assert {int(c["seeds"]) for c in _read(out / "cells.csv")} == {1}
+    other = [*argv[:2], "--eps", "0.1", "--attacks", "fgsm,pgd", "--out", str(tmp_path / "o")]
+    capsys.readouterr()
+    assert main([*other, "--trials", "7"]) == 2
+    one_line_error(capsys, "trials 7")
+    with pytest.raises(SystemExit) as stopped:  # argparse's usage error: one line, exit 2
+        main([*other, "--trials", "a"])
+    assert stopped.value.code == 2
+    one_line_error(capsys, "trial numbers")
+
+
 def test_missing_attack_is_one_line_or_left_out_and_listed(store, tmp_path, capsys):
     argv = ["study", str(store), "--out", str(tmp_path / "x"), "--eps", "0.1"]
     capsys.readouterr()

@@ -27,6 +27,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _trials(text: str) -> tuple[int, ...]:
+    try:
+        found = tuple(int(t) for t in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated trial numbers: {text!r}") from None
+    if not found or min(found) < 0:
+        raise argparse.ArgumentTypeError(f"give trial numbers 0, 1, ..., not {text!r}")
+    return found
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "study",
@@ -69,6 +79,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "0 of each ticket's own trial) or a method's name (e.g. `dense`, a run that never prunes)",
     )
     parser.add_argument(
+        "--trials",
+        type=_trials,
+        default=None,
+        metavar="T,T",
+        help="only these trials (default: every trial evaluated), e.g. while later seeds are "
+        "still training or being evaluated",
+    )
+    parser.add_argument(
         "--exclude-incomplete",
         action="store_true",
         help="leave out (and list) networks lacking an attack instead of stopping",
@@ -93,6 +111,7 @@ def handle(args: argparse.Namespace) -> int:
         fixed = [f for f, v in (("--eps", args.eps), ("--n", args.n)) if v is not None]
         fixed += ["--attacks"] if args.attacks != DEFAULT_ATTACKS else []
         fixed += ["--exclude-incomplete"] if args.exclude_incomplete else []
+        fixed += ["--trials"] if args.trials is not None else []
         if fixed:
             raise UserError(
                 f"{', '.join(fixed)}: fixed by the per-image file; leave them out with "
@@ -115,6 +134,7 @@ def handle(args: argparse.Namespace) -> int:
         n=args.n,
         dense=args.dense,
         exclude_incomplete=args.exclude_incomplete,
+        trials=args.trials,
         say=say,
     )
     for path in written:

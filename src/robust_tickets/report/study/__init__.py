@@ -34,6 +34,7 @@ def run_study(
     n: int | None = None,
     dense: str = LEVEL0,
     exclude_incomplete: bool = False,
+    trials: Sequence[int] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Collect the networks (from `stores`, or the per-image file alone), analyse, write."""
@@ -41,7 +42,7 @@ def run_study(
         collected, chosen = per_image.load(from_per_image)
     else:
         chosen = parse_attacks(attacks)
-        collected = collect(stores, chosen, eps, n, exclude_incomplete)
+        collected = collect(stores, chosen, eps, n, exclude_incomplete, trials)
     if say is not None:
         for line in collected.excluded:
             say(f"left out: {line}")

@@ -172,7 +172,9 @@ class _Level:
         return f"{self.experiment.path}/trial_{self.trial}/level_{self.level:02d}"
 
 
-def _levels(stores: Sequence[Path], eps: float | None) -> tuple[list[_Level], dict[str, Any]]:
+def _levels(
+    stores: Sequence[Path], eps: float | None, trials: Sequence[int] | None = None
+) -> tuple[list[_Level], dict[str, Any]]:
     seen: set[str] = set()
     found: dict[str, ExperimentDir] = {}
     for store in stores:
@@ -189,6 +191,8 @@ def _levels(stores: Sequence[Path], eps: float | None) -> tuple[list[_Level], di
     for name, exp in sorted(found.items()):
         flat = exp.config().flat()
         for trial, trial_dir in exp.trials():
+            if trials is not None and trial not in trials:
+                continue
             for level, level_dir in trial_dir.levels():
                 store = RobustnessDir.of(level_dir)
                 if not store.examples.is_file():
@@ -211,17 +215,21 @@ def collect(
     eps: float | None = None,
     n: int | None = None,
     exclude_incomplete: bool = False,
+    trials: Sequence[int] | None = None,
 ) -> Collected:
-    """Every evaluated level of `stores` with its worst case over `attacks` at `eps` (None: each
-    experiment's training eps) on the first `n` test images (None: the most images every
-    network has all the attacks on). A network lacking an attack is a one-line UserError, or,
-    with `exclude_incomplete`, left out and named in `Collected.excluded`."""
+    """Every evaluated level of `stores` (of `trials` only, if given) with its worst case over
+    `attacks` at `eps` (None: each experiment's training eps) on the first `n` test images
+    (None: the most images every network has all the attacks on). A network lacking an attack
+    is a one-line UserError, or, with `exclude_incomplete`, left out and named in
+    `Collected.excluded`."""
     attacks = parse_attacks(attacks)
     if n is not None and n < 1:
         raise UserError(f"--n {n}: give at least one test image")
-    levels, flats = _levels(stores, eps)
+    levels, flats = _levels(stores, eps, trials)
     if not levels:
         where = ", ".join(map(str, stores))
+        if trials is not None:
+            where += f" (trials {', '.join(map(str, trials))})"
         raise UserError(
             f"no evaluated level under {where}: run `robust-tickets evaluate DIR --attacks "
             f"{','.join(attacks)}` first"
