@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from robust_tickets.cli.options import comma_list
 from robust_tickets.cli.paths import check_output_dir, path_text
 from robust_tickets.config import number
 from robust_tickets.errors import UserError
@@ -18,18 +19,6 @@ if TYPE_CHECKING:  # torch is imported only when the command runs, not for --hel
     from robust_tickets.store import ExperimentDir
 
 ORDER = 60
-
-
-def _list(kind, what: str | None = None):
-    def parse(text: str):
-        try:
-            return tuple(kind(part) for part in text.replace(",", " ").split())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"not a list of {what or kind.__name__}: {text!r}"
-            ) from None
-
-    return parse
 
 
 # The evaluation package imports torch, and `--help` must not: the evaluation attacks' settings
@@ -58,20 +47,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
     parser.add_argument(
         "--attacks",
-        type=_list(str),
+        type=comma_list(str),
         default=DEFAULT_ATTACKS,
         help=f"comma-separated evaluation attacks (default: {','.join(DEFAULT_ATTACKS)}; "
         "see --list-attacks)",
     )
     parser.add_argument(
         "--eps",
-        type=_list(number, "numbers (0.1) or fractions (8/255)"),
+        type=comma_list(number, "numbers (0.1) or fractions (8/255)"),
         default=None,
         help="comma-separated L-inf radii, numbers or fractions such as 8/255 (default: "
         "0,0.05,...,0.4; on CIFAR-10 0,2/255,...,12/255,16/255)",
     )
-    parser.add_argument("--levels", type=_list(int), default=None, help="levels (default: all)")
-    parser.add_argument("--trials", type=_list(int), default=None, help="trials (default: all)")
+    parser.add_argument(
+        "--levels", type=comma_list(int), default=None, help="levels (default: all)"
+    )
+    parser.add_argument(
+        "--trials", type=comma_list(int), default=None, help="trials (default: all)"
+    )
     parser.add_argument(
         "--n-examples", type=int, default=None, help="first N test examples (default: all)"
     )

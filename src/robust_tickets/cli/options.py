@@ -93,3 +93,17 @@ def resolve_config(args: argparse.Namespace) -> tuple[ExperimentConfig, dict[str
     values.update(file_values)
     values.update({k: v for k, v in vars(args).items() if k in FIELD_TYPES})
     return from_flat(values), run_options
+
+
+def comma_list(kind, what: str | None = None):
+    """An argparse type: "1,2" or "1 2" -> (1, 2) of `kind`; anything else a usage error."""
+
+    def parse(text: str):
+        try:
+            return tuple(kind(part) for part in text.replace(",", " ").split())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a list of {what or kind.__name__}: {text!r}"
+            ) from None
+
+    return parse

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from robust_tickets.cli.options import comma_list
 from robust_tickets.cli.paths import output_path
 from robust_tickets.config import number
 
@@ -25,16 +26,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
-
-
-def _trials(text: str) -> tuple[int, ...]:
-    try:
-        found = tuple(int(t) for t in text.replace(",", " ").split())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not comma-separated trial numbers: {text!r}") from None
-    if not found or min(found) < 0:
-        raise argparse.ArgumentTypeError(f"give trial numbers 0, 1, ..., not {text!r}")
-    return found
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--trials",
-        type=_trials,
+        type=comma_list(int, "trial numbers"),
         default=None,
         metavar="T,T",
         help="only these trials (default: every trial evaluated), e.g. while later seeds are "
