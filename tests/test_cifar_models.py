@@ -18,6 +18,7 @@ from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import MODELS, create_model, reinitialise
 from robust_tickets.models.cifar import CIFAR10_MEAN, CIFAR10_STD
 from robust_tickets.models.ticket import layer_kinds, output_name, prunable_names
+from robust_tickets.objectives import OBJECTIVES
 from robust_tickets.store import load_tensors
 
 SHAPE = (3, 32, 32)
@@ -151,16 +152,44 @@ def test_model_settings_spelling():
 TINY_RUN = {"train_iters": 4, "eval_every": 2, "prune_iters": 1, "batch_size": 10}
 
 
-def _run(tmp_path, toy_cifar, model: str, **overrides):
+def _run(tmp_path, toy_cifar, model: str, device: str = "cpu", **overrides):
     values = {"dataset": "cifar10", "model": model, "adv_train": True, "attack": "fgsm"}
     config = small_config(**{**TINY_RUN, **values, **overrides})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        exp, _ = run_experiment(config, RunOptions(output=tmp_path, quiet=True), splits=toy_cifar)
+        options = RunOptions(output=tmp_path, quiet=True, device=device)
+        exp, _ = run_experiment(config, options, splits=toy_cifar)
     finally:
         torch.set_num_threads(threads)
     return config, exp.trial(0)
+
+
+# Each objective with a training attack it is used with (trades crafts its KL attack with pgd's
+# settings; natural trains on clean images whatever the attack).
+OBJECTIVE_ATTACKS = {"madry": "nfgsm", "mixed": "fgsm-rs", "trades": "pgd", "natural": "pgd"}
+NO_GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+CUDA = pytest.param("cuda", marks=NO_GPU)
+
+
+def test_the_objective_table_covers_every_registered_objective():
+    assert set(OBJECTIVE_ATTACKS) == set(OBJECTIVES.names())
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+@pytest.mark.parametrize("objective", sorted(OBJECTIVE_ATTACKS))
+@pytest.mark.parametrize("name", TINY_MODELS)
+def test_every_model_trains_with_every_objective(tmp_path, toy_cifar, name, objective, device):
+    """The run a user starts (`run`'s engine entry), on the CPU and on a GPU when there is one:
+    every weight tensor moves and nothing becomes NaN."""
+    overrides = {"objective": objective, "attack": OBJECTIVE_ATTACKS[objective], "steps": 2}
+    overrides |= {"train_iters": 2, "eval_every": 2, "prune_iters": 0}
+    _, trial = _run(tmp_path, toy_cifar, name, device, **overrides)
+    ((_, files),) = trial.levels()
+    init, final = load_tensors(files.init), load_tensors(files.final)
+    weights = [k for k in final if k.endswith("weight") and final[k].dim() > 1]
+    assert weights and all(not torch.equal(init[k], final[k]) for k in weights), "did not train"
+    assert all(torch.isfinite(v.float()).all() for v in final.values())
 
 
 @pytest.mark.parametrize("name", TINY_MODELS)
