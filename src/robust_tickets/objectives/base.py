@@ -61,6 +61,16 @@ class Objective(Component):
         self.attack, self.smoothing, self.form = attack, smoothing, form
 
     @property
+    def needs_natural_forward(self) -> bool:
+        """Whether a training step needs the natural batch's logits: for its loss term or for
+        the attack's labels. Madry's needs neither, so its step skips that forward, which in
+        train mode would also move batch norm's running statistics towards clean images."""
+        return self.natural_weight != 0 or not self.row_weighted or self.labels_from_logits
+
+    # whether `attack_labels` reads the natural logits (the predicted-label attacks do)
+    labels_from_logits: ClassVar[bool] = True
+
+    @property
     def reuses_start(self) -> bool:
         """Whether `attack_inputs` takes its first gradient at x (a stepper then passes the
         natural forward as `start`, keeping its graph)."""
@@ -78,7 +88,7 @@ class Objective(Component):
         backend: Backend,
         x: torch.Tensor,
         y: torch.Tensor,
-        logits: torch.Tensor,
+        logits: torch.Tensor | None,
         generator: Generators,
         start: Forward | None = None,
     ) -> torch.Tensor:
@@ -90,26 +100,30 @@ class Objective(Component):
             raise ValueError(f"the {self.name or 'evaluation'} objective has no attack")
         return self.attack.on_backend(backend, x, self.attack_labels(y, logits), generator, start)
 
-    def attack_labels(self, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    def attack_labels(self, y: torch.Tensor, logits: torch.Tensor | None) -> torch.Tensor:
         """The labels the training attack moves away from: its own choice (`attack_labels`)."""
         assert self.attack is not None
         return self.attack.labels(y, logits)
 
     def loss(
         self,
-        natural_logits: torch.Tensor,
+        natural_logits: torch.Tensor | None,
         adversarial_logits: torch.Tensor | None,
         y: torch.Tensor,
     ) -> torch.Tensor:
-        """The loss of one batch (`adversarial_logits` None for an objective without one)."""
+        """The loss of one batch (`adversarial_logits` None for an objective without one,
+        `natural_logits` None for one that weighs them 0)."""
+        if self.adversarial:
+            if adversarial_logits is None:
+                raise ValueError(f"the {self.name} objective needs the adversarial logits")
+            adversarial = self.cross_entropy(adversarial_logits, y)
+            if self.natural_weight == 0:  # Madry's: no natural term at all (not 0 * a NaN)
+                return self.adversarial_weight * adversarial
+        if natural_logits is None:
+            raise ValueError(f"the {self.name} objective needs the natural logits")
         natural = self.cross_entropy(natural_logits, y)
         if not self.adversarial:
             return natural
-        if adversarial_logits is None:
-            raise ValueError(f"the {self.name} objective needs the adversarial logits")
-        adversarial = self.cross_entropy(adversarial_logits, y)
-        if self.natural_weight == 0:  # Madry's: no natural term at all (not 0 * a NaN)
-            return self.adversarial_weight * adversarial
         return self.natural_weight * natural + self.adversarial_weight * adversarial
 
     def row_scales(self, n: int) -> tuple[float, float]:

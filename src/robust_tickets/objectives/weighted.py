@@ -37,6 +37,7 @@ class Madry(Objective):
     natural_weight = 0.0
     adversarial_weight = 1.0
     adversarial = True
+    labels_from_logits = False
 
-    def attack_labels(self, y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    def attack_labels(self, y: torch.Tensor, logits: torch.Tensor | None) -> torch.Tensor:
         return y  # Madry et al. attack the true labels

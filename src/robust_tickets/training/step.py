@@ -73,7 +73,10 @@ class AutogradStepper:
             loss = objective.loss(model(x), None, y)
         else:
             leaf = x.detach().requires_grad_(self.share_forward)
-            logits = model(leaf)
+            # Madry's loss and labels need no natural forward; skipping it also keeps batch
+            # norm's running statistics to the adversarial batches, as in the textbook loop
+            natural = self.share_forward or objective.needs_natural_forward
+            logits = model(leaf) if natural else None
             if self.share_forward:  # the attack's first gradient goes through this forward
                 start = Forward([leaf], logits)
                 x_adv = objective.attack_inputs(self.backend, x, y, logits, generator, start)
