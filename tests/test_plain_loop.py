@@ -3,7 +3,8 @@ with momentum and weight decay, BatchNorm, its own crop-and-flip and batch order
 over a level given in epochs, its own PGD and N-FGSM) end at the same weights on real CIFAR-10
 images, for the natural, the mixed and the madry objective: the augmentation, the epochs, the
 schedule and the attacks are wired as a textbook loop would do them. The benchmark's --preset
-mode measures a trial as the engine's end-of-level metrics row does."""
+mode measures a trial as the engine's end-of-level metrics row does, and
+benchmarks/plain_cifar_compare.py sets the two side by side."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ from tests.test_benchmarks import load
 from robust_tickets.data import Split, Splits
 from robust_tickets.resolve import from_flat
 
+COMPARE = load("plain_cifar_compare")
+
 
 @pytest.fixture(scope="module")
 def bench():
     return load("plain_cifar")
+
+
+def _pct(accuracy: float) -> list[str]:
+    """An accuracy as the comparison prints it twice (plain, engine)."""
+    return [f"{100 * accuracy:.1f}"] * 2
 
 
 def _splits(cifar_small: Splits, n: int) -> Splits:
@@ -89,3 +97,16 @@ def test_a_plain_trial_is_measured_as_the_engines_end_of_level_row(tmp_path, cif
     # would)
     assert row["natural_loss"] == pytest.approx(end["loss"], rel=1e-6, abs=0)
     assert row["adversarial_loss"] == pytest.approx(end["adv_loss"], rel=1e-6, abs=0)
+    # benchmarks/plain_cifar_compare.py finds that row and sets the plain one beside it
+    lines = COMPARE.compare({1: {k: str(v) for k, v in row.items()}}, exp.path)
+    mine = [line.split() for line in lines if line.split()[:1] == ["1"]]
+    assert mine == [["1", *_pct(row["natural"]), "+0.0", *_pct(row["adversarial"]), "+0.0", "0.0"]]
+
+
+def test_the_paired_interval_of_the_comparison():
+    s = COMPARE.paired([1.0, 2.0, 3.0])  # mean 2, sd 1, half-width t(2) / sqrt(3)
+    assert (s["mean"], s["sd"]) == (2.0, 1.0)
+    assert abs(s["high"] - s["low"] - 2 * 4.303 / 3**0.5) < 1e-9
+    assert s["verdict"].startswith("not significant")
+    assert COMPARE.paired([2.0, 2.1, 1.9])["verdict"].startswith("significant")
+    assert COMPARE.paired([0.0, 0.0, 0.0])["verdict"] == "identical in every trial"
