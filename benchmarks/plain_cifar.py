@@ -167,16 +167,9 @@ def plain_train(
     config: ExperimentConfig,
     trial: int = 0,
     level: int = 0,
-    natural_forward: bool = True,
 ) -> int:
     """Train `model` in place on (x, y) as `config` says, as trial `trial`'s level `level` would
-    be seeded; returns the steps taken.
-
-    `natural_forward`: under `madry`, forward the natural batch in train mode before the attack
-    although no loss uses it, as the engine's stepper does (it takes the natural logits for
-    every objective). Its only effect is on BatchNorm's running statistics, which then follow
-    the natural and the adversarial batches, and through them on the eval-mode attack; a
-    textbook Madry loop (False) ends elsewhere."""
+    be seeded; returns the steps taken."""
     check_supported(config)
     t, a = config.train, config.attack
     n, batch = len(x), t.batch_size
@@ -206,10 +199,7 @@ def plain_train(
             xb = crop_flip(xb, torch.Generator().manual_seed(derive(augment_seed, i)))
         for group in opt.param_groups:
             group["lr"] = t.learning_rate * lr_factor(t.lr_schedule.name, i, total)
-        if objective == "madry":  # the adversarial batch's loss alone
-            if natural_forward:
-                with torch.no_grad():
-                    model(xb)  # train mode: BatchNorm's running statistics see the batch
+        if objective == "madry":  # the adversarial batch alone: no natural forward at all
             x_adv = adversarial(model, xb, yb, a, attack)
             loss = F.cross_entropy(model(x_adv), yb, label_smoothing=smoothing)
         else:
