@@ -1,14 +1,23 @@
 """Our L-inf projection of FAB (`evaluation.fab_projection`) against pyautoattack's
 `projection_linf`, on random rows and on image-like rows full of ties and zeros, in each of the
-three cases (nothing clipped, some clipped, out of reach)."""
+three cases (nothing clipped, some clipped, out of reach); and FAB-T through `evaluate_model`
+with ours and with the library's, on a small MLP trained on real MNIST: the same per-image
+results."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from pyautoattack import fab_projections
+import torch.nn.functional as F
+from pyautoattack import fab_base, fab_projections
+from torch import nn
 
+from robust_tickets.data import Split
+from robust_tickets.errors import UserError
+from robust_tickets.evaluation import AttackContext, autoattack, presets
 from robust_tickets.evaluation.fab_projection import _sorted_pairs, project_linf
+from robust_tickets.evaluation.runner import Task, evaluate_model
+from robust_tickets.models import create_model
 
 library = fab_projections.projection_linf
 N = 784  # MNIST's inputs
@@ -147,3 +156,64 @@ def test_numpys_sorted_pairs_are_the_rows_pairs_in_order_of_room():
     # each row's (room, weight) pairs, the same ones
     for got, want in zip(lexicographic(kinks, weights), lexicographic(room, weight), strict=True):
         assert torch.equal(got, want)
+
+
+# ---- FAB-T end to end ----------------------------------------------------------------------
+def _train(splits, seed: int = 1, steps: int = 200) -> nn.Module:
+    model = create_model("dense-300-100", (1, 28, 28), 10, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        index = torch.randint(len(splits.train), (100,), generator=generator)
+        loss = F.cross_entropy(model(splits.train.x[index]), splits.train.y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def mlp(mnist) -> nn.Module:
+    return _train(mnist)
+
+
+def test_fab_t_gives_the_same_per_image_results_with_our_projection(mnist, mlp, monkeypatch):
+    """The evaluate path (`evaluate_model`, the stored entries' keys included) with ours and with
+    ``ROBUST_TICKETS_FAB_PROJECTION=library``. FAB's points may differ by rounding (its iterates
+    sit on the decision boundary); what is stored, whether each image resists, must not."""
+    test = Split(mnist.test.x[:150], mnist.test.y[:150])
+    tasks = [Task("fab-t", eps, "curve") for eps in (0.03, 0.06)]
+    chosen = presets({"fab_steps": 25})
+    calls: list[int] = []
+
+    def counted(t: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        calls.append(len(t))
+        return project_linf(t, w, b)
+
+    monkeypatch.setattr(autoattack, "project_linf", counted)
+
+    def evaluate() -> dict:
+        seed = lambda group, eps, start: 7 + start  # noqa: E731
+        return evaluate_model(mlp, test, tasks, AttackContext(10), seed, chosen=chosen)
+
+    monkeypatch.delenv(autoattack.FAB_PROJECTION, raising=False)
+    ours = evaluate()
+    assert calls and fab_base.projection_linf is library  # ours ran, and the library's is back
+    monkeypatch.setenv(autoattack.FAB_PROJECTION, "library")
+    calls.clear()
+    theirs = evaluate()
+    assert not calls
+    assert ours.keys() == theirs.keys()
+    for key, entry in ours.items():
+        assert torch.equal(entry.robust, theirs[key].robust), key
+        assert 0 < int(entry.robust.sum()) < len(test) * 0.9, key  # FAB-T broke some, not all
+
+
+def test_the_switch_is_checked_and_the_library_put_back_after_an_error(monkeypatch):
+    monkeypatch.setenv(autoattack.FAB_PROJECTION, "fast")
+    with pytest.raises(UserError, match="ROBUST_TICKETS_FAB_PROJECTION must be"):
+        autoattack.fab_projection()
+    with pytest.raises(RuntimeError), autoattack._fab_projection("ours"):
+        assert fab_base.projection_linf is project_linf
+        raise RuntimeError
+    assert fab_base.projection_linf is library
