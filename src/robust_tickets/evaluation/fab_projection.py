@@ -88,7 +88,7 @@ def _sorted_pairs(room: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tenso
     if cpu32 and sys.byteorder == "little":
         # One sort of int64 keys, room's bits above weight's: the bits of floats >= 0 order as
         # their values, and the weight rides along, so no argsort and no gather. numpy sorts
-        # int64 with SIMD (x86-simd-sort): ~3x faster than torch's CPU sort here, while its
+        # int64 with SIMD (x86-simd-sort): 2-3x faster than torch's CPU sort here, while its
         # float32 argsort is slow on the many ties of images (pixels at 0 and 1).
         keys = room.numpy().view(np.int32).astype(np.int64)
         keys <<= 32
