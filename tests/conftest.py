@@ -47,6 +47,16 @@ def fashion() -> Splits:
 
 
 @pytest.fixture(scope="session")
+def mnist() -> Splits:
+    """The real MNIST. In CI its absence is a failure (the set-up fetches every dataset)."""
+    if not _have("mnist"):
+        if os.environ.get("CI"):
+            pytest.fail("MNIST missing in CI: scripts/setup.sh should have fetched it")
+        pytest.skip("MNIST not present: run `robust-tickets data fetch mnist`")
+    return load_splits("mnist")
+
+
+@pytest.fixture(scope="session")
 def fashion_small(fashion: Splits) -> Splits:
     """All 50,000 training images, but 2,000-image validation and test sets (cheaper evals)."""
     return Splits(

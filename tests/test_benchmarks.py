@@ -120,3 +120,29 @@ def test_conv_accuracy_benchmarks_plain_network_is_conv2():
             assert abs(a.std().item() / b.std().item() - 1) < 0.05
         else:
             assert not a.any() and not b.any()  # zero biases
+
+
+def test_fab_benchmark_times_both_projections_and_compares_the_images(tmp_path, mnist, capsys):
+    bench = load("fab")
+    out = tmp_path / "fab.json"
+    args = [
+        "--n",
+        "12",
+        "--fab-steps",
+        "2",
+        "--windows",
+        "2",
+        "--calls",
+        "2",
+        "--projection-n",
+        "30",
+    ]
+    args += ["--train-steps", "20"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["workload"] for r in result["rows"]] == ["fab-t", "projection, per call"]
+    for row in result["rows"]:
+        assert len(row["windows"]["ours"]["wall"]) == 2 and row["library_cpu_s"] > 0
+        assert abs(row["ratio_cpu"] - row["ours_cpu_s"] / row["library_cpu_s"]) < 1e-9
+    assert result["meta"]["images_disagreeing"] == 0 and len(result["meta"]["projection_rows"]) == 2
+    assert "| fab-t |" in capsys.readouterr().out

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from tests.conftest import one_line_error, small_config
 
 from robust_tickets.cli.main import main
-from robust_tickets.data import load_splits
 from robust_tickets.evaluation import robustbench
 from robust_tickets.evaluation.attacks import preset
 from robust_tickets.evaluation.store import RobustnessDir
@@ -75,16 +73,6 @@ def test_a_subset_a_lighter_attack_or_another_eps_is_never_a_leaderboard_number(
     mnist = _entry(from_flat({"dataset": "mnist"}))
     assert mnist["protocol"]["problems"] == ["RobustBench keeps no Linf leaderboard for mnist"]
     assert mnist["eps"] == "0.3"
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    from robust_tickets.data.locate import locate
-    from robust_tickets.data.registry import DATASETS
-
-    if locate(DATASETS.get("mnist")) is None:
-        pytest.skip("MNIST not present: run `robust-tickets data fetch mnist`")
-    return load_splits("mnist")
 
 
 def test_evaluate_writes_entries_and_one_beside_a_level_only_when_the_protocol_matches(

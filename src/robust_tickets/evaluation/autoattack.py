@@ -13,12 +13,19 @@ so each call runs inside `library.isolated_rng`; its diagnostic log lines ("zero
 "dynamic defense") are silenced, since `evaluate` runs its own gradient-masking checks.
 `AutoAttack` is all this as an `robust_tickets.attacks.Attack` (whose base also keeps
 AutoAttack's backward passes from filling, and paying for, every weight's ``.grad``).
+
+FAB's projection is ours (`fab_projection.project_linf`, the same problem solved with a faster
+sort; tested against the library's): while FAB runs, pyautoattack's module-level
+`fab_base.projection_linf` points to it. ``ROBUST_TICKETS_FAB_PROJECTION=library`` keeps the
+library's, for checking; the choice is not part of the stored parameters, since the per-image
+results are the same (tests/test_fab_projection.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from importlib import metadata
 from types import ModuleType
@@ -29,11 +36,13 @@ from torch import nn
 
 from robust_tickets.attacks.base import Attack, seed_of
 from robust_tickets.errors import UserError
+from robust_tickets.evaluation.fab_projection import project_linf
 
 INSTALL_HINT = "pip install 'pyautoattack>=0.2,<0.3'"
 STANDARD = ("apgd-ce", "apgd-t", "fab-t", "square")
 SINGLE = ("apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square")
 LOGGER = "auto-attack"  # the logger name pyautoattack uses
+FAB_PROJECTION = "ROBUST_TICKETS_FAB_PROJECTION"  # "ours" (the default) or "library"
 
 
 def module() -> ModuleType:
@@ -105,6 +114,33 @@ def _quiet() -> Iterator[None]:
         logger.disabled = before
 
 
+def fab_projection() -> str:
+    """Whose L-inf projection FAB uses: "ours" unless $ROBUST_TICKETS_FAB_PROJECTION says
+    "library"."""
+    choice = os.environ.get(FAB_PROJECTION) or "ours"
+    if choice not in ("ours", "library"):
+        raise UserError(f"{FAB_PROJECTION} must be 'ours' or 'library', not {choice!r}")
+    return choice
+
+
+@contextlib.contextmanager
+def _fab_projection(choice: str) -> Iterator[None]:
+    """FAB calls the name `projection_linf` of pyautoattack's `fab_base` module: with choice
+    "ours" point it to `project_linf` meanwhile, then put back what was there (evaluation
+    runs its attacks one at a time in a process, never from two threads)."""
+    if choice != "ours":
+        yield
+        return
+    from pyautoattack import fab_base
+
+    before = fab_base.projection_linf
+    fab_base.projection_linf = project_linf
+    try:
+        yield
+    finally:
+        fab_base.projection_linf = before
+
+
 def run(aa: Any, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
     """One batch through `run_standard_evaluation` with a fixed seed; returns x_adv."""
     from robust_tickets.evaluation.library import isolated_rng
@@ -113,7 +149,9 @@ def run(aa: Any, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
     for part in (aa.apgd, aa.apgd_targeted, aa.fab, aa.square):
         part.device = x.device
     aa.device = x.device
-    with isolated_rng(seed, x.device), _quiet():
+    fab = any(name.startswith("fab") for name in aa.attacks_to_run)
+    projection = fab_projection() if fab else "library"
+    with isolated_rng(seed, x.device), _quiet(), _fab_projection(projection):
         x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=len(x))
     return x_adv.detach()
 
