@@ -82,7 +82,15 @@ def run_experiment(
                 _run_in_pool(config, options, exp, splits, todo, progress)
             else:
                 for trial in todo:
-                    TrialRunner(config, exp, trial, splits, device, progress).run()
+                    TrialRunner(
+                        config,
+                        exp,
+                        trial,
+                        splits,
+                        device,
+                        progress,
+                        borrow_level0=options.borrow_level0,
+                    ).run()
             finished = True
         finally:
             progress.close(finished)
