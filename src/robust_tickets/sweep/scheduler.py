@@ -30,8 +30,12 @@ def run_sweep(
     data_dir: str | None = None,
     view: View | None = None,
     stale_after: float = locks.STALE_AFTER,
+    borrow_level0: bool = True,
 ) -> SweepResult:
-    """Run every job not yet complete in `output`; returns each job's final state."""
+    """Run every job not yet complete in `output`; returns each job's final state. With
+    `borrow_level0`, a job copies its level 0 from a sibling that finished it
+    (`engine.borrow`), and jobs are started so that one of a group sharing a level 0 trains
+    it before the others start (`_take`)."""
     view = view or View()
     output.mkdir(parents=True, exist_ok=True)
     store_id = store_identity(output)
@@ -50,6 +54,7 @@ def run_sweep(
     )
     blocked: dict[str, float] = {}  # key -> when to look again
     claims: dict[str, locks.Claim] = {}
+    groups = {k: s.job.level0_group() for k, s in states.items()} if borrow_level0 else {}
     began = time.time()
     last_beat = began
     view.start(list(states.values()), output, executor.description)
@@ -68,7 +73,7 @@ def run_sweep(
                     del blocked[key]
                     pending.appendleft(states[key])
             while pending and len(claims) < executor.slots:
-                state = pending.popleft()
+                state = _take(pending, _training_level0(claims, states, groups, output), groups)
                 if state.job.is_complete(output):
                     finish(state, "done")  # finished by another sweep meanwhile
                     continue
@@ -83,7 +88,14 @@ def run_sweep(
                     continue
                 claims[state.job.key] = claim
                 state.status, state.attempts = "running", state.attempts + 1
-                spec = JobSpec(state.job.config, state.job.trial, str(output), store_id, data_dir)
+                spec = JobSpec(
+                    state.job.config,
+                    state.job.trial,
+                    str(output),
+                    store_id,
+                    data_dir,
+                    borrow_level0=borrow_level0,
+                )
                 executor.submit(state.job.key, executor.prepare(spec))
                 view.job_started(state)
             for key, outcome in executor.wait(timeout=1.0):
@@ -118,3 +130,26 @@ def run_sweep(
     for state in result.states:
         result.counts[state.status] = result.counts.get(state.status, 0) + 1
     return result
+
+
+def _training_level0(
+    claims: dict[str, locks.Claim],
+    states: dict[str, JobState],
+    groups: dict[str, str],
+    output: Path,
+) -> set[str]:
+    """The level-0 groups of this sweep's running jobs whose level 0 is not finished yet."""
+    if not groups:
+        return set()
+    return {groups[key] for key in claims if not states[key].job.level0_done(output)}
+
+
+def _take(pending: deque[JobState], training: set[str], groups: dict[str, str]) -> JobState:
+    """The next job to start: the first in order whose level 0 no running job is training right
+    now (it will copy that level 0 once finished instead of training it again), else the first
+    (a free slot is not left idle)."""
+    for index, state in enumerate(pending):
+        if groups.get(state.job.key) not in training:
+            del pending[index]
+            return state
+    return pending.popleft()
