@@ -68,6 +68,14 @@ def lenders(tmp_path_factory, splits) -> Path:
     return out
 
 
+def lenders_files(out: Path) -> dict[str, bytes]:
+    """Every file of the two lenders' directories in `out`."""
+    files: dict[str, bytes] = {}
+    for overrides in (LENDER, REWIND_LENDER):
+        files.update(files_under(experiment_dir(out, config(**overrides)).path))
+    return files
+
+
 @pytest.fixture
 def shared(tmp_path, lenders) -> Path:
     """A fresh copy of the lenders' results directory for one test."""
@@ -139,7 +147,7 @@ def test_a_borrowed_level_0_leaves_what_training_it_here_leaves(
     tmp_path, shared, splits, overrides
 ):
     lender = experiment_dir(shared, config(**lender_of(overrides)))
-    before = files_under(shared)
+    before = lenders_files(shared)
     cfg = config(**overrides)
     borrower = run(cfg, shared, splits)
     trained = run(cfg, tmp_path / "alone", splits, borrow_level0=False)
@@ -159,8 +167,8 @@ def test_a_borrowed_level_0_leaves_what_training_it_here_leaves(
         for name in ("final.safetensors", "init.safetensors", "masks.safetensors")
     }
     assert {k: record["sha256"][k] for k in sha} == sha
-    # the lender is only read: every file of the store before the borrower is as it was
-    assert {k: v for k, v in files_under(shared).items() if k in before} == before
+    # the lenders are only read: nothing changed, added or removed
+    assert lenders_files(shared) == before
     # what reads the store sees a level trained in place: resumable, `results`, twins
     verify_trial(borrower.trial(0))
     verify_trial_states(borrower.trial(0), create_model(cfg.model.model, (1, 28, 28), 10, seed=0))
@@ -263,11 +271,11 @@ def test_an_unfinished_or_damaged_lender_is_not_borrowed(tmp_path, shared, split
         record = json.loads(level.done.read_text())
         record.pop("data_sha256")
         level.done.write_text(json.dumps(record))
-    before = files_under(shared)
+    before = lenders_files(shared)
     cfg = config(strategy="rewind", rewind_iter=K)
     borrower = run(cfg, shared, splits)
     assert_trained_here(borrower, run(cfg, tmp_path / "alone", splits, borrow_level0=False))
-    assert {k: v for k, v in files_under(shared).items() if k in before} == before
+    assert lenders_files(shared) == before
 
 
 def test_no_borrow_level0_trains_it_here(tmp_path, shared, splits):
