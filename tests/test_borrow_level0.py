@@ -278,6 +278,29 @@ def test_an_unfinished_or_damaged_lender_is_not_borrowed(tmp_path, shared, split
     assert lenders_files(shared) == before
 
 
+@pytest.mark.parametrize("data_files", [False, True])
+def test_a_lender_from_before_data_was_recorded_lends_only_to_runs_on_the_dataset_files(
+    shared, splits, data_files
+):
+    """Such a lender was a command-line run (the dataset's verified files): it lends to another
+    (`data_files`), never to a run whose data were handed in."""
+    for overrides in (LENDER, REWIND_LENDER):
+        level = experiment_dir(shared, config(**overrides)).trial(0).level(0)
+        record = json.loads(level.done.read_text())
+        record.pop("data_sha256")
+        level.done.write_text(json.dumps(record))
+    cfg = config(strategy="continue", one_shot=True)
+    exp = experiment_dir(shared, cfg)
+    model = create_model(cfg.model.model, (1, 28, 28), 10, seed=0)
+    got = borrow_level0(exp, cfg, 0, model, splits_digest(splits), data_files=data_files)
+    assert (got is not None) is data_files
+    assert exp.trial(0).level(0).borrowed.exists() is data_files
+    if data_files:
+        assert got["lender_data_sha256"] is None
+        lender = experiment_dir(shared, config(**LENDER)).trial(0).level(0)
+        assert exp.trial(0).level(0).final.read_bytes() == lender.final.read_bytes()
+
+
 def test_no_borrow_level0_trains_it_here(tmp_path, shared, splits):
     cfg = config(strategy="continue", one_shot=True)
     borrower = run(cfg, shared, splits, borrow_level0=False)

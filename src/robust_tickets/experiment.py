@@ -51,6 +51,7 @@ def run_experiment(
     todo = [t for t in trial_ids if options.force or not is_complete(exp, config, t)]
     if not todo:
         return exp, []
+    data_files = splits is None  # the dataset's verified files, not tensors handed in
     if splits is None:
         ensure_dataset(config.data.dataset, options.data_dir, allow_fetch=options.fetch)
         splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
@@ -79,7 +80,7 @@ def run_experiment(
                 (len(trial_ids) - len(todo)) * num_levels(config) * level_steps(config)
             )
             if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
-                _run_in_pool(config, options, exp, splits, todo, progress)
+                _run_in_pool(config, options, exp, splits, todo, progress, data_files)
             else:
                 for trial in todo:
                     TrialRunner(
@@ -90,6 +91,7 @@ def run_experiment(
                         device,
                         progress,
                         borrow_level0=options.borrow_level0,
+                        data_files=data_files,
                     ).run()
             finished = True
         finally:
@@ -122,6 +124,7 @@ def _run_in_pool(
     splits: Splits,
     todo: list[int],
     progress: Progress,
+    data_files: bool,
 ) -> None:
     """Train several trials at once on a pool of processes, one level at a time.
 
@@ -130,7 +133,9 @@ def _run_in_pool(
     workers = min(options.jobs, len(todo))
     threads = options.threads or max(1, available_cores() // workers)
     pool_options = dataclasses.replace(options, threads=threads)
-    failed = LevelPool(config, pool_options, exp, splits, todo, progress, workers).run()
+    failed = LevelPool(
+        config, pool_options, exp, splits, todo, progress, workers, data_files=data_files
+    ).run()
     if failed:
         raise RunFailed(
             f"trial(s) {', '.join(map(str, sorted(failed)))} failed (see the messages above); "

@@ -79,12 +79,21 @@ def rewind_step(config: ExperimentConfig) -> int | None:
 
 
 def borrow_level0(
-    exp: ExperimentDir, config: ExperimentConfig, trial: int, model: nn.Module, data: str
+    exp: ExperimentDir,
+    config: ExperimentConfig,
+    trial: int,
+    model: nn.Module,
+    data: str,
+    data_files: bool = False,
 ) -> dict[str, Any] | None:
     """Copy `trial`'s level 0 from a sibling experiment that trained it with the same settings
     on the same data (`data`: `data.splits_digest`); returns the record written to
     `borrowed_from.json`, or None when no sibling can lend it (then train it here). The caller
-    holds the trial (a claim, or the only process running it); the lender is only read."""
+    holds the trial (a claim, or the only process running it); the lender is only read.
+
+    A lender from before done.json recorded its data lends only to a run on the dataset's own
+    verified files (`data_files`): the data every command-line run and sweep job reads, which
+    its settings (dataset, valid_size) decide, as the store's identity of runs already assumes."""
     trial_dir = exp.trial(trial)
     target = trial_dir.level(0)
     if target.info.exists() or target.checkpoint.exists():
@@ -107,7 +116,9 @@ def borrow_level0(
         if step is not None and rewind_step(other_config) != step:
             continue  # the lender did not keep the snapshot this run needs
         try:
-            record = _copy(other, trial, trial_dir, model, data, step, config.train.co_check)
+            record = _copy(
+                other, trial, trial_dir, model, (data, data_files), step, config.train.co_check
+            )
         except (OSError, UserError):  # unfinished, damaged, or moved meanwhile: try the next
             continue
         if record is not None:
@@ -124,7 +135,7 @@ def _copy(
     trial: int,
     trial_dir: TrialDir,
     model: nn.Module,
-    data: str,
+    data: tuple[str, bool],
     step: int | None,
     co_check: bool,
 ) -> dict[str, Any] | None:
@@ -133,8 +144,10 @@ def _copy(
     if not source.is_done():
         return None
     done = source.done.read_bytes()
-    if read_json(source.done).get("data_sha256") != data:
-        return None  # other data, or a run from before the data was recorded: unknown
+    digest, from_files = data
+    recorded = read_json(source.done).get("data_sha256")
+    if recorded != digest and not (recorded is None and from_files):
+        return None  # other data, or unrecorded data and this run's are not the dataset's files
     snapshot = lender.trial(trial).rewind
     if step is not None and not snapshot.is_file():
         return None
@@ -169,6 +182,9 @@ def _copy(
             "trial": trial,
             "level": 0,
             "sha256": sha,
+            # the data's sha256 as the lender recorded it (None: from before it was recorded,
+            # borrowed since this run reads the dataset's verified files)
+            "lender_data_sha256": recorded,
             "copied": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json(copied.borrowed, record)

@@ -49,13 +49,15 @@ def _run_level(
     trial: int,
     level: int,
     borrow_level0: bool,
+    data_files: bool,
 ) -> None:
     """A level trained by the parent itself (its children show on the bar from their files)."""
     quiet = Progress(0, quiet=True)
     cpu = torch.device("cpu")
-    TrialRunner(config, exp, trial, splits, cpu, quiet, borrow_level0=borrow_level0).run_level(
-        level
+    runner = TrialRunner(
+        config, exp, trial, splits, cpu, quiet, borrow_level0=borrow_level0, data_files=data_files
     )
+    runner.run_level(level)
 
 
 def trial_status(exp: ExperimentDir, trial: int, level: int) -> str:
@@ -90,6 +92,8 @@ class LevelPool:
         todo: list[int],
         progress: Progress,
         workers: int,
+        *,
+        data_files: bool = False,
     ) -> None:
         self.config, self.exp, self.splits, self.todo = config, exp, splits, todo
         self.progress, self.levels = progress, num_levels(config)
@@ -99,6 +103,7 @@ class LevelPool:
         self.failed: list[int] = []
         self.threads = options.threads or 1
         self.borrow_level0 = options.borrow_level0
+        self.data_files = data_files  # the parent's splits are the dataset's files
         child_options = dataclasses.replace(options, jobs=1, quiet=True, threads=self.threads)
         # workers the command started before importing torch (engine.prestart) first
         self.children: list[tuple[BaseProcess, Connection]] = prestart.take(workers - 1)
@@ -220,7 +225,15 @@ class LevelPool:
     def _run_own(self, trial: int, level: int) -> bool:
         """Train a level in this process; whether it finished (a failure stops its trial only)."""
         try:
-            _run_level(self.config, self.exp, self.splits, trial, level, self.borrow_level0)
+            _run_level(
+                self.config,
+                self.exp,
+                self.splits,
+                trial,
+                level,
+                self.borrow_level0,
+                self.data_files,
+            )
         except Exception as error:
             print(
                 f"trial {trial} level {level} failed: {type(error).__name__}: {error}",

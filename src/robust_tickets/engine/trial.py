@@ -103,13 +103,15 @@ class TrialRunner:
         progress: Progress,
         *,
         borrow_level0: bool = False,
+        data_files: bool = False,
     ) -> None:
         self.config, self.exp, self.trial = config, exp, trial
         self.dir: TrialDir = exp.trial(trial)
         self.splits, self.device, self.progress = with_test_size(splits, config), device, progress
         self.data = splits_digest(splits)  # recorded in done.json: what a borrower must match
-        # copy level 0 from a sibling run with the same settings where one has finished it
-        self.borrow_level0 = borrow_level0
+        # copy level 0 from a sibling run with the same settings where one has finished it;
+        # `data_files`: the splits are the dataset's verified files (engine.borrow)
+        self.borrow_level0, self.data_files = borrow_level0, data_files
         self.seed = derive(config.seed, "trial", trial)
         self.attack = ATTACKS.cls(config.attack.attack)
         self.strategy = STRATEGIES.get(config.prune.strategy)
@@ -215,7 +217,9 @@ class TrialRunner:
         if level_dir.path.is_dir():
             remove_stale_temps(level_dir.path)
         if level == 0 and self.borrow_level0:
-            record = borrow_level0(self.exp, self.config, self.trial, self.model, self.data)
+            record = borrow_level0(
+                self.exp, self.config, self.trial, self.model, self.data, self.data_files
+            )
             if record is not None:
                 self.progress.write(describe(record))
                 return False
