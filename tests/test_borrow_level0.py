@@ -307,6 +307,16 @@ def test_no_borrow_level0_trains_it_here(tmp_path, shared, splits):
     assert_trained_here(borrower, run(cfg, tmp_path / "alone", splits, borrow_level0=False))
 
 
+def test_force_trains_level_0_again(tmp_path, shared, splits):
+    """--force asks for the trial to be trained again: its level 0 too, never a copy (a sibling
+    may hold a copy of the very level 0 being redone)."""
+    cfg = config(strategy="continue", one_shot=True)
+    assert run(cfg, shared, splits).trial(0).level(0).borrowed.exists()
+    options = RunOptions(output=shared, quiet=True, force=True)
+    exp, _ = run_experiment(cfg, options, splits=splits)
+    assert_trained_here(exp, run(cfg, tmp_path / "alone", splits, borrow_level0=False))
+
+
 def test_a_level_0_started_here_resumes_instead(shared, splits):
     cfg = config(strategy="continue", one_shot=True)
     exp = experiment_dir(shared, cfg)

@@ -90,13 +90,19 @@ def run_experiment(
                         splits,
                         device,
                         progress,
-                        borrow_level0=options.borrow_level0,
+                        borrow_level0=borrow_level0(options),
                         data_files=data_files,
                     ).run()
             finished = True
         finally:
             progress.close(finished)
     return exp, todo
+
+
+def borrow_level0(options: RunOptions) -> bool:
+    """Whether level 0 may be copied from a sibling: not under --force, which asks for the
+    trials to be trained again (a sibling may hold a copy of the very level 0 being redone)."""
+    return options.borrow_level0 and not options.force
 
 
 def training_work(config: ExperimentConfig, splits: Splits) -> Work:
@@ -132,7 +138,9 @@ def _run_in_pool(
     well, so independent levels in parallel use the cores far better (see benchmarks/)."""
     workers = min(options.jobs, len(todo))
     threads = options.threads or max(1, available_cores() // workers)
-    pool_options = dataclasses.replace(options, threads=threads)
+    pool_options = dataclasses.replace(
+        options, threads=threads, borrow_level0=borrow_level0(options)
+    )
     failed = LevelPool(
         config, pool_options, exp, splits, todo, progress, workers, data_files=data_files
     ).run()

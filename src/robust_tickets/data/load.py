@@ -105,7 +105,13 @@ def splits_digest(splits: Splits) -> str:
         for t in (getattr(splits, f.name).x, getattr(splits, f.name).y)
     ]
     # in-place edits bump a tensor's version; the weak references tell a reused id apart
-    key = (splits.num_classes, *((id(t), t.data_ptr(), t._version) for t in tensors))
+    try:
+        key: tuple | None = (
+            splits.num_classes,
+            *((id(t), t.data_ptr(), t._version) for t in tensors),
+        )
+    except RuntimeError:  # inference-mode tensors keep no version: hash them every time
+        key = None
     for cached, refs, digest in _DIGESTS:
         if cached == key and all(r() is t for r, t in zip(refs, tensors, strict=True)):
             return digest
@@ -115,6 +121,7 @@ def splits_digest(splits: Splits) -> str:
         h.update(f"|{array.dtype}{tuple(array.shape)}|".encode())
         h.update(memoryview(array).cast("B"))
     digest = h.hexdigest()
-    _DIGESTS.append((key, [weakref.ref(t) for t in tensors], digest))
-    del _DIGESTS[:-4]
+    if key is not None:
+        _DIGESTS.append((key, [weakref.ref(t) for t in tensors], digest))
+        del _DIGESTS[:-4]
     return digest
