@@ -377,16 +377,22 @@ def test_a_copy_cut_short_leaves_nothing_and_the_next_attempt_borrows(
     assert_same_as_trained_here(borrower, run(cfg, tmp_path / "alone", splits, False))
 
 
-def test_a_stale_snapshot_is_replaced_when_level_0_trains_here(tmp_path, lenders, splits):
+@pytest.mark.parametrize("borrow_level0", [True, False])
+def test_what_a_copy_cut_short_left_goes_when_level_0_trains_here(
+    tmp_path, lenders, splits, borrow_level0
+):
     cfg = config(strategy="rewind", rewind_iter=K)
     exp = experiment_dir(tmp_path / "results", cfg)
     exp.trial(0).path.mkdir(parents=True)
-    # left by a copy cut short whose lender is gone (a whole state of another step)
+    # left by a copy cut short whose lender is gone: the snapshot (a whole state, of another
+    # step here) and the hidden directory
     shutil.copyfile(
         experiment_dir(lenders, config(**LENDER)).trial(0).level(0).init, exp.trial(0).rewind
     )
-    trained = run(cfg, tmp_path / "results", splits)
+    (exp.trial(0).path / f"{borrow.TEMP_PREFIX}777").mkdir()
+    trained = run(cfg, tmp_path / "results", splits, borrow_level0=borrow_level0)
     assert_trained_here(trained, run(cfg, tmp_path / "alone", splits, borrow_level0=False))
+    assert not list(exp.trial(0).path.glob(".level_00*"))
 
 
 def test_a_failed_copy_trains_instead(tmp_path, shared, splits, monkeypatch):

@@ -37,7 +37,6 @@ from robust_tickets.store import (
     ExperimentDir,
     LevelDir,
     TrialDir,
-    atomic_write_bytes,
     find_experiments,
     load_masks_file,
     load_state_file,
@@ -100,9 +99,7 @@ def borrow_level0(
         return None  # started here: it resumes from its own files
     if target.path.is_dir() and not _only_start_files(target.path):
         return None
-    if trial_dir.path.is_dir():
-        for leftover in trial_dir.path.glob(f"{TEMP_PREFIX}*"):  # a copy cut short (kill -9)
-            shutil.rmtree(leftover, ignore_errors=True)
+    remove_leftovers(trial_dir)
     wanted, step = level0_settings(config), rewind_step(config)
     for other in find_experiments(exp.path.parent):
         if other.path.resolve() == exp.path.resolve():
@@ -124,6 +121,14 @@ def borrow_level0(
         if record is not None:
             return record
     return None
+
+
+def remove_leftovers(trial_dir: TrialDir) -> None:
+    """Remove what a copy cut short (kill -9) left in a trial: its hidden directory. Only for
+    the process that holds the trial, before its level 0 starts."""
+    if trial_dir.path.is_dir():
+        for leftover in trial_dir.path.glob(f"{TEMP_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _only_start_files(path: Path) -> bool:
@@ -171,10 +176,12 @@ def _copy(
         load_masks_file(copied.masks, model)
         read_level_info(copied.info)
         read_metrics(copied.metrics)
-        rewind = None
+        kept = temp / snapshot.name  # moved out beside the level just before it goes in place
         if step is not None:
-            rewind = snapshot.read_bytes()
-            sha[snapshot.name] = hashlib.sha256(rewind).hexdigest()
+            content = snapshot.read_bytes()
+            _write(kept, content)
+            load_state_file(kept, model)
+            sha[snapshot.name] = hashlib.sha256(content).hexdigest()
         if source.done.read_bytes() != done:  # redone (--force) while we copied
             return None
         record = {
@@ -188,9 +195,8 @@ def _copy(
             "copied": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json(copied.borrowed, record)
-        if rewind is not None:  # first: a level 0 in place never lacks its snapshot
-            atomic_write_bytes(trial_dir.rewind, rewind)
-            load_state_file(trial_dir.rewind, model)
+        if step is not None:  # first: a level 0 in place never lacks its snapshot
+            os.replace(kept, trial_dir.rewind)
         target = trial_dir.level(0).path
         if target.is_dir():  # only a start's files (checked by the caller): redone anyway
             shutil.rmtree(target)

@@ -22,7 +22,7 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, splits_digest
 from robust_tickets.data.load import Split
-from robust_tickets.engine.borrow import borrow_level0, describe
+from robust_tickets.engine.borrow import borrow_level0, describe, remove_leftovers
 from robust_tickets.engine.callbacks import (
     Checkpoint,
     CountSteps,
@@ -226,6 +226,7 @@ class TrialRunner:
         if level == 0 and not level_dir.info.exists():
             # a snapshot without its level 0 is a borrow cut short: this level 0 takes its own
             self.dir.rewind.unlink(missing_ok=True)
+            remove_leftovers(self.dir)
         masks, remaining = self._begin(level, level_dir)
         optimizer = make_optimizer(self.model, self.config)
         generator = torch.Generator(self.device).manual_seed(derive(self.seed, "attack", level))
