@@ -252,7 +252,15 @@ def test_a_snapshot_at_another_step_or_none_is_not_borrowed(tmp_path, splits):
 
 @pytest.mark.parametrize(
     "damage",
-    ["unfinished", "no final", "truncated final", "no metrics", "no snapshot", "no data record"],
+    [
+        "unfinished",
+        "no final",
+        "truncated final",
+        "no metrics",
+        "no snapshot",
+        "truncated snapshot",
+        "no data record",
+    ],
 )
 def test_an_unfinished_or_damaged_lender_is_not_borrowed(tmp_path, shared, splits, damage):
     lender = experiment_dir(shared, config(**REWIND_LENDER)).trial(0)
@@ -267,6 +275,8 @@ def test_an_unfinished_or_damaged_lender_is_not_borrowed(tmp_path, shared, split
         level.metrics.unlink()
     elif damage == "no snapshot":
         lender.rewind.unlink()
+    elif damage == "truncated snapshot":
+        lender.rewind.write_bytes(lender.rewind.read_bytes()[:1000])
     else:  # a level 0 from before done.json recorded its data
         record = json.loads(level.done.read_text())
         record.pop("data_sha256")
