@@ -458,45 +458,69 @@ def test_the_sweep_starts_one_of_a_level_0_group_first():
         Job(config(strategy="reset"), 0),
         Job(config(strategy="continue", one_shot=True), 0),  # shares the first's level 0
         Job(config(strategy="reset"), 1),
+        Job(config(strategy="rewind", rewind_iter=K), 0),  # needs a snapshot the first lacks
     ]
     states = [JobState(job) for job in jobs]
-    groups = {s.job.key: s.job.level0_group() for s in states}
-    assert groups[jobs[0].key] == groups[jobs[1].key] != groups[jobs[2].key]
+    groups = {s.job.key: (s.job.level0_group(), s.job.rewind_step()) for s in states}
+    reset0, continue0, reset1, rewind0 = (groups[job.key] for job in jobs)
+    assert reset0[0] == continue0[0] == rewind0[0] != reset1[0]
     pending = deque(states[1:])
-    # the first job is training level 0: its sibling waits, the other trial's job goes first
-    assert _take(pending, {groups[jobs[0].key]}, groups) is states[2]
-    assert _take(pending, {groups[jobs[0].key]}, groups) is states[1]  # rather than idle
+    # the first job is training level 0: its sibling waits, the other trial's job goes first;
+    # the rewinding job gains nothing from waiting for a level 0 without its snapshot
+    assert _take(pending, [reset0], groups) is states[2]
+    assert _take(pending, [reset0], groups) is states[3]
+    assert _take(pending, [reset0], groups) is states[1]  # rather than leave a slot idle
     pending = deque(states[1:])
-    assert _take(pending, set(), groups) is states[1]
+    assert _take(pending, [], groups) is states[1]
+    # a rewinding job training level 0 holds back every sibling: it can lend to all of them
+    pending = deque([states[0], states[1], states[2]])
+    assert _take(pending, [rewind0], groups) is states[2]
+
+
+class Recorder:
+    """An executor that starts nothing: it records each job's spec in order and fails it."""
+
+    description = "records"
+
+    def __init__(self, slots: int):
+        self.slots, self.specs, self.running = slots, [], []
+
+    def prepare(self, spec):
+        return spec
+
+    def submit(self, key, spec):
+        self.specs.append(spec)
+        self.running.append(key)
+
+    def wait(self, timeout):
+        from robust_tickets.sweep.executors.base import Outcome
+
+        done, self.running = self.running, []
+        return [(key, Outcome(ok=False, error="not run")) for key in done]
+
+    def shutdown(self):
+        pass
+
+
+def test_the_sweep_starts_a_job_keeping_a_snapshot_first(tmp_path):
+    """Of jobs of one trial and length, one keeping a snapshot of level 0 starts first: it can
+    lend its level 0 to the others, they cannot lend theirs to it."""
+    from robust_tickets.sweep.jobs import Job
+    from robust_tickets.sweep.scheduler import run_sweep
+
+    jobs = [Job(config(strategy="reset"), 0), Job(config(strategy="rewind", rewind_iter=K), 0)]
+    for borrowing, first in ((True, jobs[1]), (False, jobs[0])):
+        executor = Recorder(slots=1)
+        run_sweep(jobs, executor, tmp_path / str(borrowing), retries=0, borrow_level0=borrowing)
+        assert executor.specs[0].config == first.config
 
 
 @pytest.mark.parametrize("borrow_level0", [True, False])
 def test_run_sweep_hands_the_choice_to_every_job(tmp_path, borrow_level0):
-    from robust_tickets.sweep.executors.base import Outcome
     from robust_tickets.sweep.jobs import Job
     from robust_tickets.sweep.scheduler import run_sweep
 
-    class Recorder:
-        slots, description = 2, "records"
-
-        def __init__(self):
-            self.specs, self.started = [], []
-
-        def prepare(self, spec):
-            return spec
-
-        def submit(self, key, spec):
-            self.specs.append(spec)
-            self.started.append(key)
-
-        def wait(self, timeout):
-            done, self.started = self.started, []
-            return [(key, Outcome(ok=False, error="not run")) for key in done]
-
-        def shutdown(self):
-            pass
-
-    executor = Recorder()
+    executor = Recorder(slots=2)
     jobs = [Job(config(strategy="reset"), 0), Job(config(strategy="rewind", rewind_iter=K), 0)]
     run_sweep(jobs, executor, tmp_path, retries=0, borrow_level0=borrow_level0)
     assert [spec.borrow_level0 for spec in executor.specs] == [borrow_level0] * 2

@@ -70,6 +70,13 @@ class Job:
 
         return json.dumps([self.trial, level0_settings(self.config)], sort_keys=True, default=str)
 
+    def rewind_step(self) -> int | None:
+        """The level-0 step whose snapshot this job keeps: it borrows only from a job that
+        keeps the same one, and lends to every job of its group."""
+        from robust_tickets.engine.borrow import rewind_step
+
+        return rewind_step(self.config)
+
     def level0_done(self, output: Path) -> bool:
         from robust_tickets.store import experiment_dir
 

@@ -35,7 +35,8 @@ def run_sweep(
     """Run every job not yet complete in `output`; returns each job's final state. With
     `borrow_level0`, a job copies its level 0 from a sibling that finished it
     (`engine.borrow`), and jobs are started so that one of a group sharing a level 0 trains
-    it before the others start (`_take`)."""
+    it before the others start (`_take`), a job keeping a snapshot of it (which can lend to
+    all of them, and borrow only from its like) first."""
     view = view or View()
     output.mkdir(parents=True, exist_ok=True)
     store_id = store_identity(output)
@@ -44,17 +45,24 @@ def run_sweep(
         if state.job.is_complete(output):
             state.status = "already"
             locks.clear_stale(lock_path(output, state.job), stale_after)
+    groups: dict[str, Level0] = {}
+    if borrow_level0:
+        groups = {k: (s.job.level0_group(), s.job.rewind_step()) for k, s in states.items()}
     # Trial by trial (a long sweep has one trial of everything early), longest jobs first so
-    # that short ones fill the gaps at the end.
+    # that short ones fill the gaps at the end; with borrowing, of equals a job that keeps a
+    # snapshot of level 0 first (it can lend that level 0 to the others, not they to it).
     pending = deque(
         sorted(
             (s for s in states.values() if s.status == "pending"),
-            key=lambda s: (s.job.trial, -s.job.iterations),
+            key=lambda s: (
+                s.job.trial,
+                -s.job.iterations,
+                s.job.key in groups and groups[s.job.key][1] is None,
+            ),
         )
     )
     blocked: dict[str, float] = {}  # key -> when to look again
     claims: dict[str, locks.Claim] = {}
-    groups = {k: s.job.level0_group() for k, s in states.items()} if borrow_level0 else {}
     began = time.time()
     last_beat = began
     view.start(list(states.values()), output, executor.description)
@@ -132,24 +140,35 @@ def run_sweep(
     return result
 
 
+# a job's level 0: its group (`Job.level0_group`: trial and level-0 settings) and the step of
+# the snapshot it keeps (None: none)
+Level0 = tuple[str, int | None]
+
+
+def _lends(lender: Level0, borrower: Level0) -> bool:
+    """Whether a job's level 0, once finished, can be copied by another (`engine.borrow`)."""
+    return lender[0] == borrower[0] and (borrower[1] is None or lender[1] == borrower[1])
+
+
 def _training_level0(
     claims: dict[str, locks.Claim],
     states: dict[str, JobState],
-    groups: dict[str, str],
+    groups: dict[str, Level0],
     output: Path,
-) -> set[str]:
-    """The level-0 groups of this sweep's running jobs whose level 0 is not finished yet."""
+) -> list[Level0]:
+    """The level 0s this sweep's running jobs are training now (not finished yet)."""
     if not groups:
-        return set()
-    return {groups[key] for key in claims if not states[key].job.level0_done(output)}
+        return []
+    return [groups[key] for key in claims if not states[key].job.level0_done(output)]
 
 
-def _take(pending: deque[JobState], training: set[str], groups: dict[str, str]) -> JobState:
-    """The next job to start: the first in order whose level 0 no running job is training right
-    now (it will copy that level 0 once finished instead of training it again), else the first
-    (a free slot is not left idle)."""
+def _take(pending: deque[JobState], training: list[Level0], groups: dict[str, Level0]) -> JobState:
+    """The next job to start: the first in order that no running job is training a level 0
+    for right now (it will copy that level 0 once finished instead of training it again), else
+    the first (a free slot is not left idle)."""
     for index, state in enumerate(pending):
-        if groups.get(state.job.key) not in training:
+        mine = groups.get(state.job.key)
+        if mine is None or not any(_lends(lender, mine) for lender in training):
             del pending[index]
             return state
     return pending.popleft()
