@@ -23,7 +23,7 @@ def run_pool(tmp_path, monkeypatch, trials, levels, fail=None, done=()):
         write_json(level_dir.done, {"level": level})
     ran = []
 
-    def fake_level(config, exp, splits, trial, level):
+    def fake_level(config, exp, splits, trial, level, *how):
         if (trial, level) == fail:
             raise RuntimeError("disk full")
         ran.append((trial, level))

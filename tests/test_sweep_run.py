@@ -60,8 +60,14 @@ def reference(grid, tmp_path_factory):
 
 
 def trial_files(out: Path, job: Job) -> dict[str, Path]:
+    """A trial's files; a level 0 copied from a sibling job (`borrowed_from.json`, as the dense
+    job's may be, depending on which job finished level 0 first) holds the same files besides."""
     trial = experiment_dir(out, job.config).trial(job.trial)
-    return {str(p.relative_to(trial.path)): p for p in sorted(trial.path.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(trial.path)): p
+        for p in sorted(trial.path.rglob("*"))
+        if p.is_file() and p.name != "borrowed_from.json"
+    }
 
 
 def assert_same_results(jobs: list[Job], a: Path, b: Path) -> None:

@@ -160,6 +160,11 @@ class Component:
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[Params]] = Params
+    # True only where neither choosing this component nor any of its settings can change a
+    # trial's dense level 0 (the engine builds it only once level 0 is trained): runs that
+    # differ in nothing else then share one level 0 (`engine.borrow`). Each component says so
+    # itself; left False, it keeps runs apart (the safe default for a new one).
+    after_level0: ClassVar[bool] = False
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = self.Params() if params is None else params

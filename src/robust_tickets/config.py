@@ -202,12 +202,16 @@ class PruneConfig:
         "pruning criterion: magnitude, random, shuffle, snip or hydra (see docs/criteria.md)",
         since_value="magnitude",
     )
-    prune_iters: int = _f(20, "pruning levels after the dense level 0")
+    # `after_level0`: read only once level 0 is trained (how many levels follow it, what they
+    # prune from), so runs differing in nothing else share one level 0 (`engine.borrow`); a field
+    # without it keeps runs apart. The pruning components say the same of themselves.
+    prune_iters: int = _f(20, "pruning levels after the dense level 0", after_level0=True)
     one_shot: bool = _f(
         False,
         "prune the dense level-0 network straight to each level's sparsity (instead of the "
         "previous level's ticket); with strategy `continue` survivors start from its weights",
         since_value=False,
+        after_level0=True,
     )
     prune_levels: str = _f(
         "",
@@ -215,6 +219,7 @@ class PruneConfig:
         "increasing, e.g. 3,8,11,15,18 (the paper's table sparsities in five rounds; "
         "prune_iters becomes their count); empty: every level 1..prune_iters",
         since_value="",
+        after_level0=True,
     )
 
     @property

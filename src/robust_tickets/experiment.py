@@ -51,6 +51,7 @@ def run_experiment(
     todo = [t for t in trial_ids if options.force or not is_complete(exp, config, t)]
     if not todo:
         return exp, []
+    data_files = splits is None  # the dataset's verified files, not tensors handed in
     if splits is None:
         ensure_dataset(config.data.dataset, options.data_dir, allow_fetch=options.fetch)
         splits = load_splits(config.data.dataset, config.data.valid_size, options.data_dir)
@@ -79,14 +80,29 @@ def run_experiment(
                 (len(trial_ids) - len(todo)) * num_levels(config) * level_steps(config)
             )
             if options.jobs > 1 and len(todo) > 1 and device.type == "cpu":
-                _run_in_pool(config, options, exp, splits, todo, progress)
+                _run_in_pool(config, options, exp, splits, todo, progress, data_files)
             else:
                 for trial in todo:
-                    TrialRunner(config, exp, trial, splits, device, progress).run()
+                    TrialRunner(
+                        config,
+                        exp,
+                        trial,
+                        splits,
+                        device,
+                        progress,
+                        borrow_level0=borrow_level0(options),
+                        data_files=data_files,
+                    ).run()
             finished = True
         finally:
             progress.close(finished)
     return exp, todo
+
+
+def borrow_level0(options: RunOptions) -> bool:
+    """Whether level 0 may be copied from a sibling: not under --force, which asks for the
+    trials to be trained again (a sibling may hold a copy of the very level 0 being redone)."""
+    return options.borrow_level0 and not options.force
 
 
 def training_work(config: ExperimentConfig, splits: Splits) -> Work:
@@ -114,6 +130,7 @@ def _run_in_pool(
     splits: Splits,
     todo: list[int],
     progress: Progress,
+    data_files: bool,
 ) -> None:
     """Train several trials at once on a pool of processes, one level at a time.
 
@@ -121,8 +138,12 @@ def _run_in_pool(
     well, so independent levels in parallel use the cores far better (see benchmarks/)."""
     workers = min(options.jobs, len(todo))
     threads = options.threads or max(1, available_cores() // workers)
-    pool_options = dataclasses.replace(options, threads=threads)
-    failed = LevelPool(config, pool_options, exp, splits, todo, progress, workers).run()
+    pool_options = dataclasses.replace(
+        options, threads=threads, borrow_level0=borrow_level0(options)
+    )
+    failed = LevelPool(
+        config, pool_options, exp, splits, todo, progress, workers, data_files=data_files
+    ).run()
     if failed:
         raise RunFailed(
             f"trial(s) {', '.join(map(str, sorted(failed)))} failed (see the messages above); "

@@ -11,7 +11,9 @@ OUTPUT/<dataset>-<model>-<attack>-<adv|nat>-<strategy>-<hash>/
             metrics.csv          iteration,split,loss,acc,adv_loss,adv_acc (grows as it runs)
             checkpoint.safetensors  resumable training state (removed when the level ends)
             final.safetensors    weights at the end of the level
+            co.json              the overfitting check's record (co_check only)
             done.json            completion marker, written last
+            borrowed_from.json   level 0 only, when copied from a sibling (`engine.borrow`)
     .replaced/<time>/trial_<t>/  what `--force` moved aside (never deleted)
 """
 
@@ -190,6 +192,20 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 
 # ---- layout -----------------------------------------------------------------------------
+# What training leaves in a finished level (the checkpoint is gone by then; `robustness/` is
+# evaluate's): what a level 0 borrowed from a sibling run is made of. `co.json` only with
+# co_check. A file added to a level must be added here too (tests/test_borrow_level0.py).
+TRAINED_FILES = (
+    "level.json",
+    "masks.safetensors",
+    "init.safetensors",
+    "metrics.csv",
+    "final.safetensors",
+    "co.json",
+    "done.json",
+)
+
+
 @dataclass(frozen=True)
 class LevelDir:
     path: Path
@@ -200,7 +216,9 @@ class LevelDir:
     metrics = property(lambda self: self.path / "metrics.csv")
     checkpoint = property(lambda self: self.path / "checkpoint.safetensors")
     info = property(lambda self: self.path / "level.json")
+    co = property(lambda self: self.path / "co.json")
     done = property(lambda self: self.path / "done.json")
+    borrowed = property(lambda self: self.path / "borrowed_from.json")  # level 0, if copied
 
     def is_done(self) -> bool:
         return self.done.is_file()

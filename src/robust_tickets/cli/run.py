@@ -55,6 +55,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fail if the dataset is missing instead of fetching it",
     )
     runopts.add_argument(
+        "--no-borrow-level0",
+        dest="borrow_level0",
+        action="store_false",
+        help="train level 0 here, never copying it from a sibling experiment in the same "
+        "--output that finished it with the same settings and data (docs/results-layout.md)",
+    )
+    runopts.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -134,6 +141,7 @@ def handle(args: argparse.Namespace) -> int:
         threads=int(threads) if threads is not None else None,
         fetch=args.fetch,
         jobs=int(jobs),
+        borrow_level0=args.borrow_level0,
         claim=True,  # never beside a sweep or another run on the same trial
     )
     check_output_dir(options.output, "--output")

@@ -71,6 +71,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data-dir", type=path_text, default=None, help="directory with the dataset files"
     )
+    parser.add_argument(
+        "--no-borrow-level0",
+        dest="borrow_level0",
+        action="store_false",
+        help="every job trains its level 0, none copies it from a sibling job that finished it "
+        "with the same settings and data (docs/sweeps.md)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="only the final summary")
     parser.set_defaults(handler=handle)
 
@@ -125,7 +132,13 @@ def handle(args: argparse.Namespace) -> int:
     executor = EXECUTORS.get(args.executor)(**options)
     view = View() if args.quiet else LiveView()
     result = run_sweep(
-        jobs, executor, args.output, retries=args.retries, data_dir=args.data_dir, view=view
+        jobs,
+        executor,
+        args.output,
+        retries=args.retries,
+        data_dir=args.data_dir,
+        view=view,
+        borrow_level0=args.borrow_level0,
     )
     print(summary(result, args.output))
     return 0 if result.ok else 1

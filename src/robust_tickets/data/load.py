@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import weakref
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +88,40 @@ def load_splits(name: str, valid_size: int = 10_000, data_dir: str | Path | None
         test=test,
         num_classes=spec.num_classes,
     )
+
+
+_DIGESTS: list[tuple[tuple, list[weakref.ref], str]] = []  # the last few, newest last
+
+
+def splits_digest(splits: Splits) -> str:
+    """sha256 of every split's images and labels (dtype, shape, bytes) and the class count:
+    what a trained level saw, whether read from the verified files or handed in by a caller
+    (whose tensors no config names). Cached while the same, unmodified tensors live, so the
+    trials of one run hash their data once."""
+    tensors = [
+        t
+        for f in fields(splits)
+        if f.name != "num_classes"
+        for t in (getattr(splits, f.name).x, getattr(splits, f.name).y)
+    ]
+    # in-place edits bump a tensor's version; the weak references tell a reused id apart
+    try:
+        key: tuple | None = (
+            splits.num_classes,
+            *((id(t), t.data_ptr(), t._version) for t in tensors),
+        )
+    except RuntimeError:  # inference-mode tensors keep no version: hash them every time
+        key = None
+    for cached, refs, digest in _DIGESTS:
+        if cached == key and all(r() is t for r, t in zip(refs, tensors, strict=True)):
+            return digest
+    h = hashlib.sha256(f"classes={splits.num_classes}".encode())
+    for t in tensors:
+        array = t.detach().cpu().contiguous().numpy()
+        h.update(f"|{array.dtype}{tuple(array.shape)}|".encode())
+        h.update(memoryview(array).cast("B"))
+    digest = h.hexdigest()
+    if key is not None:
+        _DIGESTS.append((key, [weakref.ref(t) for t in tensors], digest))
+        del _DIGESTS[:-4]
+    return digest

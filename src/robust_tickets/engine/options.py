@@ -21,6 +21,9 @@ class RunOptions:
     fetch: bool = True  # fetch a missing dataset on first use (--no-fetch forbids it)
     jobs: int = 1  # worker processes sharing out the trials' levels (CPU only)
     claim: bool = False  # take the trials' claim files (`run`; a sweep's driver holds its own)
+    # copy a trial's level 0 from a sibling experiment in `output` that finished it with the
+    # same settings (`engine.borrow`); --no-borrow-level0 trains every level 0 itself
+    borrow_level0: bool = True
     trial_list: tuple[int, ...] | None = field(default=None)
 
     def trial_ids(self) -> list[int]:

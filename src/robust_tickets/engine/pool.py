@@ -32,6 +32,7 @@ import torch
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits
 from robust_tickets.engine import prestart, worker
+from robust_tickets.engine.borrow import borrowed_record, describe
 from robust_tickets.engine.options import RunOptions
 from robust_tickets.engine.trial import TrialRunner
 from robust_tickets.progress import Progress
@@ -42,11 +43,21 @@ POLL_SECONDS = 0.5  # how often the bar follows the trials' files while every wo
 
 
 def _run_level(
-    config: ExperimentConfig, exp: ExperimentDir, splits: Splits, trial: int, level: int
+    config: ExperimentConfig,
+    exp: ExperimentDir,
+    splits: Splits,
+    trial: int,
+    level: int,
+    borrow_level0: bool,
+    data_files: bool,
 ) -> None:
     """A level trained by the parent itself (its children show on the bar from their files)."""
     quiet = Progress(0, quiet=True)
-    TrialRunner(config, exp, trial, splits, torch.device("cpu"), quiet).run_level(level)
+    cpu = torch.device("cpu")
+    runner = TrialRunner(
+        config, exp, trial, splits, cpu, quiet, borrow_level0=borrow_level0, data_files=data_files
+    )
+    runner.run_level(level)
 
 
 def trial_status(exp: ExperimentDir, trial: int, level: int) -> str:
@@ -81,6 +92,8 @@ class LevelPool:
         todo: list[int],
         progress: Progress,
         workers: int,
+        *,
+        data_files: bool = False,
     ) -> None:
         self.config, self.exp, self.splits, self.todo = config, exp, splits, todo
         self.progress, self.levels = progress, num_levels(config)
@@ -89,6 +102,8 @@ class LevelPool:
         self.running: dict[int, Connection] = {}  # ... of which those running in a child
         self.failed: list[int] = []
         self.threads = options.threads or 1
+        self.borrow_level0 = options.borrow_level0
+        self.data_files = data_files  # the parent's splits are the dataset's files
         child_options = dataclasses.replace(options, jobs=1, quiet=True, threads=self.threads)
         # workers the command started before importing torch (engine.prestart) first
         self.children: list[tuple[BaseProcess, Connection]] = prestart.take(workers - 1)
@@ -121,6 +136,10 @@ class LevelPool:
     def _finish(self, trial: int, ok: bool) -> None:
         self.busy.discard(trial)
         if ok:
+            if self.next_level[trial] == 0:  # a worker's level 0 may have been copied: say so
+                record = borrowed_record(self.exp.trial(trial).level(0))
+                if record is not None:
+                    self.progress.write(describe(record))
             self.next_level[trial] += 1
         else:
             self.failed.append(trial)
@@ -206,7 +225,15 @@ class LevelPool:
     def _run_own(self, trial: int, level: int) -> bool:
         """Train a level in this process; whether it finished (a failure stops its trial only)."""
         try:
-            _run_level(self.config, self.exp, self.splits, trial, level)
+            _run_level(
+                self.config,
+                self.exp,
+                self.splits,
+                trial,
+                level,
+                self.borrow_level0,
+                self.data_files,
+            )
         except Exception as error:
             print(
                 f"trial {trial} level {level} failed: {type(error).__name__}: {error}",

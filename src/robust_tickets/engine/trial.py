@@ -20,8 +20,9 @@ from torch import nn
 
 from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
-from robust_tickets.data import Splits
+from robust_tickets.data import Splits, splits_digest
 from robust_tickets.data.load import Split
+from robust_tickets.engine.borrow import borrow_level0, describe, remove_leftovers
 from robust_tickets.engine.callbacks import (
     Checkpoint,
     CountSteps,
@@ -100,10 +101,17 @@ class TrialRunner:
         splits: Splits,
         device: torch.device,
         progress: Progress,
+        *,
+        borrow_level0: bool = False,
+        data_files: bool = False,
     ) -> None:
         self.config, self.exp, self.trial = config, exp, trial
         self.dir: TrialDir = exp.trial(trial)
         self.splits, self.device, self.progress = with_test_size(splits, config), device, progress
+        self.data = splits_digest(splits)  # recorded in done.json: what a borrower must match
+        # copy level 0 from a sibling run with the same settings where one has finished it;
+        # `data_files`: the splits are the dataset's verified files (engine.borrow)
+        self.borrow_level0, self.data_files = borrow_level0, data_files
         self.seed = derive(config.seed, "trial", trial)
         self.attack = ATTACKS.cls(config.attack.attack)
         self.strategy = STRATEGIES.get(config.prune.strategy)
@@ -202,10 +210,23 @@ class TrialRunner:
             rows.append({"iteration": iteration, "split": split_name, **metrics, "label": label})
         return rows
 
-    def run_level(self, level: int) -> None:
+    def run_level(self, level: int) -> bool:
+        """Train (or resume) one level; False if, at level 0, it was copied from a sibling run
+        instead (`engine.borrow`)."""
         level_dir = self.dir.level(level)
         if level_dir.path.is_dir():
             remove_stale_temps(level_dir.path)
+        if level == 0 and self.borrow_level0:
+            record = borrow_level0(
+                self.exp, self.config, self.trial, self.model, self.data, self.data_files
+            )
+            if record is not None:
+                self.progress.write(describe(record))
+                return False
+        if level == 0 and not level_dir.info.exists():
+            # a snapshot without its level 0 is a borrow cut short: this level 0 takes its own
+            self.dir.rewind.unlink(missing_ok=True)
+            remove_leftovers(self.dir)
         masks, remaining = self._begin(level, level_dir)
         optimizer = make_optimizer(self.model, self.config)
         generator = torch.Generator(self.device).manual_seed(derive(self.seed, "attack", level))
@@ -247,11 +268,13 @@ class TrialRunner:
                 "remaining": remaining,
                 "iterations": state.iteration,  # the schedule's, unless co_action stopped it
                 "seconds_this_session": round(time.perf_counter() - began, 3),
+                "data_sha256": self.data,  # the splits it saw (`data.splits_digest`)
                 **extra,
                 **run_info(self.device),  # what made these numbers, for reports
             },
         )
         level_dir.checkpoint.unlink(missing_ok=True)
+        return True
 
     def _finish_check(
         self, level: int, level_dir: LevelDir, check: OverfitCheck, state: LevelState
@@ -260,7 +283,7 @@ class TrialRunner:
         record in co.json, and for done.json where the final weights come from (and, if not
         from the last step, their evaluation: metrics.csv holds the training-time ones)."""
         source = check.finish(state)
-        write_json(level_dir.path / "co.json", state.extras[OverfitCheck.KEY])
+        write_json(level_dir.co, state.extras[OverfitCheck.KEY])
         extra: dict = {"final_weights": source}
         if source["from"] != "end":
             extra["final_weights_eval"] = self.evaluate(level, source["step"], None)
@@ -334,8 +357,8 @@ class TrialRunner:
             lr = self.config.train.learning_rate
             full = dataclasses.replace(schedule, stop_step=0).total  # stop_step cuts, not rescales
             callbacks.insert(0, LearningRate(optimizer, lr, lr_schedule, full))
-        if level == 0 and self.strategy.needs_rewind:
-            at = self.strategy.params.iter
+        at = self.strategy.rewind_step()
+        if level == 0 and at is not None:
             callbacks.append(RewindSnapshot(self.dir.rewind, self.model, at))
         t = self.config.train
         if t.co_check:  # before the checkpoint, which saves its record with the weights
@@ -370,7 +393,5 @@ class TrialRunner:
             remove_stale_temps(self.dir.path)  # e.g. a rewind snapshot cut short by kill -9
         for level in range(num_levels(self.config)):
             level_dir = self.dir.level(level)
-            if level_dir.is_done():
+            if level_dir.is_done() or not self.run_level(level):  # finished, or borrowed
                 self.progress.advance(level_steps(self.config))
-                continue
-            self.run_level(level)

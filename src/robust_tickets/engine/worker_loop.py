@@ -25,7 +25,17 @@ def run_levels(config: ExperimentConfig, options: RunOptions, conn: Connection) 
     while (task := conn.recv()) is not None:
         trial, level = task
         try:
-            TrialRunner(config, exp, trial, splits, cpu, quiet).run_level(level)
+            runner = TrialRunner(  # its splits: the dataset's own files, loaded above
+                config,
+                exp,
+                trial,
+                splits,
+                cpu,
+                quiet,
+                borrow_level0=options.borrow_level0,
+                data_files=True,
+            )
+            runner.run_level(level)
         except Exception as error:  # reported to the parent, which carries on with the rest
             traceback.print_exc()
             conn.send(("failed", trial, level, f"{type(error).__name__}: {error}"))

@@ -80,6 +80,7 @@ class Layerwise(Allocation):
     name = "layerwise"
     aliases = ("local", "sparse_local")
     per_layer = True
+    after_level0 = True  # counts and ranks pruned levels' weights only
 
     @dataclass(frozen=True)
     class Params(Params):
@@ -120,6 +121,7 @@ class Global(Allocation):
     name = "global"
     aliases = ("sparse_global",)
     per_layer = False
+    after_level0 = True  # counts and ranks pruned levels' weights only
 
     @dataclass(frozen=True)
     class Params(Params):

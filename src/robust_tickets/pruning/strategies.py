@@ -44,6 +44,12 @@ class Strategy(Component):
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def rewind_step(self) -> int | None:
+        """The step of level 0 whose whole state this strategy has saved for the later levels
+        (`rewind.safetensors`), or None. Saving it changes nothing in level 0's training, but a
+        level 0 borrowed from a sibling run must come with the same snapshot."""
+        return None
+
 
 STRATEGIES: ComponentRegistry[Strategy] = ComponentRegistry("strategy")
 
@@ -54,6 +60,7 @@ class Reset(Strategy):
     values."""
 
     name = "reset"
+    after_level0 = True  # chooses pruned levels' starts only
 
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
         return start.original
@@ -67,6 +74,7 @@ class RewindTrained(Strategy):
 
     name = "rewind_trained"
     aliases = ("reinit_orig",)
+    after_level0 = True  # chooses pruned levels' starts only
 
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
         return start.dense_trained()
@@ -76,6 +84,7 @@ class RewindTrained(Strategy):
 class Random(Strategy):
     name = "random"
     aliases = ("reinit_rand",)
+    after_level0 = True  # chooses pruned levels' starts only
 
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
         return start.fresh()
@@ -85,6 +94,7 @@ class Random(Strategy):
 class Continue(Strategy):
     name = "continue"
     aliases = ("reinit_none",)
+    after_level0 = True  # chooses pruned levels' starts only
 
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
         return start.trained
@@ -96,6 +106,7 @@ class Rewind(Strategy):
 
     name = "rewind"
     aliases = ("late_reset",)
+    after_level0 = True  # level 0 only saves its snapshot (`rewind_step`): training unchanged
     needs_rewind = True
 
     @dataclass(frozen=True)
@@ -109,6 +120,9 @@ class Rewind(Strategy):
         if self.params.iter > config.train.train_iters:
             self.params.require(False, "iter", "must be in [0, train_iters]")
 
+    def rewind_step(self) -> int | None:
+        return self.params.iter
+
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:
         assert start.rewind is not None, "level 0 saves the rewind point"
         return start.rewind
@@ -120,6 +134,7 @@ class Dense(Strategy):
 
     name = "dense"
     aliases = ("no_pruning",)
+    after_level0 = True  # its one level trains as every strategy's level 0 does
     prunes = False
 
     def choose(self, start: LevelStart) -> dict[str, torch.Tensor]:

@@ -177,8 +177,12 @@ class Estimator:
                     seed=index,
                 )
                 splits = Splits(train, split(n_eval), split(0), classes)
-                options = RunOptions(
-                    output=Path(tmp), quiet=True, threads=self.threads, device=self.device
+                options = RunOptions(  # timed: every probe trains, none borrows
+                    output=Path(tmp),
+                    quiet=True,
+                    threads=self.threads,
+                    device=self.device,
+                    borrow_level0=False,
                 )
                 began = time.perf_counter()
                 run_experiment(probe, options, splits=splits)

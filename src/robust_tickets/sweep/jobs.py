@@ -64,6 +64,33 @@ class Job:
 
         return iterations_done(experiment_dir(output, self.config), self.config, self.trial)
 
+    def level0_group(self) -> str:
+        """Jobs with equal groups train the same level 0 (`engine.borrow.level0_settings`)."""
+        from robust_tickets.engine.borrow import level0_settings
+
+        return json.dumps([self.trial, level0_settings(self.config)], sort_keys=True, default=str)
+
+    def rewind_step(self) -> int | None:
+        """The level-0 step whose snapshot this job keeps: it borrows only from a job that
+        keeps the same one, and lends to every job of its group."""
+        from robust_tickets.engine.borrow import rewind_step
+
+        return rewind_step(self.config)
+
+    def level0_done(self, output: Path) -> bool:
+        from robust_tickets.store import experiment_dir
+
+        return experiment_dir(output, self.config).trial(self.trial).level(0).is_done()
+
+    def borrowed_from(self, output: Path) -> str | None:
+        """The experiment this job's level 0 was copied from, if it was (`engine.borrow`)."""
+        from robust_tickets.engine.borrow import borrowed_record
+        from robust_tickets.store import experiment_dir
+
+        level = experiment_dir(output, self.config).trial(self.trial).level(0)
+        record = borrowed_record(level)
+        return None if record is None else str(record["experiment"])
+
     def file_stem(self) -> str:
         return f"{self.config.name()}.trial_{self.trial}"
 
@@ -127,6 +154,7 @@ class JobSpec:
     data_dir: str | None = None
     device: str = "cpu"
     threads: int | None = None
+    borrow_level0: bool = True  # copy level 0 from a sibling that finished it (engine.borrow)
 
 
 def run_job(spec: JobSpec) -> dict[str, Any]:
@@ -153,6 +181,7 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
         device=spec.device,
         data_dir=spec.data_dir,
         threads=spec.threads,
+        borrow_level0=spec.borrow_level0,
     )
     run_experiment(spec.config, options)
     return {"seconds": time.time() - began, "host": socket.gethostname(), "pid": os.getpid()}

@@ -153,7 +153,9 @@ class LiveView(View):
         if state.status == "failed":
             self._say(f"FAILED {state.job.key} after {state.attempts} attempt(s): {state.error}")
         else:
-            self._say(f"done  {state.job.key}  [{self.status_line()}]")
+            lender = state.job.borrowed_from(self.output) if state.status == "done" else None
+            copied = f"  (level 0 copied from {lender})" if lender else ""
+            self._say(f"done  {state.job.key}{copied}  [{self.status_line()}]")
 
     def refresh(self) -> None:
         self._poll()

@@ -113,6 +113,8 @@ class Hydra(Criterion):
 
     name = "hydra"
     needs_data = True
+    # runs when a pruned level starts (its score phase included), never during level 0
+    after_level0 = True
 
     @dataclass(frozen=True)
     class Params(Params):

@@ -23,6 +23,7 @@ def layer_counts(ctx: PruneContext) -> dict[str, int]:
 class Magnitude(Criterion):
     name = "magnitude"
     aliases = ("imp",)
+    after_level0 = True  # runs when a pruned level starts, never during level 0
 
     def select(self, ctx: PruneContext) -> Masks:
         return magnitude_masks(ctx)

@@ -14,6 +14,7 @@ from robust_tickets.pruning.criteria.magnitude import layer_counts
 @CRITERIA.add
 class Random(Criterion):
     name = "random"
+    after_level0 = True  # runs when a pruned level starts, never during level 0
 
     def select(self, ctx: PruneContext) -> Masks:
         scores = {n: torch.rand(m.shape, generator=ctx.generator) for n, m in ctx.masks.items()}

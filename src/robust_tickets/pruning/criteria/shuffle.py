@@ -13,6 +13,7 @@ from robust_tickets.pruning.criteria.magnitude import magnitude_masks
 @CRITERIA.add
 class Shuffle(Criterion):
     name = "shuffle"
+    after_level0 = True  # runs when a pruned level starts, never during level 0
 
     def select(self, ctx: PruneContext) -> Masks:
         out = {}

@@ -18,6 +18,7 @@ from robust_tickets.pruning.criteria.base import CRITERIA, Criterion, PruneConte
 class Snip(Criterion):
     name = "snip"
     needs_data = True
+    after_level0 = True  # runs when a pruned level starts, never during level 0
 
     @dataclass(frozen=True)
     class Params(Params):

@@ -1,0 +1,235 @@
+"""A trial's dense level 0 copied from a sibling experiment instead of trained again.
+
+The methods of a study differ in how they prune (strategy, criterion, allocation, one-shot, the
+levels pruned to), not in how the dense level 0 trains: each would train the same network, bit
+for bit, from the same seeds. Before training a trial's level 0, the runner looks in the same
+results directory for an experiment whose settings agree on everything level 0 reads
+(`level0_settings`) and whose level 0 of that trial is finished on the same data, and copies it.
+
+What level 0 does not read is declared where it is owned: the pruning components (`after_level0`
+on each strategy, criterion and allocation) and the run-wide fields marked `after_level0` in
+`config.PruneConfig`. Anything else, a field or component added later included, keeps runs
+apart. A strategy that keeps a snapshot of level 0 (`rewind`'s step K) borrows only from a run
+that kept the same one.
+
+The copy is made in a hidden directory of the trial and renamed into place, so a level is either
+whole or absent; the lender is only read. `level_00/borrowed_from.json` says where it came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from robust_tickets.config import FIELD_META, SETTINGS, SLOTS, ExperimentConfig
+from robust_tickets.errors import UserError
+from robust_tickets.pruning import STRATEGIES
+from robust_tickets.resolve import REGISTRIES
+from robust_tickets.store import (
+    TRAINED_FILES,
+    ExperimentDir,
+    LevelDir,
+    TrialDir,
+    find_experiments,
+    load_masks_file,
+    load_state_file,
+    read_json,
+    read_level_info,
+    read_metrics,
+    write_json,
+)
+
+TEMP_PREFIX = ".level_00.borrowing."  # hidden, and not `.*.tmp` (remove_stale_temps: files)
+# what a level 0 started here (no level.json yet) may hold: redone from the seeds anyway
+_START_FILES = {"masks.safetensors", "init.safetensors"}
+
+
+def level0_settings(config: ExperimentConfig) -> dict[str, Any]:
+    """Every setting a trial's level 0 may read: the run-wide fields but those marked
+    `after_level0`, and each chosen component with all its settings unless it is declared
+    `after_level0`. Two runs with equal values train the same level 0."""
+    out: dict[str, Any] = {}
+    owned: set[str] = set()  # settings some component owns: compared through its spec
+    for slot in SLOTS:
+        owned.update(flat for flat, _, _ in REGISTRIES[slot].settings())
+    flat = config.flat()
+    for name, meta in FIELD_META.items():
+        if name in SLOTS or (name in SETTINGS and name in owned) or meta.get("after_level0"):
+            continue
+        out[name] = flat[name]
+    for slot, spec in config.specs().items():
+        if REGISTRIES[slot].cls(spec).after_level0:
+            continue
+        params = spec.params.flat() if spec.params is not None else None
+        out[slot] = (spec.name, params)
+    return out
+
+
+def rewind_step(config: ExperimentConfig) -> int | None:
+    """The step of level 0 the config's strategy keeps a snapshot of, or None."""
+    return STRATEGIES.get(config.prune.strategy).rewind_step()
+
+
+def borrow_level0(
+    exp: ExperimentDir,
+    config: ExperimentConfig,
+    trial: int,
+    model: nn.Module,
+    data: str,
+    data_files: bool = False,
+) -> dict[str, Any] | None:
+    """Copy `trial`'s level 0 from a sibling experiment that trained it with the same settings
+    on the same data (`data`: `data.splits_digest`); returns the record written to
+    `borrowed_from.json`, or None when no sibling can lend it (then train it here). The caller
+    holds the trial (a claim, or the only process running it); the lender is only read.
+
+    A lender from before done.json recorded its data lends only to a run on the dataset's own
+    verified files (`data_files`): the data every command-line run and sweep job reads, which
+    its settings (dataset, valid_size) decide, as the store's identity of runs already assumes."""
+    trial_dir = exp.trial(trial)
+    target = trial_dir.level(0)
+    if target.info.exists() or target.checkpoint.exists():
+        return None  # started here: it resumes from its own files
+    if target.path.is_dir() and not _only_start_files(target.path):
+        return None
+    remove_leftovers(trial_dir)
+    wanted, step = level0_settings(config), rewind_step(config)
+    for other in find_experiments(exp.path.parent):
+        if other.path.resolve() == exp.path.resolve():
+            continue
+        try:
+            other_config = other.config()
+        except UserError:  # a damaged or foreign sibling lends nothing
+            continue
+        if level0_settings(other_config) != wanted:
+            continue
+        if step is not None and rewind_step(other_config) != step:
+            continue  # the lender did not keep the snapshot this run needs
+        try:
+            record = _copy(
+                other, trial, trial_dir, model, (data, data_files), step, config.train.co_check
+            )
+        except (OSError, UserError):  # unfinished, damaged, or moved meanwhile: try the next
+            continue
+        if record is not None:
+            return record
+    return None
+
+
+def remove_leftovers(trial_dir: TrialDir) -> None:
+    """Remove what a copy cut short (kill -9) left in a trial: its hidden directory. Only for
+    the process that holds the trial, before its level 0 starts."""
+    if trial_dir.path.is_dir():
+        for leftover in trial_dir.path.glob(f"{TEMP_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _only_start_files(path: Path) -> bool:
+    return all(p.name in _START_FILES or p.name.endswith(".tmp") for p in path.iterdir())
+
+
+def _copy(
+    lender: ExperimentDir,
+    trial: int,
+    trial_dir: TrialDir,
+    model: nn.Module,
+    data: tuple[str, bool],
+    step: int | None,
+    co_check: bool,
+) -> dict[str, Any] | None:
+    """Copy the lender's finished level 0 (and snapshot) into place; None if it cannot lend."""
+    source = lender.trial(trial).level(0)
+    if not source.is_done():
+        return None
+    done = source.done.read_bytes()
+    digest, from_files = data
+    recorded = read_json(source.done).get("data_sha256")
+    if recorded != digest and not (recorded is None and from_files):
+        return None  # other data, or unrecorded data and this run's are not the dataset's files
+    snapshot = lender.trial(trial).rewind
+    if step is not None and not snapshot.is_file():
+        return None
+    wanted = [n for n in TRAINED_FILES if n != "co.json" or co_check]
+    if any(not (source.path / n).is_file() for n in wanted):
+        return None
+    trial_dir.path.mkdir(parents=True, exist_ok=True)
+    temp = trial_dir.path / f"{TEMP_PREFIX}{os.getpid()}"
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir()
+    try:
+        sha: dict[str, str] = {}
+        for name in wanted:
+            content = (source.path / name).read_bytes()
+            _write(temp / name, content)
+            if name.endswith(".safetensors"):
+                sha[name] = hashlib.sha256(content).hexdigest()
+        copied = LevelDir(temp)  # read back as a resume would: whole, and this model's
+        for path in (copied.init, copied.final):
+            load_state_file(path, model)
+        load_masks_file(copied.masks, model)
+        read_level_info(copied.info)
+        read_metrics(copied.metrics)
+        kept = temp / snapshot.name  # moved out beside the level just before it goes in place
+        if step is not None:
+            content = snapshot.read_bytes()
+            _write(kept, content)
+            load_state_file(kept, model)
+            sha[snapshot.name] = hashlib.sha256(content).hexdigest()
+        if source.done.read_bytes() != done:  # redone (--force) while we copied
+            return None
+        record = {
+            "experiment": lender.path.name,
+            "trial": trial,
+            "level": 0,
+            "sha256": sha,
+            # the data's sha256 as the lender recorded it (None: from before it was recorded,
+            # borrowed since this run reads the dataset's verified files)
+            "lender_data_sha256": recorded,
+            "copied": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json(copied.borrowed, record)
+        if step is not None:  # first: a level 0 in place never lacks its snapshot
+            os.replace(kept, trial_dir.rewind)
+        target = trial_dir.level(0).path
+        if target.is_dir():  # only a start's files (checked by the caller): redone anyway
+            shutil.rmtree(target)
+        os.rename(temp, target)
+        return record
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _write(path: Path, content: bytes) -> None:
+    # owner-only, as the store's atomic writes (mkstemp) leave every file
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One line for the progress output: where a borrowed level 0 came from."""
+    digest = record.get("sha256", {}).get("final.safetensors", "")[:12]
+    return (
+        f"trial {record['trial']} level 0: copied from {record['experiment']}, which trained it "
+        f"with the same settings and data (final.safetensors sha256 {digest}...); "
+        "--no-borrow-level0 trains it here instead"
+    )
+
+
+def borrowed_record(level: LevelDir) -> dict[str, Any] | None:
+    """A level's borrowed_from.json, or None if it was trained in place (or is unreadable)."""
+    if not level.borrowed.is_file():
+        return None
+    with contextlib.suppress(UserError):
+        record = read_json(level.borrowed)
+        if isinstance(record, dict) and "experiment" in record and "trial" in record:
+            return record
+    return None
