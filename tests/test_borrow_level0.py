@@ -524,3 +524,12 @@ def test_run_sweep_hands_the_choice_to_every_job(tmp_path, borrow_level0):
     jobs = [Job(config(strategy="reset"), 0), Job(config(strategy="rewind", rewind_iter=K), 0)]
     run_sweep(jobs, executor, tmp_path, retries=0, borrow_level0=borrow_level0)
     assert [spec.borrow_level0 for spec in executor.specs] == [borrow_level0] * 2
+
+
+def test_the_data_digest_takes_an_empty_split():
+    """A run without validation images (valid_size 0) hashes its data like any other."""
+    empty, some = toy_splits((1, 8, 8), 30, 0, 10), toy_splits((1, 8, 8), 30, 5, 10)
+    assert len(empty.valid.y) == 0
+    digest = splits_digest(empty)
+    assert len(digest) == 64 and digest != splits_digest(some)
+    assert digest == splits_digest(toy_splits((1, 8, 8), 30, 0, 10))  # the same data, rebuilt

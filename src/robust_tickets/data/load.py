@@ -119,7 +119,8 @@ def splits_digest(splits: Splits) -> str:
     for t in tensors:
         array = t.detach().cpu().contiguous().numpy()
         h.update(f"|{array.dtype}{tuple(array.shape)}|".encode())
-        h.update(memoryview(array).cast("B"))
+        if array.size:  # an empty split (no validation images) has no bytes to cast
+            h.update(memoryview(array).cast("B"))
     digest = h.hexdigest()
     if key is not None:
         _DIGESTS.append((key, [weakref.ref(t) for t in tensors], digest))
