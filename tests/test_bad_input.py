@@ -49,6 +49,9 @@ def store(tmp_path_factory, fashion) -> Path:
         (["--trials", "100000"], "--trials"),
         (["--jobs", "100000"], "--jobs"),
         (["--threads", "100000"], "--threads"),
+        # level 0 would stop before the rewind point is saved (was: "rewind.safetensors is damaged")
+        (["--strategy", "rewind", "--rewind-iter", "3", "--stop-step", "2"], "stop_step"),
+        (["--strategy", "rewind", "--rewind-iter", "1000000"], "train_iters"),
     ],
 )
 def test_run_refuses_non_finite_and_out_of_range_numbers(tmp_path, capsys, flags, needle):

@@ -119,6 +119,9 @@ class Rewind(Strategy):
     def check(self, config: ExperimentConfig) -> None:
         if self.params.iter > config.train.train_iters:
             self.params.require(False, "iter", "must be in [0, train_iters]")
+        stop = config.train.stop_step
+        if stop and self.params.iter > stop:  # level 0 would end before saving its snapshot
+            self.params.require(False, "iter", f"must be at most stop_step ({stop})")
 
     def rewind_step(self) -> int | None:
         return self.params.iter
