@@ -36,7 +36,7 @@ def _entries(exp, level: int) -> dict[str, tuple[float, list[bool]]]:
     return {k: (e.role, e.robust.tolist()) for k, e in loaded.items()}
 
 
-def test_an_identical_level_borrows_and_a_different_one_is_attacked(store, monkeypatch):
+def test_an_identical_level_borrows_and_a_different_one_is_attacked(store, monkeypatch, capsys):
     _, made = store
     reset, random, seed9 = made["reset"], made["random"], made["seed9"]
     level0 = (reset.trial(0).level(0), random.trial(0).level(0))
@@ -52,8 +52,13 @@ def test_an_identical_level_borrows_and_a_different_one_is_attacked(store, monke
         return real(model, x, *args, **kwargs)
 
     monkeypatch.setattr(runner, "robust_examples", counting)
+    capsys.readouterr()
     assert main(["evaluate", str(random.path), "--levels", "0", "--no-checks", *ARGV]) == 0
     assert attacked == []  # every result borrowed
+    # and the announcement said so, instead of estimating attacks that will not run
+    said = " ".join(capsys.readouterr().out.split())
+    assert "everything asked for is stored already" in said, said
+    assert "copied from identical networks" in said, said
     assert _entries(random, 0) == _entries(reset, 0)
     record = RobustnessDir.of(random.trial(0).level(0)).path / twins.BORROWED
     assert record.is_file() and str(reset.trial(0).level(0).path) in record.read_text()

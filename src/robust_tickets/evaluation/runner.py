@@ -276,16 +276,24 @@ def _weigher(
 
 
 def _pending(
-    plan: LevelPlan, ctx: AttackContext, n: int, chosen: Mapping[str, EvalPreset]
-) -> list[Task]:
-    """The plan's tasks whose results are not stored yet (what will actually run)."""
+    exp: ExperimentDir,
+    config: ExperimentConfig,
+    plan: LevelPlan,
+    ctx: AttackContext,
+    n: int,
+    chosen: Mapping[str, EvalPreset],
+) -> tuple[list[Task], int]:
+    """The plan's tasks whose results are neither stored yet nor lent by an identical twin
+    level (what will actually run), and how many results the twins lend."""
     stored = RobustnessDir.of(plan.level_dir).load()
-    out = []
+    keys = {}
     for task in _unique(plan.todo):
         spec = _preset(chosen, task.attack)
-        if entry_key(spec.name, spec.param_string(ctx), task.eps, n) not in stored:
-            out.append(task)
-    return out
+        key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
+        if key not in stored:
+            keys[key] = task
+    lent = twins.lendable(exp, config, plan.trial, plan.level, plan.surrogate, keys)
+    return [task for key, task in keys.items() if key not in lent], len(lent)
 
 
 def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOptions) -> list[str]:
@@ -298,7 +306,7 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
     options = _canonical(options)
     device = resolve_device(options.device)
     chosen = presets(options.attack_settings)
-    levels, examples = 0, set()
+    levels, examples, copied = 0, set(), 0
     curve: list[tuple[float, float]] = []
     extra: list[tuple[float, float]] = []
     added: dict[float, list[str]] = {}
@@ -316,7 +324,8 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
         y = torch.randint(0, spec.num_classes, (size,), device=device)
         times = estimate.measure(model, x, y)
         for plan in plans:
-            todo = _pending(plan, ctx, n, chosen)
+            todo, lent = _pending(exp, config, plan, ctx, n, chosen)
+            copied += lent
             levels += 1 if todo else 0
             examples.add(n)
             asked = {(t.attack, t.eps) for t in plan.todo if t.role == "curve"}
@@ -330,11 +339,18 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
                     names = added.setdefault(task.eps, [])
                     if task.attack not in names:
                         names.append(task.attack)
+    twin = (
+        f"; {copied} result(s) copied from identical networks of sibling experiments"
+        if copied
+        else ""
+    )
     if not levels:
-        return ["evaluate: everything asked for is stored already; refreshing the tables"]
+        return [f"evaluate: everything asked for is stored already{twin}; refreshing the tables"]
     size = "/".join(map(str, sorted(examples)))
     asked = _range(estimate.span(curve)) if curve else "stored already"
-    lines = [f"evaluate: {levels} level(s) x {size} test examples; the attacks asked for: {asked}"]
+    lines = [
+        f"evaluate: {levels} level(s) x {size} test examples; the attacks asked for: {asked}{twin}"
+    ]
     if extra:
         what = " and ".join(f"{', '.join(names)} at eps {eps:g}" for eps, names in added.items())
         lines.append(

@@ -47,6 +47,47 @@ def siblings(exp: ExperimentDir) -> list[ExperimentDir]:
     return [other for other in find_experiments(exp.path.parent) if other.path != exp.path]
 
 
+def lendable(
+    exp: ExperimentDir,
+    config: ExperimentConfig,
+    trial: int,
+    level: int,
+    surrogate: LevelDir | None,
+    missing: Iterable[str],
+    candidates: Iterable[ExperimentDir] | None = None,
+) -> dict[str, tuple[Entry, Path]]:
+    """Of the entry keys `missing`, those an identical network of a sibling experiment has
+    stored: key -> (its entry, the twin level's path). Reads only; nothing is written."""
+    missing = list(missing)
+    if not missing:
+        return {}
+    here = exp.trial(trial).level(level)
+    mine: str | None = None  # hashed only once a candidate has something to lend
+    found: dict[str, tuple[Entry, Path]] = {}
+    for other in siblings(exp) if candidates is None else candidates:
+        if not _same_run(config, other.config()):
+            continue
+        twin = other.trial(trial).level(level)
+        if not twin.is_done():
+            continue
+        stored = RobustnessDir.of(twin)
+        if not stored.examples.is_file():
+            continue
+        have = stored.load()
+        usable = [k for k in missing if k in have and k not in found]
+        if not usable:
+            continue
+        twin_surrogate = other.trial(trial).level(0) if surrogate is not None else None
+        if twin_surrogate is not None and not twin_surrogate.is_done():
+            continue
+        mine = mine or fingerprint(here, surrogate)
+        if fingerprint(twin, twin_surrogate) != mine:
+            continue
+        for key in usable:
+            found[key] = (have[key], twin.path)
+    return found
+
+
 def borrow(
     exp: ExperimentDir,
     config: ExperimentConfig,
@@ -60,37 +101,15 @@ def borrow(
     """Copy into `entries` every entry of `wanted` (key -> the role it has here) not stored yet
     that an identical network of a sibling experiment has; returns key -> the level it came
     from, also recorded in the level's ``robustness/borrowed.json``."""
-    missing = {k: role for k, role in wanted.items() if k not in entries}
-    if not missing:
-        return {}
-    here = exp.trial(trial).level(level)
-    mine: str | None = None  # hashed only once a candidate has something to lend
+    missing = [k for k in wanted if k not in entries]
+    found = lendable(exp, config, trial, level, surrogate, missing, candidates)
     taken: dict[str, str] = {}
-    for other in siblings(exp) if candidates is None else candidates:
-        if not _same_run(config, other.config()):
-            continue
-        twin = other.trial(trial).level(level)
-        if not twin.is_done():
-            continue
-        stored = RobustnessDir.of(twin)
-        if not stored.examples.is_file():
-            continue
-        have = stored.load()
-        usable = [k for k in missing if k in have and k not in taken]
-        if not usable:
-            continue
-        twin_surrogate = other.trial(trial).level(0) if surrogate is not None else None
-        if twin_surrogate is not None and not twin_surrogate.is_done():
-            continue
-        mine = mine or fingerprint(here, surrogate)
-        if fingerprint(twin, twin_surrogate) != mine:
-            continue
-        for key in usable:
-            found = have[key]
-            entries[key] = Entry(**{**found.meta(), "role": missing[key]}, robust=found.robust)
-            taken[key] = str(twin.path)
+    for key, (entry, twin) in found.items():
+        entries[key] = Entry(**{**entry.meta(), "role": wanted[key]}, robust=entry.robust)
+        taken[key] = str(twin)
     if taken:
-        _record(RobustnessDir.of(here).path, taken, mine)
+        here = exp.trial(trial).level(level)
+        _record(RobustnessDir.of(here).path, taken, fingerprint(here, surrogate))
     return taken
 
 
