@@ -533,3 +533,18 @@ def test_the_data_digest_takes_an_empty_split():
     digest = splits_digest(empty)
     assert len(digest) == 64 and digest != splits_digest(some)
     assert digest == splits_digest(toy_splits((1, 8, 8), 30, 0, 10))  # the same data, rebuilt
+
+
+def test_the_report_header_does_not_count_a_copied_level_0s_time(shared, splits):
+    """A borrowed level 0 carries its lender's done.json (how the weights were made); its
+    seconds are the lender's, so the borrower's report leaves them out and says so."""
+    from robust_tickets.report.header import run_info
+    from robust_tickets.report.load import load_series
+
+    borrower = run(config(strategy="reset", criterion="random", prune_iters=1), shared, splits)
+    assert borrower.trial(0).level(0).borrowed.is_file()
+    (series,) = [s for s in load_series([shared]) if borrower.path in s.paths]
+    info = run_info(series)
+    own = json.loads(borrower.trial(0).level(1).done.read_text())["seconds_this_session"]
+    assert info["copied_levels"] == 1
+    assert info["level_seconds"] == pytest.approx(own)

@@ -99,22 +99,27 @@ def run_info(series: Series) -> dict[str, Any]:
     """What ran the finished levels (each field: the distinct values found, or "not recorded"),
     summed training seconds, and the span of the run from the files' times."""
     seen: dict[str, set[str]] = {k: set() for k in RUN_INFO}
-    seconds, starts, ends = 0.0, [], []
+    seconds, starts, ends, copied = 0.0, [], [], 0
     for run in series.runs.values():
         files = run.level_dir
-        if files.info.is_file():
+        lent = files.borrowed.is_file()  # a level 0 copied from a sibling: its lender's time
+        if files.info.is_file() and not lent:
             starts.append(files.info.stat().st_mtime)
         if not files.done.is_file():
             continue
-        ends.append(files.done.stat().st_mtime)
         done = read_json(files.done)
-        seconds += float(done.get("seconds_this_session", 0.0))
+        if lent:
+            copied += 1
+        else:
+            ends.append(files.done.stat().st_mtime)
+            seconds += float(done.get("seconds_this_session", 0.0))
         for key in RUN_INFO:
             value = done.get(key)
             # Runs from before done.json recorded this say so; a commit of "" is no checkout.
             seen[key].add("not recorded" if value is None else str(value))
     out: dict[str, Any] = {k: ", ".join(sorted(v)) or "no finished level" for k, v in seen.items()}
     out["level_seconds"] = seconds
+    out["copied_levels"] = copied
     out["span_seconds"] = (max(ends) - min(starts)) if ends and starts else None
     out["started"] = _date(min(starts)) if starts else None
     out["finished"] = _date(max(ends)) if ends else None
@@ -173,7 +178,13 @@ def header_groups(data: ReportData) -> list[MetaGroup]:
                 "time",
                 f"{duration(info['span_seconds'])} wall from the first level's start to the last "
                 f"one's end ({info['started']} → {info['finished']}); "
-                f"{duration(info['level_seconds'])} of training summed over levels",
+                f"{duration(info['level_seconds'])} of training summed over levels"
+                + (
+                    f" ({info['copied_levels']} level 0(s) copied from a sibling experiment "
+                    "that trained them, not counted)"
+                    if info["copied_levels"]
+                    else ""
+                ),
             ),
         ]
         groups.append(MetaGroup(heading, rows))
