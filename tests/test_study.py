@@ -49,6 +49,10 @@ def test_t_distribution_quantiles_and_paired_tests():
     # differences 1, 2, 3: t = 2 / (1 / sqrt 3), df 2, p = 1 - 2 * atan-series = 0.074180
     t, p = stats.paired_t([1.0, 2.0, 3.0])
     assert t == pytest.approx(2 * math.sqrt(3)) and p == pytest.approx(0.0741799, abs=1e-6)
+    # no spread: the t-test has nothing to test against, so no p (not p = 0 from 2 seeds)
+    t, p = stats.paired_t([0.01, 0.01])
+    assert t == math.inf and math.isnan(p)
+    assert stats.paired_t([0.0, 0.0]) == (0.0, 1.0)
     _, low, high = stats.t_interval([0.4, 0.5, 0.6])
     assert (low, high) == pytest.approx((0.5 - 4.302653 * 0.1 / math.sqrt(3), 0.5 + 0.248414))
     assert stats.sign_flip([0.1, 0.2, 0.3]) == 0.25  # 2 of 2^3 sign vectors reach it

@@ -218,7 +218,9 @@ def _mcnemar(cell: Cell, comparison: str, x: Network, y: Network, a: str, b: str
 def _seeds(cell: Cell, comparison: str, pairs: list[tuple[Network, Network]], a: str, b: str):
     accs_a = [float(x.worst.mean()) for x, _ in pairs]
     accs_b = [float(y.worst.mean()) for _, y in pairs]
-    diffs = [p - q for p, q in zip(accs_a, accs_b, strict=True)]
+    # from image counts, so equal differences are equal floats (no spread of 1e-17 from rounding
+    # that would make the t-test's p look like certainty)
+    diffs = [(int(x.worst.sum()) - int(y.worst.sum())) / x.n for x, y in pairs]
     t, p = stats.paired_t(diffs)
     return {
         **_base(cell, comparison, "seeds", a, b),

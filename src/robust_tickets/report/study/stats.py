@@ -91,12 +91,14 @@ def mcnemar(a_only: int, b_only: int) -> float:
 
 def paired_t(diffs: Sequence[float]) -> tuple[float, float]:
     """(t, two-sided p) of the paired t-test that the mean difference is zero (NaN below 2
-    pairs; identical nonzero differences give t = inf, p = 0)."""
+    pairs). Identical nonzero differences give t = inf and p NaN: with no spread there is no
+    variance to test against, and p = 0 would claim certainty from two or three seeds (the
+    sign-flip p, `sign_flip`, still applies)."""
     if len(diffs) < 2:
         return math.nan, math.nan
     mean, sd = mean_sd(diffs)
     if sd == 0:
-        return (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
+        return (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), math.nan)
     t = mean / (sd / math.sqrt(len(diffs)))
     return t, max(0.0, 1.0 - t_inside(t, len(diffs) - 1))
 
