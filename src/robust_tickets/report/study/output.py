@@ -226,26 +226,30 @@ def figure(study: Study, setting: str) -> Figure:
     fig = Figure(figsize=(7.0, 4.6), layout="constrained")
     ax = fig.subplots()
     places = []
+    lines = []  # (color index, method, its cells with a pruned level)
     for index, method in enumerate(study.methods(setting)):
         cells = [
             c
             for c in study.cells
             if c.setting == setting and c.method == method and any(n.level > 0 for n in c.networks)
         ]
-        if not cells or method == study.dense:
-            continue
-        cells.sort(key=lambda c: -c.remaining)
+        if cells and method != study.dense:
+            lines.append((index, method, sorted(cells, key=lambda c: -c.remaining)))
+    for slot, (index, method, cells) in enumerate(lines):
         xs = [c.remaining for c in cells]
         places += xs
         mean, low, high = (list(v) for v in zip(*(c.interval() for c in cells), strict=True))
         color = f"C{index % 10}"
-        ax.plot(xs, [100 * m for m in mean], marker="o", ms=3, color=color, label=method)
         lows = [100 * (m if math.isnan(lo) else lo) for m, lo in zip(mean, low, strict=True)]
         highs = [100 * (m if math.isnan(hi) else hi) for m, hi in zip(mean, high, strict=True)]
+        if len(xs) == 1:  # a band of one point is invisible: an error bar, methods side by side
+            at = [xs[0] * 1.03 ** (slot - (len(lines) - 1) / 2)]
+            ax.errorbar(at, [100 * mean[0]], yerr=[[100 * mean[0] - lows[0]],
+                        [highs[0] - 100 * mean[0]]], color=color, capsize=3, marker="o",
+                        ms=3, label=method)  # fmt: skip
+            continue
+        ax.plot(xs, [100 * m for m in mean], marker="o", ms=3, color=color, label=method)
         ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
-        if len(xs) == 1:  # a band of one point is invisible
-            ax.errorbar(xs, [100 * m for m in mean], yerr=[[100 * mean[0] - lows[0]],
-                        [highs[0] - 100 * mean[0]]], color=color, capsize=3)  # fmt: skip
     dense = study.dense_cell(setting)
     if dense is not None:
         what, cell = dense
