@@ -292,7 +292,7 @@ def _pending(
         key = entry_key(spec.name, spec.param_string(ctx), task.eps, n)
         if key not in stored:
             keys[key] = task
-    lent = twins.lendable(exp, config, plan.trial, plan.level, plan.surrogate, keys)
+    lent, _ = twins.lendable(exp, config, plan.trial, plan.level, plan.surrogate, keys)
     return [task for key, task in keys.items() if key not in lent], len(lent)
 
 

@@ -55,12 +55,13 @@ def lendable(
     surrogate: LevelDir | None,
     missing: Iterable[str],
     candidates: Iterable[ExperimentDir] | None = None,
-) -> dict[str, tuple[Entry, Path]]:
+) -> tuple[dict[str, tuple[Entry, Path]], str | None]:
     """Of the entry keys `missing`, those an identical network of a sibling experiment has
-    stored: key -> (its entry, the twin level's path). Reads only; nothing is written."""
+    stored: key -> (its entry, the twin level's path), and the level's fingerprint if it was
+    computed (None when no sibling had anything to lend). Reads only; nothing is written."""
     missing = list(missing)
     if not missing:
-        return {}
+        return {}, None
     here = exp.trial(trial).level(level)
     mine: str | None = None  # hashed only once a candidate has something to lend
     found: dict[str, tuple[Entry, Path]] = {}
@@ -85,7 +86,7 @@ def lendable(
             continue
         for key in usable:
             found[key] = (have[key], twin.path)
-    return found
+    return found, mine
 
 
 def borrow(
@@ -102,14 +103,13 @@ def borrow(
     that an identical network of a sibling experiment has; returns key -> the level it came
     from, also recorded in the level's ``robustness/borrowed.json``."""
     missing = [k for k in wanted if k not in entries]
-    found = lendable(exp, config, trial, level, surrogate, missing, candidates)
+    found, digest = lendable(exp, config, trial, level, surrogate, missing, candidates)
     taken: dict[str, str] = {}
     for key, (entry, twin) in found.items():
         entries[key] = Entry(**{**entry.meta(), "role": wanted[key]}, robust=entry.robust)
         taken[key] = str(twin)
     if taken:
-        here = exp.trial(trial).level(level)
-        _record(RobustnessDir.of(here).path, taken, fingerprint(here, surrogate))
+        _record(RobustnessDir.of(exp.trial(trial).level(level)).path, taken, digest)
     return taken
 
 
