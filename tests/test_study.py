@@ -153,6 +153,49 @@ def test_recomputed_from_the_per_image_file_alone_is_identical(studied, tmp_path
         assert (out / name).read_bytes() == (studied / name).read_bytes(), name
 
 
+def test_studies_of_some_seeds_merge_into_the_study_of_all(store, studied, tmp_path, capsys):
+    """A study per seed (one a session, each store lost with its machine) merged from the
+    per-image files, or a file plus a store, is the study of every seed at once; a network in
+    two files must agree, and files of other attacks or images do not mix."""
+    base = ["study", str(store), "--eps", "0.1", "--attacks", "fgsm,pgd"]
+    for trial in (0, 1):
+        assert main([*base, "--trials", str(trial), "--out", str(tmp_path / f"t{trial}")]) == 0
+    t0, t1 = tmp_path / "t0" / "per_image.npz", tmp_path / "t1" / "per_image.npz"
+    files = ["--from-per-image", str(t0), "--from-per-image", str(t1)]
+    assert main(["study", *files, "--from-per-image", str(t1), "--out", str(tmp_path / "m")]) == 0
+    mixed = ["study", "--from-per-image", str(t0), str(store), "--eps", "0.1", "--trials", "1"]
+    assert main([*mixed, "--out", str(tmp_path / "s")]) == 0
+    for name in ("cells.csv", "networks.csv", "tests.csv", "table.md", "per_image.npz"):
+        for out in ("m", "s"):
+            assert (tmp_path / out / name).read_bytes() == (studied / name).read_bytes(), name
+    collected, attacks = per_image.load(t1)
+    collected.networks[0].worst = ~collected.networks[0].worst
+    per_image.save(tmp_path / "flipped.npz", collected, attacks)
+    fewer = ["study", *base[1:], "--n", "50", "--out", str(tmp_path / "n50")]
+    assert main(fewer) == 0
+    other = [
+        "study",
+        str(store),
+        "--eps",
+        "0.1",
+        "--attacks",
+        "fgsm",
+        "--out",
+        str(tmp_path / "fgsm"),
+    ]
+    assert main(other) == 0
+    for extra, needle in (
+        (tmp_path / "flipped.npz", "other per-image results"),
+        (tmp_path / "n50" / "per_image.npz", "same images"),
+        (tmp_path / "fgsm" / "per_image.npz", "same attacks"),
+    ):
+        capsys.readouterr()
+        argv = ["study", "--from-per-image", str(t1), "--from-per-image", str(extra)]
+        assert main([*argv, "--out", str(tmp_path / "bad")]) == 2
+        one_line_error(capsys, needle)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_figure_per_setting_and_table(studied):
     collected, _ = per_image.load(studied / "per_image.npz")
     settings = {n.setting for n in collected.networks}
@@ -271,7 +314,7 @@ def test_bad_per_image_and_argument_mixes_are_one_line(store, tmp_path, capsys):
     for argv, needle in (
         (["--from-per-image", str(bad)], "not a study's per-image file"),
         (["--from-per-image", str(tmp_path / "none.npz")], "does not exist"),
-        (["--from-per-image", str(bad), str(store)], "not both"),
+        (["--from-per-image", str(bad), "--trials", "0"], "choose what is read from a STORE"),
         (["--from-per-image", str(bad), "--n", "5"], "fixed by the per-image file"),
         ([], "at least one STORE"),
         ([str(tmp_path / "nowhere")], "does not exist"),
@@ -286,6 +329,6 @@ def test_an_attack_run_with_other_parameters_on_some_network_is_a_warning(studie
     collected.networks[0].attacks["pgd"] = "step=0.1,steps=99"
     per_image.save(tmp_path / "mixed.npz", collected, attacks)
     said: list[str] = []
-    run_study(tmp_path / "out", from_per_image=tmp_path / "mixed.npz", say=said.append)
+    run_study(tmp_path / "out", from_per_image=[tmp_path / "mixed.npz"], say=said.append)
     assert any(line.startswith("warning: pgd ran with different parameters") for line in said)
     assert "steps=99" in (tmp_path / "out" / "table.md").read_text()

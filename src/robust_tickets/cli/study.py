@@ -85,9 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--from-per-image",
         type=Path,
-        default=None,
+        action="append",
+        default=[],
         metavar="FILE",
-        help="recompute everything from a per_image.npz this command wrote, without a store",
+        help="recompute everything from a per_image.npz this command wrote, without a store; "
+        "repeat it, or add STOREs, to merge studies of the same attacks and images (a network "
+        "in two of them must have the same results)",
     )
     parser.set_defaults(handler=handle)
 
@@ -96,17 +99,22 @@ def handle(args: argparse.Namespace) -> int:
     from robust_tickets.cli.paths import check_output_dir
     from robust_tickets.errors import UserError
 
-    if args.from_per_image is not None:
-        if args.stores:
-            raise UserError("give STORE... or --from-per-image, not both")
-        fixed = [f for f, v in (("--eps", args.eps), ("--n", args.n)) if v is not None]
+    if args.from_per_image:
+        fixed = ["--n"] if args.n is not None else []
         fixed += ["--attacks"] if args.attacks != DEFAULT_ATTACKS else []
-        fixed += ["--exclude-incomplete"] if args.exclude_incomplete else []
-        fixed += ["--trials"] if args.trials is not None else []
         if fixed:
             raise UserError(
                 f"{', '.join(fixed)}: fixed by the per-image file; leave them out with "
                 "--from-per-image"
+            )
+        store_only = [
+            f for f, v in (("--eps", args.eps), ("--trials", args.trials)) if v is not None
+        ]
+        store_only += ["--exclude-incomplete"] if args.exclude_incomplete else []
+        if store_only and not args.stores:
+            raise UserError(
+                f"{', '.join(store_only)}: these choose what is read from a STORE; a per-image "
+                "file has them fixed"
             )
     elif not args.stores:
         raise UserError("give at least one STORE (a results directory) or --from-per-image")

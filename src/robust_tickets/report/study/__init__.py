@@ -28,7 +28,7 @@ def run_study(
     out: Path,
     stores: Sequence[Path] = (),
     *,
-    from_per_image: Path | None = None,
+    from_per_image: Sequence[Path] = (),
     attacks: Sequence[str] = DEFAULT_ATTACKS,
     eps: float | None = None,
     n: int | None = None,
@@ -37,12 +37,14 @@ def run_study(
     trials: Sequence[int] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Collect the networks (from `stores`, or the per-image file alone), analyse, write."""
-    if from_per_image is not None:
-        collected, chosen = per_image.load(from_per_image)
-    else:
-        chosen = parse_attacks(attacks)
-        collected = collect(stores, chosen, eps, n, exclude_incomplete, trials)
+    """Collect the networks (from `stores`, from per-image files, or both: the files fix the
+    attacks and images the stores are read with), analyse, write."""
+    parts = [(str(path), *per_image.load(path)) for path in from_per_image]
+    chosen = parts[0][2] if parts else parse_attacks(attacks)
+    if stores:
+        n = parts[0][1].networks[0].n if parts else n
+        parts.append(("STORE", collect(stores, chosen, eps, n, exclude_incomplete, trials), chosen))
+    collected, chosen = parts[0][1:] if len(parts) == 1 else per_image.merge(parts)
     if say is not None:
         for line in collected.excluded:
             say(f"left out: {line}")

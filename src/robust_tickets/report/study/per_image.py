@@ -9,7 +9,9 @@ so that every number of the study can be recomputed from a committed file, witho
         index      str (JSON)                      format, n, attacks, experiments' configs,
                                                    one row per network (Network.index())
 
-The zip members carry a fixed date, so the same networks give the same bytes.
+The zip members carry a fixed date, so the same networks give the same bytes. Several files
+(one a session, say, when a store does not outlive the machine it was on) merge into one study
+with `merge`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from robust_tickets.errors import UserError
-from robust_tickets.report.study.networks import Collected, Network
+from robust_tickets.report.study.networks import Collected, Network, label_methods
 from robust_tickets.store import atomic_write_bytes
 
 FORMAT = 1
@@ -99,6 +103,68 @@ def load(path: Path) -> tuple[Collected, tuple[str, ...]]:
             f"--from-per-image {path} is not a study's per-image file ({reason}): give the "
             "per_image.npz that `robust-tickets study` wrote"
         ) from None
+
+
+def merge(
+    parts: Sequence[tuple[str, Collected, tuple[str, ...]]],
+) -> tuple[Collected, tuple[str, ...]]:
+    """One study from several (source, networks, attacks): the same attacks and test images in
+    every part, an experiment's name meaning the same config everywhere, a network found twice
+    kept once if its per-image results agree (a level lent to two files) and refused if not.
+    Methods are labelled anew over all the experiments, as one store holding them would be."""
+    first_source, _, attacks = parts[0]
+    n = parts[0][1].networks[0].n
+    experiments: dict[str, dict] = {}
+    origin: dict[str, str] = {}
+    networks: dict[tuple[str, int, int], tuple[str, Network]] = {}
+    excluded: list[str] = []
+    for source, collected, their_attacks in parts:
+        if their_attacks != attacks:
+            raise UserError(
+                f"{source} takes the worst case over {','.join(their_attacks)}, {first_source} "
+                f"over {','.join(attacks)}: merge studies of the same attacks"
+            )
+        if collected.networks[0].n != n:
+            raise UserError(
+                f"{source} has {collected.networks[0].n} test images a network, {first_source} "
+                f"{n}: merge studies on the same images (study --n)"
+            )
+        for name, flat in collected.experiments.items():
+            if name in experiments and _canonical(experiments[name]) != _canonical(flat):
+                raise UserError(
+                    f"experiment {name} has another config in {source} than in {origin[name]}: "
+                    "these are not the same runs"
+                )
+            experiments.setdefault(name, flat)
+            origin.setdefault(name, source)
+        for net in collected.networks:
+            key = (net.experiment, net.trial, net.level)
+            if key in networks:
+                other_source, other = networks[key]
+                if not _same_results(net, other):
+                    raise UserError(
+                        f"{net.experiment} trial {net.trial} level {net.level} is in {source} "
+                        f"and {other_source} with other per-image results: keep one of them"
+                    )
+                continue
+            networks[key] = (source, net)
+        excluded += collected.excluded
+    names = label_methods(experiments)
+    merged = [
+        replace(net, method=names[net.experiment]) for _, (_, net) in sorted(networks.items())
+    ]
+    return Collected(merged, excluded, dict(sorted(experiments.items()))), attacks
+
+
+def _canonical(flat: dict) -> str:
+    return json.dumps(flat, sort_keys=True, default=str)
+
+
+def _same_results(a: Network, b: Network) -> bool:
+    cleans = (a.clean is None) == (b.clean is None) and (
+        a.clean is None or np.array_equal(a.clean, b.clean)
+    )
+    return bool(np.array_equal(a.worst, b.worst)) and cleans
 
 
 _FIELDS: tuple[str, ...] = (
