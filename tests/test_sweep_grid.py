@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import one_line_error
 
 from robust_tickets import claims as locks
 from robust_tickets.cli.main import main
@@ -199,6 +200,17 @@ def test_dry_run_lists_the_paper_grid_and_marks_done_jobs(tmp_path, capsys):
     assert sum(j.iterations for j in jobs) == 120 * 21 * 50_040 + 40 * 50_040
     left = sum(j.iterations for j in jobs) - done.iterations
     assert f"160 jobs: 1 done, 159 to run; {left:,} training iterations left" in out
+
+
+def test_trials_picks_those_seeds_of_every_job_and_refuses_absent_ones(tmp_path, capsys):
+    grid = ["sweep", str(ROOT / "configs" / "paper.yaml"), "--dry-run", "--no-estimate"]
+    assert main([*grid, "-o", str(tmp_path), "--trials", "1,3"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines() if "/trial_" in line]
+    keys = [j.key for j in load_grid(ROOT / "configs" / "paper.yaml") if j.trial in (1, 3)]
+    assert rows == keys and len(rows) == 64
+    assert main([*grid, "-o", str(tmp_path / "x"), "--trials", "7"]) == 2
+    one_line_error(capsys, "--trials 7", "its trials: 0, 1, 2, 3, 4")
+    assert not (tmp_path / "x").exists()
 
 
 def test_local_executor_and_the_sweep_command_do_not_import_ray():

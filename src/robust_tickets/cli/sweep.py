@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from robust_tickets.cli.options import comma_list
 from robust_tickets.cli.paths import output_path, path_text
 from robust_tickets.errors import UserError
 
@@ -72,6 +73,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--data-dir", type=path_text, default=None, help="directory with the dataset files"
     )
     parser.add_argument(
+        "--trials",
+        type=comma_list(int, "trial numbers"),
+        default=None,
+        metavar="T,T",
+        help="only these trials of the grid's jobs (default: all), e.g. one seed a session, "
+        "each finished and evaluated before the next",
+    )
+    parser.add_argument(
         "--no-borrow-level0",
         dest="borrow_level0",
         action="store_false",
@@ -117,6 +126,8 @@ def handle(args: argparse.Namespace) -> int:
             raise UserError(f"--{flag.replace('_', '-')} must be >= 0, got {value:g}")
     options = _executor_options(args)
     jobs = load_grid(args.grid)
+    if args.trials is not None:
+        jobs = _only_trials(jobs, args.trials, args.grid)
     check_output_dir(args.output, "--output")
     if args.dry_run:
         return _dry_run(args, jobs)
@@ -142,6 +153,15 @@ def handle(args: argparse.Namespace) -> int:
     )
     print(summary(result, args.output))
     return 0 if result.ok else 1
+
+
+def _only_trials(jobs: list, trials: list[int], grid: Path) -> list:
+    kept = [job for job in jobs if job.trial in set(trials)]
+    if not kept:
+        have = ", ".join(map(str, sorted({job.trial for job in jobs})))
+        asked = ", ".join(map(str, trials))
+        raise UserError(f"--trials {asked}: {grid} has no job of those trials (its trials: {have})")
+    return kept
 
 
 def _dry_run(args: argparse.Namespace, jobs: list) -> int:
