@@ -87,3 +87,45 @@ def test_a_borrowed_result_equals_attacking_again(store, tmp_path, monkeypatch):
     assert main(["evaluate", str(reset.path), "--levels", "0", "--no-checks", *ARGV]) == 0
     assert _entries(reset, 0) == kept
     assert not (folder / twins.BORROWED).exists()
+
+
+def test_evaluate_jobs_stores_what_one_process_stores_and_attacks_a_twin_once(
+    store, tmp_path, capsys
+):
+    """`evaluate --jobs 2` (levels in spawned worker processes) writes the same per-image
+    results and prints the same tables as one process; twins share a worker, so exactly one of
+    the two identical level-0 networks is attacked and the other borrows."""
+    import shutil
+
+    from robust_tickets.store import find_experiments
+
+    root, _ = store
+    copies = {}
+    for jobs in (1, 2):
+        copies[jobs] = tmp_path / f"jobs{jobs}"
+        shutil.copytree(root, copies[jobs], ignore=shutil.ignore_patterns("robustness"))
+        capsys.readouterr()
+        argv = ["evaluate", str(copies[jobs]), "--jobs", str(jobs), "--threads", "1", *ARGV]
+        assert main(argv) == 0
+        printed = capsys.readouterr().out.replace(str(copies[jobs]), "ROOT")
+        printed = printed[printed.index("ROOT") :]  # the tables, after the timing estimate
+        copies[jobs] = (list(find_experiments(copies[jobs])), printed)
+    (serial, serial_out), (parallel, parallel_out) = copies[1], copies[2]
+    assert parallel_out == serial_out
+    assert [e.path.name for e in parallel] == [e.path.name for e in serial]
+    borrowed = 0
+    assert len(parallel) == 3
+    for one, many in zip(serial, parallel, strict=True):
+        for level in (0, 1):
+            assert _entries(many, level) == _entries(one, level), (many.path.name, level)
+            lent = RobustnessDir.of(many.trial(0).level(level)).path / twins.BORROWED
+            borrowed += lent.exists()
+    assert borrowed == 1  # reset's and random's level 0: one attacked, the other borrowed
+    assert not list(tmp_path.rglob("evaluating.lock"))  # every claim released
+
+
+def test_evaluate_jobs_must_be_positive(store, capsys):
+    root, _ = store
+    assert main(["evaluate", str(root), "--jobs", "0", *ARGV]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--jobs" in err and "\n" not in err

@@ -101,6 +101,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data-dir", type=path_text, default=None, help="directory with the dataset files"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="levels evaluated at once, each in its own process (default: 1); with --jobs N, "
+        "--threads is per process (default 1)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -151,6 +158,7 @@ def options_from(args: argparse.Namespace) -> EvalOptions:
 def handle(args: argparse.Namespace) -> int:
     from robust_tickets import limits
     from robust_tickets.evaluation.attacks import EVAL_ATTACKS
+    from robust_tickets.evaluation.parallel import evaluate_parallel
     from robust_tickets.evaluation.runner import (
         announce,
         check_selection,
@@ -169,6 +177,7 @@ def handle(args: argparse.Namespace) -> int:
     if not args.dirs:
         raise UserError("give at least one results directory (DIR)")
     options = options_from(args)
+    limits.count("--jobs", args.jobs, 1, limits.MAX_PROCESSES)
     if args.threads is not None:
         limits.count("--threads", args.threads, 1, limits.MAX_PROCESSES)
         import torch
@@ -190,10 +199,13 @@ def handle(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # another `evaluate` on one of these levels: stop before writing (it would lose rows)
     with claimed_levels([plan for _, plans in work for plan in plans]):
-        for line in announce(work, options):  # what will run and for how long, before it does
+        # what will run and for how long, before it does
+        for line in announce(work, options, args.jobs):
             print(line, flush=True)  # stdout: stderr stays for errors (one line)
-        for exp in experiments:
-            plans = evaluate_experiment(exp, options)
+        if args.jobs > 1:
+            evaluate_parallel(work, options, args.jobs, args.threads or 1)
+        for exp, planned in work:
+            plans = planned if args.jobs > 1 else evaluate_experiment(exp, options)
             results = [p.result for p in plans if p.result is not None]
             order = tuple(EVAL_ATTACKS.canonical(a) for a in options.attacks)
             print(

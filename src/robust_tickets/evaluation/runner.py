@@ -296,9 +296,13 @@ def _pending(
     return [task for key, task in keys.items() if key not in lent], len(lent)
 
 
-def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOptions) -> list[str]:
+def announce(
+    work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOptions, jobs: int = 1
+) -> list[str]:
     """One or two lines said before any work starts: what will run, roughly how long, and what
-    the masking checks add on top of the attacks asked for (and how to skip them).
+    the masking checks add on top of the attacks asked for (and how to skip them). With `jobs`
+    levels at once, the times are divided by as many as can run at once (levels differ in cost,
+    so the wall time may be longer).
 
     Seconds are counted passes (`estimate.attack_passes`) times the measured time of one pass
     of each experiment's network; a range, since attacks that stop early take the low end on a
@@ -347,7 +351,12 @@ def announce(work: list[tuple[ExperimentDir, list[LevelPlan]]], options: EvalOpt
     if not levels:
         return [f"evaluate: everything asked for is stored already{twin}; refreshing the tables"]
     size = "/".join(map(str, sorted(examples)))
+    at_once = max(1, min(jobs, levels))
+    curve = [(low / at_once, high / at_once) for low, high in curve]
+    extra = [(low / at_once, high / at_once) for low, high in extra]
     asked = _range(estimate.span(curve)) if curve else "stored already"
+    if at_once > 1:
+        size += f", {at_once} at once"
     lines = [
         f"evaluate: {levels} level(s) x {size} test examples; the attacks asked for: {asked}{twin}"
     ]
