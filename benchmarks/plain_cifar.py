@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 import torch.nn.functional as F
@@ -348,6 +349,12 @@ CSV_FIELDS = (
 )
 
 
+def fail(message: str) -> NoReturn:
+    """Bad input: one line on stderr and exit code 2, as argparse's own errors."""
+    print(f"plain_cifar.py: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def engine_store(path: Path, config: ExperimentConfig):
     """The engine's experiment directory at `path`, checked to train level 0 as `config` does:
     the same data, model, attack, training and seed (the pruning settings may differ: the
@@ -356,11 +363,11 @@ def engine_store(path: Path, config: ExperimentConfig):
 
     exp = ExperimentDir(path)
     if not exp.config_file.is_file():
-        raise SystemExit(f"--engine-store {path}: no config.yaml there (an experiment directory?)")
+        fail(f"--engine-store {path}: no config.yaml there (give an experiment directory)")
     stored = exp.config()
     level_0 = ("data", "model", "attack", "train", "seed")
     if any(getattr(stored, k) != getattr(config, k) for k in level_0):
-        raise SystemExit(f"--engine-store {path}: its level 0 is not the preset's")
+        fail(f"--engine-store {path}: its level 0 is not the preset's (give that preset's run)")
     return exp
 
 
@@ -377,7 +384,7 @@ def run_preset(args: argparse.Namespace) -> Path:
     try:
         check_supported(config)
     except ValueError as error:
-        raise SystemExit(f"--preset {args.preset}: {error}") from None
+        fail(f"--preset {args.preset}: {error}")
     engine = engine_store(args.engine_store, config) if args.engine_store else None
     splits = with_test_size(load_splits(config.data.dataset, config.data.valid_size), config)
     if args.train_size:  # a smoke test on the first N training images

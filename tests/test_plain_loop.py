@@ -110,3 +110,13 @@ def test_the_paired_interval_of_the_comparison():
     assert s["verdict"].startswith("not significant")
     assert COMPARE.paired([2.0, 2.1, 1.9])["verdict"].startswith("significant")
     assert COMPARE.paired([0.0, 0.0, 0.0])["verdict"] == "identical in every trial"
+
+
+def test_a_wrong_engine_store_is_one_line_and_exit_2(bench, tmp_path, capsys):
+    """Bad input to the benchmark is a one-line error with exit code 2 (it was a bare exit 1)."""
+    config = from_flat({"dataset": "cifar10", "model": "resnet20"})
+    with pytest.raises(SystemExit) as stopped:
+        bench.engine_store(tmp_path, config)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--engine-store" in err and "config.yaml" in err and "\n" not in err
