@@ -108,7 +108,9 @@ def test_evaluate_jobs_stores_what_one_process_stores_and_attacks_a_twin_once(
         argv = ["evaluate", str(copies[jobs]), "--jobs", str(jobs), "--threads", "1", *ARGV]
         assert main(argv) == 0
         printed = capsys.readouterr().out.replace(str(copies[jobs]), "ROOT")
-        printed = printed[printed.index("ROOT") :]  # the tables, after the timing estimate
+        said = " ".join(printed[: printed.index("ROOT")].split())  # the timing estimate
+        assert ("test examples, 2 at once;" in said) == (jobs == 2), said
+        printed = printed[printed.index("ROOT") :]  # the tables
         copies[jobs] = (list(find_experiments(copies[jobs])), printed)
     (serial, serial_out), (parallel, parallel_out) = copies[1], copies[2]
     assert parallel_out == serial_out

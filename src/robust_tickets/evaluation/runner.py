@@ -355,11 +355,8 @@ def announce(
     curve = [(low / at_once, high / at_once) for low, high in curve]
     extra = [(low / at_once, high / at_once) for low, high in extra]
     asked = _range(estimate.span(curve)) if curve else "stored already"
-    if at_once > 1:
-        size += f", {at_once} at once"
-    lines = [
-        f"evaluate: {levels} level(s) x {size} test examples; the attacks asked for: {asked}{twin}"
-    ]
+    size += " test examples" + (f", {at_once} at once" if at_once > 1 else "")
+    lines = [f"evaluate: {levels} level(s) x {size}; the attacks asked for: {asked}{twin}"]
     if extra:
         what = " and ".join(f"{', '.join(names)} at eps {eps:g}" for eps, names in added.items())
         lines.append(
