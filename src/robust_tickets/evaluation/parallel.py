@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -79,26 +78,17 @@ def evaluate_parallel(
             initializer=_start_worker,
             initargs=(threads,),
         ) as pool:
-            pending = {pool.submit(_evaluate_units, units, options) for units in todo}
+            futures = [pool.submit(_evaluate_units, units, options) for units in todo]
             try:
-                for outcome in _as_done(pending):
-                    for path, trial, level, result, entry in outcome:
+                for future in as_completed(futures):
+                    for path, trial, level, result, entry in future.result():
                         plan = plans[(path, trial, level)]
                         plan.result, plan.robustbench = result, entry
                         progress.show(trial=trial, level=level)
                         progress.advance(1)
             except BaseException:
-                for future in pending:
+                for future in futures:  # not started yet: never started
                     future.cancel()
                 raise
     finally:
         progress.close()
-
-
-def _as_done(pending: set[Future]) -> Iterator[list[Outcome]]:
-    """Each finished future's outcome as soon as it finishes (its error raised at once)."""
-    while pending:
-        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            pending.discard(future)
-            yield future.result()
