@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -211,6 +212,18 @@ def test_figure_per_setting_and_table(studied):
     )
     cnn = {"dataset": "mnist", "model": "mnist-cnn", "attack": "pgd", "eps": 0.3}
     assert setting_label({**cnn, "adv_train": True}) == "mnist-mnist-cnn-pgd-eps0.3-adv"
+
+
+def test_a_setting_with_no_pruned_network_gets_no_figure(store, tmp_path, capsys):
+    """A dense-only pilot: the table and per-image file, but no sparsity axis with nothing on
+    it; the command says why there is no figure."""
+    (dense,) = [d for d in store.iterdir() if re.search(r"-dense-[0-9a-f]{10}$", d.name)]
+    out = tmp_path / "pilot"
+    argv = ["study", str(dense), "--out", str(out), "--eps", "0.1", "--attacks", "fgsm,pgd"]
+    assert main(argv) == 0
+    assert not list(out.glob("*.png"))
+    assert (out / "table.md").exists() and (out / "per_image.npz").exists()
+    assert "no pruned network, so no figure" in capsys.readouterr().err
 
 
 def test_a_dense_run_chosen_by_name_is_the_reference(store, tmp_path):

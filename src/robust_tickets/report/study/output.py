@@ -220,9 +220,10 @@ def _tests_md(study: Study, setting: str) -> list[str]:
     return out
 
 
-def figure(study: Study, setting: str) -> Figure:
+def figure(study: Study, setting: str) -> Figure | None:
     """Worst-case robust accuracy against % of weights left (log axis): a line per method with
-    its 95% band, the dense network as a horizontal band."""
+    its 95% band, the dense network as a horizontal band. None for a setting with no pruned
+    network (a dense-only pilot): an axis of sparsity with nothing on it says nothing."""
     fig = Figure(figsize=(7.0, 4.6), layout="constrained")
     ax = fig.subplots()
     places = []
@@ -235,6 +236,8 @@ def figure(study: Study, setting: str) -> Figure:
         ]
         if cells and method != study.dense:
             lines.append((index, method, sorted(cells, key=lambda c: -c.remaining)))
+    if not lines:
+        return None
     for slot, (index, method, cells) in enumerate(lines):
         xs = [c.remaining for c in cells]
         places += xs
@@ -257,12 +260,11 @@ def figure(study: Study, setting: str) -> Figure:
         if not math.isnan(low):
             ax.axhspan(100 * low, 100 * high, color="0.5", alpha=0.2, lw=0)
         ax.axhline(100 * mean, color="0.3", ls="--", lw=1, label=f"dense ({what})")
-    if places:
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticks(sorted(set(places), reverse=True))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-        ax.set_xlim(max(places) * 1.15, min(places) / 1.15)
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(sorted(set(places), reverse=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.set_xlim(max(places) * 1.15, min(places) / 1.15)
     n = study.networks[0].n
     eps = ", ".join(sorted({f"{net.eps:g}" for net in study.networks if net.setting == setting}))
     ax.set(xlabel="% of weights left (log scale)", ylabel="worst-case robust accuracy (%)")
@@ -296,8 +298,13 @@ def write(
     text("tests.csv", _csv(TEST_FIELDS, study.tests))
     text("table.md", table_md(study, collected, attacks))
     for setting in study.settings():
+        drawn = figure(study, setting)
+        if drawn is None:
+            if say is not None:
+                say(f"{setting}: no pruned network, so no figure (its numbers are in table.md)")
+            continue
         buffer = io.BytesIO()
-        figure(study, setting).savefig(buffer, format="png", dpi=120)
+        drawn.savefig(buffer, format="png", dpi=120)
         atomic_write_bytes(out / f"{setting}.png", buffer.getvalue())
         written.append(out / f"{setting}.png")
     per_image.save(out / "per_image.npz", collected, attacks)
