@@ -16,7 +16,9 @@ from robust_tickets.cli.main import main
 from robust_tickets.evaluation.store import RobustnessDir
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.report.study import per_image, run_study, stats
+from robust_tickets.report.study.analysis import LEVEL0, Study
 from robust_tickets.report.study.networks import method_label, setting_label
+from robust_tickets.report.study.output import figure
 from robust_tickets.store import find_experiments
 
 N = 100
@@ -206,6 +208,13 @@ def test_figure_per_setting_and_table(studied):
         assert len(png) > 1000 and png[:8] == b"\x89PNG\r\n\x1a\n"
     table = (studied / "table.md").read_text()
     assert "magnitude/reset" in table and "random/reset" in table and "Dense network" in table
+    # the reference band is level 0; the run that never prunes is drawn beside it, once
+    study = Study(collected.networks, LEVEL0)
+    (setting,) = settings
+    legend = [t.get_text() for t in figure(study, setting).axes[0].get_legend().get_texts()]
+    assert legend.count("dense: a run that never prunes") == 1
+    assert sum(t.startswith("dense (level 0 of") for t in legend) == 1
+    assert {"magnitude/reset", "random/reset"} <= set(legend)
     rewind = {"strategy": "rewind", "rewind_iter": 500, "criterion": "magnitude"}
     assert method_label({**rewind, "one_shot": False, "prune_method": "layerwise"}) == (
         "magnitude/rewind@500"

@@ -260,6 +260,20 @@ def figure(study: Study, setting: str) -> Figure | None:
         if not math.isnan(low):
             ax.axhspan(100 * low, 100 * high, color="0.5", alpha=0.2, lw=0)
         ax.axhline(100 * mean, color="0.3", ls="--", lw=1, label=f"dense ({what})")
+    # a run that never prunes beside the reference (the dense network trained for a ticket's
+    # cumulative budget): dotted, so that an equal-budget comparison can be read off too
+    pruned = {method for _, method, _ in lines}
+    for index, method in enumerate(study.methods(setting)):
+        cells = [c for c in study.cells if c.setting == setting and c.method == method]
+        if method in pruned or not cells or (dense is not None and dense[1] in cells):
+            continue
+        mean, low, high = cells[0].interval()
+        color = f"C{index % 10}"
+        if not math.isnan(low):
+            ax.axhspan(100 * low, 100 * high, color=color, alpha=0.12, lw=0)
+        ax.axhline(
+            100 * mean, color=color, ls=":", lw=1.5, label=f"{method}: a run that never prunes"
+        )
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(sorted(set(places), reverse=True))
