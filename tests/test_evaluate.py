@@ -280,6 +280,24 @@ def test_autoattack_is_pyautoattacks_standard_version_and_named_by_it():
     assert autoattack.implementation().startswith("pyautoattack-0.")
 
 
+def test_the_implementation_version_without_package_metadata_is_the_modules(monkeypatch):
+    """pyautoattack's files copied without pip (a GPU machine that cannot reach PyPI) ran the
+    same code: its version is read off the module, not recorded as missing."""
+    import pyautoattack
+
+    from robust_tickets.evaluation import autoattack
+
+    installed = autoattack.implementation()
+
+    def no_metadata(name: str) -> str:
+        raise autoattack.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(autoattack.metadata, "version", no_metadata)
+    assert autoattack.implementation() == installed == f"pyautoattack-{pyautoattack.__version__}"
+    monkeypatch.delattr(pyautoattack, "__version__")
+    assert autoattack.implementation() == "pyautoattack-missing"
+
+
 def test_autoattack_is_the_per_example_worst_case_of_its_first_attack(fashion, trained):
     model, _ = trained
     test = _test(fashion, 100)

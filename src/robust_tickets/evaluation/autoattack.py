@@ -59,11 +59,19 @@ def module() -> ModuleType:
 
 def implementation() -> str:
     """Name and version of the implementation, part of every stored result's parameters, so
-    that results of another implementation or version are never taken for these."""
+    that results of another implementation or version are never taken for these. The version
+    comes from the installed package's metadata, else from the module itself (its files copied
+    onto a machine without pip, as onto a GPU machine that cannot reach PyPI)."""
     try:
         return f"pyautoattack-{metadata.version('pyautoattack')}"
     except metadata.PackageNotFoundError:
+        pass
+    try:
+        import pyautoattack
+    except ImportError:
         return "pyautoattack-missing"
+    version = getattr(pyautoattack, "__version__", None)
+    return f"pyautoattack-{version}" if version else "pyautoattack-missing"
 
 
 def standard(
