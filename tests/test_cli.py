@@ -186,3 +186,24 @@ def test_run_breaks_a_dead_processs_claim_and_leaves_none(tmp_path, fashion):
 def test_evaluate_reads_fractions_and_refuses_a_bad_one(tmp_path):
     done = cli("evaluate", tmp_path, "--eps", "0,8/0")
     assert_one_line_error(done, "fractions (8/255)", "'0,8/0'")
+
+
+def test_run_jobs_on_a_gpu_is_said_to_run_the_trials_one_after_another(
+    tmp_path, monkeypatch, capsys
+):
+    """`run --jobs` pools CPU processes only: asked for on a GPU, the user is told that the
+    trials run in turn (and where several processes per GPU are found), not left to guess."""
+    import torch
+
+    import robust_tickets.device as device
+    import robust_tickets.experiment  # noqa: F401  (bound to the real device check first)
+    from robust_tickets.cli.main import main
+
+    monkeypatch.setattr(device, "resolve_device", lambda name: torch.device("cuda"))
+    argv = ["run", *TINY, "--device", "cuda", "--trials", "2", "-o", str(tmp_path / "out")]
+    for jobs, said in (([], False), (["--jobs", "1"], False), (["--jobs", "2"], True)):
+        code = main([*argv, *jobs])
+        err = capsys.readouterr().err
+        assert ("pools CPU worker processes" in err and "one after another" in err) == said
+        if not torch.cuda.is_available():  # the run itself is refused here, after the note
+            assert code == 2 and "no CUDA GPU" in err

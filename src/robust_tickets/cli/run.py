@@ -124,6 +124,7 @@ def handle(args: argparse.Namespace) -> int:
     if threads is not None:
         limits.count("--threads", int(threads), 1, limits.MAX_PROCESSES)
     jobs = pick("jobs", None)
+    explicit_jobs = jobs is not None
     if jobs is not None:
         limits.count("--jobs", int(jobs), 1, limits.MAX_PROCESSES)
     if jobs is None:
@@ -145,6 +146,16 @@ def handle(args: argparse.Namespace) -> int:
         claim=True,  # never beside a sweep or another run on the same trial
     )
     check_output_dir(options.output, "--output")
+    if explicit_jobs and options.jobs > 1 and trials > 1:
+        from robust_tickets.device import resolve_device
+
+        if resolve_device(options.device).type != "cpu":  # said, not silently ignored
+            print(
+                f"run: --jobs {options.jobs} pools CPU worker processes; on {options.device} the "
+                "trials run one after another in this process (several processes sharing one "
+                "GPU: robust-tickets sweep --jobs N --device cuda)",
+                file=sys.stderr,
+            )
     output_existed = options.output.exists()
     experiment = experiment_dir(options.output, config).path
     existed = experiment.exists()
