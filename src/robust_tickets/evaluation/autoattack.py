@@ -67,11 +67,10 @@ def implementation() -> str:
     except metadata.PackageNotFoundError:
         pass
     try:
-        import pyautoattack
-    except ImportError:
-        return "pyautoattack-missing"
-    version = getattr(pyautoattack, "__version__", None)
-    return f"pyautoattack-{version}" if version else "pyautoattack-missing"
+        version = getattr(module(), "__version__", None)
+    except UserError:
+        version = None
+    return f"pyautoattack-{version or 'missing'}"
 
 
 def standard(

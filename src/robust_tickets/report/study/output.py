@@ -224,20 +224,20 @@ def figure(study: Study, setting: str) -> Figure | None:
     """Worst-case robust accuracy against % of weights left (log axis): a line per method with
     its 95% band, the dense network as a horizontal band. None for a setting with no pruned
     network (a dense-only pilot): an axis of sparsity with nothing on it says nothing."""
-    fig = Figure(figsize=(7.0, 4.6), layout="constrained")
-    ax = fig.subplots()
     places = []
     lines = []  # (color index, method, its cells with a pruned level)
+    unpruned = []  # (color index, method, its cell): runs that never prune
     for index, method in enumerate(study.methods(setting)):
-        cells = [
-            c
-            for c in study.cells
-            if c.setting == setting and c.method == method and any(n.level > 0 for n in c.networks)
-        ]
-        if cells and method != study.dense:
-            lines.append((index, method, sorted(cells, key=lambda c: -c.remaining)))
+        cells = [c for c in study.cells if c.setting == setting and c.method == method]
+        sparse = [c for c in cells if any(n.level > 0 for n in c.networks)]
+        if sparse and method != study.dense:
+            lines.append((index, method, sorted(sparse, key=lambda c: -c.remaining)))
+        elif cells and not sparse:
+            unpruned.append((index, method, cells[0]))
     if not lines:
         return None
+    fig = Figure(figsize=(7.0, 4.6), layout="constrained")
+    ax = fig.subplots()
     for slot, (index, method, cells) in enumerate(lines):
         xs = [c.remaining for c in cells]
         places += xs
@@ -262,12 +262,10 @@ def figure(study: Study, setting: str) -> Figure | None:
         ax.axhline(100 * mean, color="0.3", ls="--", lw=1, label=f"dense ({what})")
     # a run that never prunes beside the reference (the dense network trained for a ticket's
     # cumulative budget): dotted, so that an equal-budget comparison can be read off too
-    pruned = {method for _, method, _ in lines}
-    for index, method in enumerate(study.methods(setting)):
-        cells = [c for c in study.cells if c.setting == setting and c.method == method]
-        if method in pruned or not cells or (dense is not None and dense[1] in cells):
+    for index, method, cell in unpruned:
+        if dense is not None and dense[1] is cell:
             continue
-        mean, low, high = cells[0].interval()
+        mean, low, high = cell.interval()
         color = f"C{index % 10}"
         if not math.isnan(low):
             ax.axhspan(100 * low, 100 * high, color=color, alpha=0.12, lw=0)
