@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -146,3 +148,35 @@ def test_fab_benchmark_times_both_projections_and_compares_the_images(tmp_path, 
         assert abs(row["ratio_cpu"] - row["ours_cpu_s"] / row["library_cpu_s"]) < 1e-9
     assert result["meta"]["images_disagreeing"] == 0 and len(result["meta"]["projection_rows"]) == 2
     assert "| fab-t |" in capsys.readouterr().out
+
+
+def test_processes_per_gpu_times_each_process_count_afresh(tmp_path, fashion):
+    # On the CPU with two processes of 3 steps: one JSON line per process count, each process's
+    # level timed, the aggregate its slowest level over all steps; a second run times new levels
+    # (a store left by the first would be skipped by `run`, and timed as nothing) and appends.
+    env = {
+        **os.environ,
+        "DEV": "cpu",
+        "MODEL": "dense-300-100",
+        "PS": "2",
+        "EVAL_N": "20",
+        "S": "3",
+        "PY": sys.executable,
+        "OUT": str(tmp_path),
+        "WORK": str(tmp_path),
+    }
+    for _ in range(2):
+        subprocess.run(
+            ["bash", str(BENCHMARKS / "processes_per_gpu.sh")],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    lines = (tmp_path / "processes-per-gpu.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["processes"] == 2 and row["done"] == 2
+        assert all(s > 0 for s in row["level_seconds"])
+        assert row["aggregate_ms_per_step"] == round(1000 * max(row["level_seconds"]) / 6, 2)
