@@ -18,7 +18,7 @@ from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.report.study import per_image, run_study, stats
 from robust_tickets.report.study.analysis import LEVEL0, Study
 from robust_tickets.report.study.networks import method_label, setting_label
-from robust_tickets.report.study.output import figure
+from robust_tickets.report.study.output import _pct, figure
 from robust_tickets.store import find_experiments
 
 N = 100
@@ -197,6 +197,22 @@ def test_studies_of_some_seeds_merge_into_the_study_of_all(store, studied, tmp_p
         assert main([*argv, "--out", str(tmp_path / "bad")]) == 2
         one_line_error(capsys, needle)
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "sign", "text"),
+    [
+        (291 / 2000, "", "14.6"),  # 14.55% exactly: binary floats would print 14.5
+        (1217 / 2000, "", "60.9"),
+        (0.12344, "", "12.3"),
+        (53 / 2000, "+", "+2.7"),
+        (-53 / 2000, "+", "-2.7"),
+        (1 / 2000, "+", "+0.1"),
+        (float("nan"), "", "—"),
+    ],
+)
+def test_percentages_round_exact_ties_up_as_the_counts_say(value, sign, text):
+    assert _pct(value, sign) == text
 
 
 def test_figure_per_setting_and_table(studied):
