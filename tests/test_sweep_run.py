@@ -195,3 +195,26 @@ def test_a_failing_job_is_retried_then_reported_while_the_others_complete(tmp_pa
     assert [p.name.rsplit(".", 2)[-2] for p in logs] == ["attempt1", "attempt2"]
     assert all("Traceback" in p.read_text() for p in logs)
     assert not list((out / ".sweep" / "locks").iterdir())
+
+
+def test_the_dry_run_times_the_keras_loop_as_the_steps_loop_and_counts_its_evaluations():
+    # The keras loop counts whole epochs of the data: a probe of a few steps on a few hundred
+    # synthetic images ran no steps and no evaluations, so `--dry-run` estimated the paper
+    # preset's PGD levels without their evaluations (0 s per image).
+    from robust_tickets.config import PRESETS
+    from robust_tickets.resolve import from_flat
+    from robust_tickets.sweep.estimate import Estimator, job_seconds
+    from robust_tickets.sweep.jobs import evaluations_per_level
+
+    values = {"dataset": "mnist", "attack": "fgsm", "adv_train": True, "prune_iters": 0}
+    keras = from_flat({**PRESETS["paper"], **values, "stop_step": 1001})
+    steps = from_flat({**values, "train_iters": 1001, "eval_every": 500})
+    # two estimators: one caches its rates per model, attack and batch, not per loop
+    keras_rates, steps_rates = Estimator(threads=1).rates(keras), Estimator(threads=1).rates(steps)
+    # the same model, attack and batch: a step and an evaluated image cost the same in either
+    # loop (machines are noisy, hence the wide band; the broken probe read ~0 s per image)
+    assert 1 / 3 < keras_rates.step / steps_rates.step < 3
+    assert 1 / 3 < keras_rates.image / steps_rates.image < 3
+    # after in-epoch batches 0 and 500 of epochs 1 and 2 (steps 1, 501, 835), and at the stop
+    assert evaluations_per_level(keras) == 4
+    assert job_seconds(Job(keras, 0), keras_rates) > 1001 * keras_rates.step

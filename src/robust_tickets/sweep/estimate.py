@@ -169,6 +169,10 @@ class Estimator:
                     config,
                     train_iters=steps,
                     train_epochs=0.0,  # else the epochs would set the probe's length
+                    # the keras loop counts whole epochs of the data (none of the probe's few
+                    # steps) and a stop would cut them: per step both loops cost the same
+                    train_loop="steps",
+                    stop_step=0,
                     eval_every=steps,
                     strategy="dense",
                     prune_iters=0,
