@@ -7,7 +7,11 @@ Reads two committed `robust-tickets results --csv` files:
   strategy `rewind_trained`, the Keras loop, TF 1.13 Keras's Adam and clipped loss), read at
   the evaluation the original labelled 30,000 (step 25,021);
 - docs/replication/metrics.csv: the lottery-ticket `reset` of the paper's text (torch's
-  numerics, 30,000 plain steps a level), read at iteration 30,000.
+  numerics, 30,000 plain steps a level), read at iteration 30,000;
+- docs/replication/original/pgd_adv_stopped.csv.gz, if present: the PGD-adversarial chains of
+  configs/replicate-pgd-adv.yaml, every level stopped at step 25,021 (its masks and rewind
+  target from there); their pruned cells are marked ‡ (their dense row is the full run's,
+  which reads the same at label 30,000).
 One trial each; the paper: mean ± std over 5 trials. Δ = original-behaviour run − paper.
 """
 
@@ -49,13 +53,18 @@ def cells(path: Path, strategy: str, at_label: bool) -> dict[tuple, dict[str, fl
 
 def main() -> None:
     original = cells(DOCS / "original" / "metrics.csv.gz", "rewind_trained", at_label=True)
+    stopped_path = DOCS / "original" / "pgd_adv_stopped.csv.gz"
+    stopped = cells(stopped_path, "rewind_trained", True) if stopped_path.exists() else {}
+    for key, cell in stopped.items():
+        if key not in original:  # the dense row: the full-length run (the same at label 30,000)
+            original[key] = {**cell, "stopped": True}
     reset = cells(DOCS / "metrics.csv", "reset", at_label=False)
     header = ["dataset", "attack", "training", "% weights (level)"]
     for kind in ("natural", "attack"):
         header += [f"{kind}: original code", "paper", "Δ", "reset (text)"]
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     raw = [["dataset", "attack", "adv_train", "remaining", "level", "step", "kind", "original",
-            "paper_mean", "paper_std", "diff", "reset"]]  # fmt: skip
+            "paper_mean", "paper_std", "diff", "reset", "levels_stopped"]]  # fmt: skip
     for dataset in ("fashion_mnist", "mnist"):
         for attack in ("fgsm", "pgd"):
             for adv in (True, False):
@@ -69,7 +78,8 @@ def main() -> None:
                     line = [NAMES[dataset], attack.upper(), TRAINING[adv], f"{row:g} ({level})"]
                     for kind in ("natural", "attack"):
                         cell = paper[kind]
-                        mine = f"{ours[kind]:.2f}" if ours else "—"
+                        mark = " ‡" if ours and ours.get("stopped") else ""
+                        mine = f"{ours[kind]:.2f}{mark}" if ours else "—"
                         diff = f"{ours[kind] - cell.mean:+.2f}".replace("-", "−") if ours else "—"
                         theirs = f"{other[kind]:.2f}" if other else "—"
                         line += [mine, f"{cell.mean:.2f} ± {cell.std:.2f}", diff, theirs]
@@ -77,7 +87,8 @@ def main() -> None:
                                     ours["step"] if ours else "", kind,
                                     round(ours[kind], 2) if ours else "", cell.mean, cell.std,
                                     round(ours[kind] - cell.mean, 2) if ours else "",
-                                    round(other[kind], 2) if other else ""])  # fmt: skip
+                                    round(other[kind], 2) if other else "",
+                                    bool(ours and ours.get("stopped"))])  # fmt: skip
                     md.append("| " + " | ".join(line) + " |")
     out = DOCS / "original"
     (out / "tables_1_2.md").write_text("\n".join(md) + "\n")
