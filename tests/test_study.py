@@ -61,6 +61,16 @@ def test_t_distribution_quantiles_and_paired_tests():
     assert stats.sign_flip([0.1, 0.2, 0.3]) == 0.25  # 2 of 2^3 sign vectors reach it
     assert stats.sign_flip([0.1, -0.1]) == 1.0
     assert stats.holm([0.01, 0.04, 0.03, math.nan])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    # Welch from summaries: equal n and sd is Student's pooled test, df 2(n-1); a difference of
+    # t_{0.975, 8} standard errors has p 0.05
+    se = math.sqrt(2 * 0.5**2 / 5)
+    t, df, p = stats.welch_summary(1.0 + stats.t_quantile(8) * se, 0.5, 5, 1.0, 0.5, 5)
+    assert df == pytest.approx(8) and p == pytest.approx(0.05, abs=1e-9)
+    # unequal spreads: df = (0.2 + 0.002)^2 / (0.2^2 / 4 + 0.002^2 / 4) = 4.04, p from df 4
+    t, df, p = stats.welch_summary(1.0, 1.0, 5, 0.0, 0.1, 5)
+    assert df == pytest.approx(0.202**2 / ((0.04 + 4e-6) / 4))
+    assert p == pytest.approx(1 - stats.t_inside(1 / math.sqrt(0.202), 4))
+    assert all(math.isnan(v) for v in stats.welch_summary(1.0, 0.5, 1, 0.0, 0.5, 5))
 
 
 # ---- the command on tiny real runs --------------------------------------------------------

@@ -16,13 +16,12 @@ its 5 trials, and Welch's t-test of ours against the paper's (from the paper's s
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from rows import read_rows
 
 from robust_tickets.report.paper import PAPER
-from robust_tickets.report.study.stats import mean_sd, t_inside, t_interval
+from robust_tickets.report.study.stats import mean_sd, t_interval, welch_summary
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
 NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -41,20 +40,6 @@ def _level0(path: Path) -> dict[tuple[str, int], dict[str, float]]:
         cell = {k: 100 * float(r[col]) for k, col in MEASURES.items()}
         out[(r["dataset"], int(r["trial"]))] = {**cell, "step": int(r["iteration"])}
     return out
-
-
-def _welch_p(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float, n_b: int) -> float:
-    """Two-sided p of Welch's t-test from two summaries (the paper gives only mean and std),
-    its Welch-Satterthwaite degrees of freedom rounded down (conservative: Student's t is
-    computed here for whole degrees of freedom)."""
-    if n_a < 2 or n_b < 2:
-        return math.nan
-    va, vb = sd_a**2 / n_a, sd_b**2 / n_b
-    if va + vb == 0:
-        return math.nan
-    t = (mean_a - mean_b) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
-    return 1.0 - t_inside(t, max(1, math.floor(df)))
 
 
 def main() -> None:
@@ -82,7 +67,7 @@ def main() -> None:
             mean, sd = mean_sd(values)
             _, low, high = t_interval(values)
             paper = PAPER[(dataset, "fgsm", True)][100.0][kind]
-            p = _welch_p(mean, sd, len(values), paper.mean, paper.std, 5)
+            p = welch_summary(mean, sd, len(values), paper.mean, paper.std, 5)[2]
             entry[kind] = {
                 "values": values,
                 "mean": mean,

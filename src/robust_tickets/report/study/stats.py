@@ -1,6 +1,7 @@
 """The statistics of the study, exact where they can be and written out here (scipy is not a
 dependency): Wilson intervals, Student's t (its distribution for whole degrees of freedom in
-closed form), the exact McNemar test, the exact sign-flip test and Holm's correction."""
+closed form), the exact McNemar test, the exact sign-flip test, Welch's test from summaries
+and Holm's correction."""
 
 from __future__ import annotations
 
@@ -101,6 +102,23 @@ def paired_t(diffs: Sequence[float]) -> tuple[float, float]:
         return (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), math.nan)
     t = mean / (sd / math.sqrt(len(diffs)))
     return t, max(0.0, 1.0 - t_inside(t, len(diffs) - 1))
+
+
+def welch_summary(
+    mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float, n_b: int
+) -> tuple[float, float, float]:
+    """(t, Welch-Satterthwaite df, two-sided p) of Welch's test from two samples' summaries
+    (a paper gives only mean and std). The p takes the df rounded down, as Student's t is
+    computed here for whole degrees of freedom: conservative. NaN below 2 per sample or
+    with no spread."""
+    if n_a < 2 or n_b < 2:
+        return math.nan, math.nan, math.nan
+    va, vb = sd_a**2 / n_a, sd_b**2 / n_b
+    if va + vb == 0:
+        return math.nan, math.nan, math.nan
+    t = (mean_a - mean_b) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
+    return t, df, max(0.0, 1.0 - t_inside(t, max(1, math.floor(df))))
 
 
 def sign_flip(diffs: Sequence[float]) -> float:
