@@ -78,11 +78,11 @@ def steps_section(dataset: str) -> dict:
     }
 
 
+ORIGINAL = "loss_form=clipped, adam=keras"  # what the original code did
+
+
 def _setting(config) -> str:
     return f"loss_form={config.train.loss_form}, adam={config.train.adam}"
-
-
-ORIGINAL = "loss_form=clipped, adam=keras"  # what the original code did
 
 
 def numerics_section() -> tuple[dict, dict]:

@@ -19,12 +19,12 @@ import json
 from pathlib import Path
 
 from rows import read_rows
+from tables import NAMES
 
 from robust_tickets.report.paper import PAPER
 from robust_tickets.report.study.stats import mean_sd, t_interval, welch_summary
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
-NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 MEASURES = {"natural": "acc", "attack": "adv_acc"}
 LABEL = "30000"
 
