@@ -1,0 +1,76 @@
+"""Adds the finished levels of a PGD-adversarial chain run (configs/replicate-pgd-adv.yaml) to
+docs/replication/original/pgd_adv_stopped.csv.gz, and checks every level both hold.
+
+    robust-tickets results STORE --csv new.csv
+    python scripts/replication/merge_stopped.py new.csv
+    python scripts/replication/tables.py
+
+Only levels whose rows say `complete` are taken, so a level still training is never published.
+A level already committed must come back identical (same code, CPU training is deterministic):
+the script prints how many levels were re-run and equal, and exits 1, writing nothing, if any
+row differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import sys
+from pathlib import Path
+
+from rows import read_rows
+
+ORIGINAL = Path(__file__).resolve().parents[2] / "docs" / "replication" / "original"
+TARGET = ORIGINAL / "pgd_adv_stopped.csv.gz"
+
+
+def by_level(rows: list[dict[str, str]]) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """(experiment, level) -> its rows in file order, finished levels only."""
+    out: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in rows:
+        if r["complete"] == "True":
+            out.setdefault((r["experiment"], r["level"]), []).append(r)
+    return out
+
+
+def main(new_csv: Path) -> int:
+    old = list(read_rows(TARGET)) if TARGET.exists() else []
+    new = list(read_rows(new_csv))
+    if not new:
+        print(f"merge_stopped: {new_csv} has no rows")
+        return 2
+    old_levels, new_levels = by_level(old), by_level(new)
+    both = sorted(set(old_levels) & set(new_levels))
+    differ = [k for k in both if old_levels[k] != new_levels[k]]
+    if differ:
+        print(
+            f"merge_stopped: {len(differ)} level(s) differ from the committed rows, "
+            f"e.g. {differ[0]}; nothing written"
+        )
+        return 1
+    merged = {**old_levels, **new_levels}
+    added = sorted(set(new_levels) - set(old_levels))
+    if not added:
+        print(f"merge_stopped: {len(both)} level(s) re-run and identical, none added")
+        return 0
+    fields = list(new[0].keys())
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for key in sorted(merged, key=lambda k: (k[0], int(k[1]))):
+        writer.writerows(merged[key])
+    # no name and no time in the header (as `gzip -n`): the same rows give the same file
+    with open(TARGET, "wb") as raw, gzip.GzipFile("", "wb", 6, raw, mtime=0) as handle:
+        handle.write(text.getvalue().encode())
+    print(
+        f"merge_stopped: {len(both)} level(s) re-run and identical, {len(added)} added: "
+        + ", ".join(f"{e.split('-')[0]} {lvl}" for e, lvl in added)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python scripts/replication/merge_stopped.py NEW.csv")
+    sys.exit(main(Path(sys.argv[1])))
