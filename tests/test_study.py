@@ -218,6 +218,8 @@ def test_studies_of_some_seeds_merge_into_the_study_of_all(store, studied, tmp_p
         (53 / 2000, "+", "+2.7"),
         (-53 / 2000, "+", "-2.7"),
         (1 / 2000, "+", "+0.1"),
+        (-0.0002, "+", "+0.0"),  # a difference that rounds to nothing has no sign
+        (-0.0002, "", "0.0"),
         (float("nan"), "", "—"),
     ],
 )

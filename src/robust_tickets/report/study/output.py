@@ -132,7 +132,8 @@ def _pct(value: float, sign: str = "") -> str:
     if math.isnan(value):
         return "—"
     exact = Decimal(repr(round(100 * value, 9)))
-    return format(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP), f"{sign}.1f")
+    rounded = exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return format(abs(rounded) if rounded == 0 else rounded, f"{sign}.1f")  # no "-0.0"
 
 
 def _cell_text(study: Study, setting: str, method: str, remaining: float) -> str:
