@@ -1,6 +1,7 @@
 """The paper's Tables 1-2 with both replications side by side (docs/replication/README.md).
 
     python scripts/replication/tables.py   # -> docs/replication/original/tables_1_2.{md,csv}
+    python scripts/replication/tables.py DIR   # -> DIR/tables_1_2.{md,csv}, to compare
 
 Reads two committed `robust-tickets results --csv` files:
 - docs/replication/original/metrics.csv.gz: the original code's behaviour (preset `paper`:
@@ -18,6 +19,7 @@ One trial each; the paper: mean ± std over 5 trials. Δ = original-behaviour ru
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 from rows import read_rows
@@ -51,7 +53,7 @@ def cells(path: Path, strategy: str, at_label: bool) -> dict[tuple, dict[str, fl
     return out
 
 
-def main() -> None:
+def main(out: Path = DOCS / "original") -> None:
     original = cells(DOCS / "original" / "metrics.csv.gz", "rewind_trained", at_label=True)
     stopped_path = DOCS / "original" / "pgd_adv_stopped.csv.gz"
     stopped = cells(stopped_path, "rewind_trained", True) if stopped_path.exists() else {}
@@ -90,7 +92,6 @@ def main() -> None:
                                     round(other[kind], 2) if other else "",
                                     bool(ours and ours.get("stopped"))])  # fmt: skip
                     md.append("| " + " | ".join(line) + " |")
-    out = DOCS / "original"
     (out / "tables_1_2.md").write_text("\n".join(md) + "\n")
     with (out / "tables_1_2.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows(raw)
@@ -98,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(*[Path(a) for a in sys.argv[1:2]])  # an output folder instead of the committed one
