@@ -1,6 +1,7 @@
 """The paper's Tables 1-2 with both replications side by side (docs/replication/README.md).
 
     python scripts/replication/tables.py   # -> docs/replication/original/tables_1_2.{md,csv}
+                                           #    and tables_1_2_summary.json (cells within tolerance)
     python scripts/replication/tables.py DIR   # -> DIR/tables_1_2.{md,csv}, to compare
 
 Reads two committed `robust-tickets results --csv` files:
@@ -19,6 +20,7 @@ One trial each; the paper: mean ± std over 5 trials. Δ = original-behaviour ru
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -95,7 +97,31 @@ def main(out: Path = DOCS / "original") -> None:
     (out / "tables_1_2.md").write_text("\n".join(md) + "\n")
     with (out / "tables_1_2.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows(raw)
-    print(f"wrote {out / 'tables_1_2.md'} and .csv ({len(md) - 2} rows)")
+    summary = closeness([dict(zip(raw[0], r, strict=True)) for r in raw[1:]])
+    (out / "tables_1_2_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"wrote {out / 'tables_1_2.md'}, .csv and _summary.json ({len(md) - 2} rows)")
+
+
+def closeness(rows: list[dict]) -> dict:
+    """How many of the original-behaviour cells are within the issue's tolerance of the paper:
+    natural accuracy within 1 point or the paper's std, attack accuracy within 2 points or twice
+    its std; the cells outside it, largest miss first."""
+    out = {}
+    for kind, (points, stds) in {"natural": (1.0, 1.0), "attack": (2.0, 2.0)}.items():
+        run = [r for r in rows if r["kind"] == kind and r["original"] != ""]
+        outside = [
+            {k: r[k] for k in ("dataset", "attack", "adv_train", "remaining", "diff", "paper_std")}
+            for r in run
+            if abs(r["diff"]) > max(points, stds * r["paper_std"])
+        ]
+        outside.sort(key=lambda r: -abs(r["diff"]))
+        out[kind] = {
+            "cells": len(run),
+            "within": len(run) - len(outside),
+            "largest_abs_diff": max((abs(r["diff"]) for r in run), default=None),
+            "outside": outside,
+        }
+    return out
 
 
 if __name__ == "__main__":
