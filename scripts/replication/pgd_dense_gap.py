@@ -1,7 +1,8 @@
 """Why the reset run's PGD-adversarially trained MNIST dense cell read 51.41 against the
 original-behaviour run's 44.48 (the paper: 45.32 ± 0.20): docs/replication/README.md.
 
-    python scripts/replication/pgd_dense_gap.py   # -> docs/replication/original/pgd_dense_gap.json
+    python scripts/replication/pgd_dense_gap.py [DIR]
+    # -> DIR/pgd_dense_gap.json and DIR/pgd_dense_numerics.md (DIR: docs/replication/original)
 
 Reads committed `robust-tickets results --csv` files only:
 - docs/replication/metrics.csv: the reset run (configs/replicate-reset.yaml; plain steps,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from rows import read_rows
@@ -79,44 +81,68 @@ def steps_section(dataset: str) -> dict:
 
 
 ORIGINAL = "loss_form=clipped, adam=keras"  # what the original code did
+SETTINGS = {  # the settings in the order tables list them, and what each is
+    ORIGINAL: "clipped cross-entropy, Keras Adam (the original)",
+    "loss_form=logits, adam=keras": "exact cross-entropy, Keras Adam",
+    "loss_form=clipped, adam=torch": "clipped cross-entropy, torch's Adam",
+    "loss_form=logits, adam=torch": "exact cross-entropy, torch's Adam",
+}
+Cells = dict[tuple[str, str, int], float]  # (dataset, setting, trial) -> PGD test accuracy (%)
 
 
 def _setting(config) -> str:
     return f"loss_form={config.train.loss_form}, adam={config.train.adam}"
 
 
+def _read(source: Path, setting_of: dict[str, str], fixed: str | None) -> Cells:
+    """The PGD-adversarially trained dense networks' PGD test accuracy at step 25,021."""
+    out: Cells = {}
+    for r in read_rows(source):
+        if r["split"] != "test" or int(r["iteration"]) != TABLE_STEP:
+            continue
+        if (r["attack"], r["adv_train"], r["level"]) != ("pgd", "True", "0"):
+            continue  # the Tables run: its PGD-adversarial dense levels only
+        setting = fixed or setting_of[r["experiment"]]
+        out[(r["dataset"], setting, int(r["trial"]))] = 100 * float(r["adv_acc"])
+    return out
+
+
 def numerics_section() -> tuple[dict, dict]:
     """dataset -> setting (loss form, Adam) -> trial -> PGD test accuracy (%) at step 25,021,
-    and the reruns: a (dataset, setting, trial) read in two sources must read the same. A run's
-    settings come from the committed grids (their jobs' names); the Tables run's dense level is
-    trial 0 of the original's numerics (the same trajectory up to step 25,021)."""
-    settings = {
+    with each setting's mean against the paper's; and the checks between runs.
+
+    With the 5-seed run committed, its rows alone make the numbers (all its trials ran on one
+    machine, so a pair differs only by the setting); the earlier runs (the first numerics run,
+    the Tables run's dense level = trial 0 of the original's numerics, another machine) are
+    compared with it. Without it, the earlier runs make the numbers, and a trial they share must
+    read the same (they ran on one machine). A run's settings come from the committed grids."""
+    setting_of = {
         job.config.name(): _setting(job.config) for grid in GRIDS for job in load_grid(grid)
     }
-    sources = [(p, None) for p in NUMERICS if p.exists()]
-    sources.append((DOCS / "original" / "metrics.csv.gz", ORIGINAL))
-    cells: dict[str, dict[str, dict[int, float]]] = {}
-    reruns = []
-    for source, fixed in sources:
-        for r in read_rows(source):
-            if r["split"] != "test" or int(r["iteration"]) != TABLE_STEP:
-                continue
-            if (r["attack"], r["adv_train"], r["level"]) != ("pgd", "True", "0"):
-                continue  # the Tables run: its PGD-adversarial dense levels only
-            setting = fixed or settings[r["experiment"]]
-            trials = cells.setdefault(r["dataset"], {}).setdefault(setting, {})
-            trial, value = int(r["trial"]), 100 * float(r["adv_acc"])
-            if trial in trials:
-                reruns.append(
-                    {"dataset": r["dataset"], "setting": setting, "trial": trial,
-                     "values": [trials[trial], value], "equal": trials[trial] == value}
-                )  # fmt: skip
-            trials[trial] = value
+    earlier: Cells = {}
+    checks = []
+    for source, fixed in [(NUMERICS[0], None), (DOCS / "original" / "metrics.csv.gz", ORIGINAL)]:
+        for key, value in _read(source, setting_of, fixed).items():
+            if key in earlier:
+                checks.append(_check(key, "same machine", earlier[key], value))
+            earlier[key] = value
+    cells = earlier
+    if NUMERICS[1].exists():
+        cells = _read(NUMERICS[1], setting_of, None)
+        checks += [
+            _check(key, "earlier run, other machine", value, cells[key])
+            for key, value in sorted(earlier.items())
+            if key in cells
+        ]
+    by_dataset: dict[str, dict[str, dict[int, float]]] = {}
+    for (dataset, setting, trial), value in sorted(cells.items()):
+        by_dataset.setdefault(dataset, {}).setdefault(setting, {})[trial] = value
     summary: dict = {}
-    for dataset, by_setting in sorted(cells.items()):
+    for dataset, by_setting in sorted(by_dataset.items()):
         paper = PAPER[(dataset, "pgd", True)][100.0]["attack"]
-        for setting, by_trial in sorted(by_setting.items()):
-            values = [by_trial[t] for t in sorted(by_trial)]
+        for setting in sorted(by_setting, key=list(SETTINGS).index):
+            by_trial = by_setting[setting]
+            values = list(by_trial.values())
             mean, sd = mean_sd(values)
             _, _, p = welch_summary(mean, sd, len(values), paper.mean, paper.std, 5)
             summary.setdefault(dataset, {})[setting] = {
@@ -127,7 +153,19 @@ def numerics_section() -> tuple[dict, dict]:
                 "minus_paper": mean - paper.mean,
                 "welch_p": None if math.isnan(p) else p,
             }
-    return summary, {"reruns": reruns, "all_equal": all(r["equal"] for r in reruns)}
+    same = [c for c in checks if c["between"] == "same machine"]
+    source = NUMERICS[1] if NUMERICS[1].exists() else None
+    return summary, {
+        "numbers_from": source.name if source else "numerics/metrics.csv and the Tables run",
+        "checks": checks,
+        "same_machine_all_equal": all(c["diff"] == 0 for c in same),
+    }
+
+
+def _check(key: tuple[str, str, int], between: str, first: float, second: float) -> dict:
+    dataset, setting, trial = key
+    return {"dataset": dataset, "setting": setting, "trial": trial, "between": between,
+            "values": [first, second], "diff": second - first}  # fmt: skip
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> dict | None:
@@ -160,19 +198,66 @@ def paired_numerics(numerics: dict) -> dict:
     return out
 
 
-def main() -> None:
-    numerics, reruns = numerics_section()
+NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+COMPARISONS = {
+    "exact_minus_clipped": "exact cross-entropy instead of the clipped one",
+    "torch_adam_minus_keras_adam": "torch's Adam (epsilon 1e-8) instead of Keras's (1e-7)",
+}
+
+
+def _num(value: float, sign: str = "") -> str:
+    return f"{value:{sign}.2f}".replace("-", "−")
+
+
+def markdown(numerics: dict, paired: dict) -> str:
+    """The page's two tables: each setting's trials against the paper, and the paired changes."""
+    trials = sorted({t for d in numerics.values() for v in d.values() for t in v["trials"]})
+    head = " | ".join(f"trial {t}" for t in trials)
+    lines = [
+        f"| dataset | setting | {head} | mean ± std | paper | mean − paper (Welch p) |",
+        "|---|---|" + "---|" * len(trials) + "---|---|---|",
+    ]
+    for dataset, by_setting in numerics.items():
+        for setting, cell in by_setting.items():
+            values = [_num(cell["trials"][t]) if t in cell["trials"] else "" for t in trials]
+            std = "" if cell["std"] is None else f" ± {cell['std']:.2f}"
+            p = "" if cell["welch_p"] is None else f" (p = {cell['welch_p']:.2f})"
+            paper = f"{cell['paper']['mean']:.2f} ± {cell['paper']['std']:.2f}"
+            lines.append(
+                f"| {NAMES[dataset]} | {SETTINGS[setting]} | {' | '.join(values)} | "
+                f"{_num(cell['mean'])}{std} | {paper} | {_num(cell['minus_paper'], '+')}{p} |"
+            )
+    lines += [
+        "",
+        "| dataset | change from the original (same trials) | pairs | mean difference | "
+        "95% interval | paired t p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for dataset, tests in paired.items():
+        for name, test in tests.items():
+            if test is not None:
+                low, high = test["ci95"]
+                lines.append(
+                    f"| {NAMES[dataset]} | {COMPARISONS[name]} | {test['pairs']} | "
+                    f"{_num(test['mean'], '+')} | {_num(low)} to {_num(high)} | {test['p']:.2f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def main(out_dir: Path = DOCS / "original") -> None:
+    numerics, checks = numerics_section()
+    paired = paired_numerics(numerics)
     out = {
         "source": "scripts/replication/pgd_dense_gap.py",
         "steps": [s for s in (steps_section("mnist"), steps_section("fashion_mnist")) if s],
         "numerics_at_step_25021": numerics,
-        "paired_at_step_25021": paired_numerics(numerics),
-        "reruns_at_step_25021": reruns,
+        "paired_at_step_25021": paired,
+        "checks_at_step_25021": checks,
     }
-    target = DOCS / "original" / "pgd_dense_gap.json"
-    target.write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out, indent=1))
+    (out_dir / "pgd_dense_gap.json").write_text(json.dumps(out, indent=1) + "\n")
+    (out_dir / "pgd_dense_numerics.md").write_text(markdown(numerics, paired))
+    print(f"wrote {out_dir / 'pgd_dense_gap.json'} and pgd_dense_numerics.md")
 
 
 if __name__ == "__main__":
-    main()
+    main(*[Path(a) for a in sys.argv[1:2]])

@@ -1,11 +1,14 @@
-"""The same chains run twice, with the same code and seeds on two machines: how far apart are
-their cells? (docs/replication/README.md, "How much one trial varies")
+"""Two runs of the same chains, cell by cell: the same code and seeds on two machines
+(docs/replication/README.md, "How much one trial varies"), or the PGD-adversarial chains with
+their levels stopped at step 25,021 against the same chains with full levels ("The pruned
+PGD-adversarial cells").
 
-    python scripts/replication/two_runs.py FIRST.csv[.gz] SECOND.csv[.gz] OUT   # -> OUT.{md,json}
+    python scripts/replication/two_runs.py FIRST.csv[.gz] SECOND.csv[.gz] OUT [NAME1,NAME2]
+    # -> OUT.{md,json}; NAME1,NAME2 head the two runs' columns (default: first,second)
 
-Reads two `robust-tickets results --csv` files and compares, level by level, the test accuracies
-each experiment's rows give at the evaluation the original labelled 30,000 (the tables' cells),
-over the levels both finished.
+Reads two `robust-tickets results --csv` files and compares, per dataset and level, the test
+accuracies at the evaluation the original labelled 30,000 (the tables' cells), over the levels
+both finished. Each file must hold one chain per dataset.
 """
 
 from __future__ import annotations
@@ -24,33 +27,40 @@ def signed(value: float) -> str:
 
 
 def cells(path: Path) -> dict[tuple[str, int], dict[str, float]]:
-    """(experiment, level) -> {"remaining", "natural", "attack"} at label 30,000, test split."""
+    """(dataset, level) -> {"remaining", "natural", "attack"} at label 30,000, test split."""
     out = {}
+    chains: dict[str, set[str]] = {}
     for r in read_rows(path):
         if r["split"] == "test" and r["label"] == "30000" and r["complete"] == "True":
-            out[(r["experiment"], int(r["level"]))] = {
+            chains.setdefault(r["dataset"], set()).add(f"{r['experiment']} trial {r['trial']}")
+            out[(r["dataset"], int(r["level"]))] = {
                 "dataset": r["dataset"],
                 "remaining": float(r["remaining"]),
                 "natural": 100 * float(r["acc"]),
                 "attack": 100 * float(r["adv_acc"]),
             }
+    for dataset, names in chains.items():
+        if len(names) > 1:
+            sys.exit(f"two_runs: {path} holds {len(names)} chains of {dataset}: keep one")
     return out
 
 
-def main(first: Path, second: Path, out: Path) -> None:
+def main(
+    first: Path, second: Path, out: Path, names: tuple[str, str] = ("first", "second")
+) -> None:
     a, b = cells(first), cells(second)
     both = sorted(set(a) & set(b))
     if not both:
         sys.exit(f"two_runs: {first} and {second} share no finished level")
+    one, two = names
     md = [
-        "| dataset | level | % weights | natural: first | second | Δ | attack: first | second | Δ"
-        " |",
+        f"| dataset | level | % weights | natural: {one} | {two} | Δ | attack: {one} | {two} | Δ |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     rows, summary = [], {}
     for key in both:
         x, y = a[key], b[key]
-        row = {"experiment": key[0], "level": key[1], "remaining": x["remaining"]}
+        row = {"dataset": key[0], "level": key[1], "remaining": x["remaining"]}
         line = [NAMES[x["dataset"]], str(key[1]), f"{x['remaining']:.1f}"]
         for kind in ("natural", "attack"):
             diff = y[kind] - x[kind]
@@ -62,7 +72,7 @@ def main(first: Path, second: Path, out: Path) -> None:
         md.append("| " + " | ".join(line) + " |")
     md += [
         "",
-        "| dataset | measure | levels | mean abs. Δ | largest abs. Δ | mean Δ (second − first) |",
+        f"| dataset | measure | levels | mean abs. Δ | largest abs. Δ | mean Δ ({two} − {one}) |",
         "|---|---|---|---|---|---|",
     ]
     stats = []
@@ -77,12 +87,15 @@ def main(first: Path, second: Path, out: Path) -> None:
         cols = [NAMES[dataset], kind, str(len(diffs)), f"{mean_abs:.2f}", f"{largest:.2f}"]
         md.append("| " + " | ".join([*cols, signed(mean)]) + " |")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    record = {"first": first.name, "second": second.name, "levels": rows, "summary": stats}
+    record = {one: first.name, two: second.name, "levels": rows, "summary": stats}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {out.with_suffix('.md')} and .json ({len(both)} levels)")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: python scripts/replication/two_runs.py FIRST.csv SECOND.csv OUT")
-    main(*[Path(p) for p in sys.argv[1:]])
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: python scripts/replication/two_runs.py FIRST.csv SECOND.csv OUT [A,B]")
+    labels = tuple(sys.argv[4].split(",")) if len(sys.argv) == 5 else ("first", "second")
+    if len(labels) != 2 or not all(labels):
+        sys.exit(f"two_runs: give the two names as A,B, not {sys.argv[4]!r}")
+    main(*[Path(p) for p in sys.argv[1:4]], labels)
