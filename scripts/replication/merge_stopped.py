@@ -2,8 +2,11 @@
 docs/replication/original/pgd_adv_stopped.csv.gz, and checks every level both hold.
 
     robust-tickets results STORE --csv new.csv
-    python scripts/replication/merge_stopped.py new.csv
+    python scripts/replication/merge_stopped.py new.csv [--replace] [--into FILE]
     python scripts/replication/tables.py
+
+`--into` names another committed file: the full-level chains of
+configs/replicate-pgd-adv-full.yaml go to docs/replication/original/pgd_adv_full.csv.gz.
 
 Only levels whose rows say `complete` are taken, so a level still training is never published.
 A chain must be one trajectory: a level already committed must come back identical, as it does
@@ -15,6 +18,7 @@ levels alone in place of the committed ones (keep those under another name first
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import io
@@ -36,8 +40,8 @@ def by_level(rows: list[dict[str, str]]) -> dict[tuple[str, str], list[dict[str,
     return out
 
 
-def main(new_csv: Path, replace: bool = False) -> int:
-    old = list(read_rows(TARGET)) if TARGET.exists() and not replace else []
+def main(new_csv: Path, replace: bool = False, target: Path = TARGET) -> int:
+    old = list(read_rows(target)) if target.exists() and not replace else []
     new = list(read_rows(new_csv))
     if not new:
         print(f"merge_stopped: {new_csv} has no rows")
@@ -70,7 +74,7 @@ def main(new_csv: Path, replace: bool = False) -> int:
     for key in sorted(merged, key=lambda k: (k[0], int(k[1]))):
         writer.writerows(merged[key])
     # no name and no time in the header (as `gzip -n`): the same rows give the same file
-    with open(TARGET, "wb") as raw, gzip.GzipFile("", "wb", 6, raw, mtime=0) as handle:
+    with open(target, "wb") as raw, gzip.GzipFile("", "wb", 6, raw, mtime=0) as handle:
         handle.write(text.getvalue().encode())
     print(
         f"merge_stopped: {len(both)} level(s) re-run and identical, {len(added)} added: "
@@ -80,7 +84,9 @@ def main(new_csv: Path, replace: bool = False) -> int:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--replace"]
-    if len(args) != 1:
-        sys.exit("usage: python scripts/replication/merge_stopped.py NEW.csv [--replace]")
-    sys.exit(main(Path(args[0]), replace="--replace" in sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("new_csv", type=Path, help="`robust-tickets results STORE --csv` output")
+    parser.add_argument("--replace", action="store_true", help="publish the new run alone")
+    parser.add_argument("--into", type=Path, default=TARGET, help=f"default {TARGET.name}")
+    args = parser.parse_args()
+    sys.exit(main(args.new_csv, args.replace, args.into))

@@ -13,7 +13,10 @@ Reads two committed `robust-tickets results --csv` files:
 - docs/replication/original/pgd_adv_stopped.csv.gz, if present: the PGD-adversarial chains of
   configs/replicate-pgd-adv.yaml, every level stopped at step 25,021 (its masks and rewind
   target from there); their pruned cells are marked ‡ (their dense row is the full run's,
-  which reads the same at label 30,000).
+  which reads the same at label 30,000);
+- docs/replication/original/pgd_adv_full.csv.gz, if present: the same chains with full levels
+  (configs/replicate-pgd-adv-full.yaml: the original's behaviour, run apart from the dense
+  cell above them); their pruned cells, marked §, take the place of the ‡ ones they reach.
 One trial each; the paper: mean ± std over 5 trials. Δ = original-behaviour run − paper.
 """
 
@@ -31,6 +34,10 @@ from robust_tickets.report.paper import PAPER, PAPER_LEVELS, paper_cell, paper_l
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
 NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 TRAINING = {True: "adversarial", False: "natural"}
+MARKS = {
+    "pgd_adv_stopped.csv.gz": " ‡",
+    "pgd_adv_full.csv.gz": " §",
+}  # the cells not from metrics.csv.gz
 
 
 def cells(path: Path, strategy: str, at_label: bool) -> dict[tuple, dict[str, float]]:
@@ -61,14 +68,19 @@ def main(out: Path = DOCS / "original") -> None:
     stopped = cells(stopped_path, "rewind_trained", True) if stopped_path.exists() else {}
     for key, cell in stopped.items():
         if key not in original:  # the dense row: the full-length run (the same at label 30,000)
-            original[key] = {**cell, "stopped": True}
+            original[key] = {**cell, "source": "pgd_adv_stopped.csv.gz"}
+    full_path = DOCS / "original" / "pgd_adv_full.csv.gz"
+    full = cells(full_path, "rewind_trained", True) if full_path.exists() else {}
+    for key, cell in full.items():
+        if key not in original or original[key].get("source") == "pgd_adv_stopped.csv.gz":
+            original[key] = {**cell, "source": "pgd_adv_full.csv.gz"}
     reset = cells(DOCS / "metrics.csv", "reset", at_label=False)
     header = ["dataset", "attack", "training", "% weights (level)"]
     for kind in ("natural", "attack"):
         header += [f"{kind}: original code", "paper", "Δ", "reset (text)"]
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     raw = [["dataset", "attack", "adv_train", "remaining", "level", "step", "kind", "original",
-            "paper_mean", "paper_std", "diff", "reset", "levels_stopped"]]  # fmt: skip
+            "paper_mean", "paper_std", "diff", "reset", "levels_stopped", "source"]]  # fmt: skip
     for dataset in ("fashion_mnist", "mnist"):
         for attack in ("fgsm", "pgd"):
             for adv in (True, False):
@@ -82,7 +94,8 @@ def main(out: Path = DOCS / "original") -> None:
                     line = [NAMES[dataset], attack.upper(), TRAINING[adv], f"{row:g} ({level})"]
                     for kind in ("natural", "attack"):
                         cell = paper[kind]
-                        mark = " ‡" if ours and ours.get("stopped") else ""
+                        source = ours.get("source", "metrics.csv.gz") if ours else ""
+                        mark = MARKS.get(source, "")
                         mine = f"{ours[kind]:.2f}{mark}" if ours else "—"
                         diff = f"{ours[kind] - cell.mean:+.2f}".replace("-", "−") if ours else "—"
                         theirs = f"{other[kind]:.2f}" if other else "—"
@@ -92,7 +105,7 @@ def main(out: Path = DOCS / "original") -> None:
                                     round(ours[kind], 2) if ours else "", cell.mean, cell.std,
                                     round(ours[kind] - cell.mean, 2) if ours else "",
                                     round(other[kind], 2) if other else "",
-                                    bool(ours and ours.get("stopped"))])  # fmt: skip
+                                    source == "pgd_adv_stopped.csv.gz", source])  # fmt: skip
                     md.append("| " + " | ".join(line) + " |")
     (out / "tables_1_2.md").write_text("\n".join(md) + "\n")
     with (out / "tables_1_2.csv").open("w", newline="") as handle:
@@ -110,7 +123,18 @@ def closeness(rows: list[dict]) -> dict:
     for kind, (points, stds) in {"natural": (1.0, 1.0), "attack": (2.0, 2.0)}.items():
         run = [r for r in rows if r["kind"] == kind and r["original"] != ""]
         outside = [
-            {k: r[k] for k in ("dataset", "attack", "adv_train", "remaining", "diff", "paper_std")}
+            {
+                k: r[k]
+                for k in (
+                    "dataset",
+                    "attack",
+                    "adv_train",
+                    "remaining",
+                    "diff",
+                    "paper_std",
+                    "source",
+                )
+            }
             for r in run
             if abs(r["diff"]) > max(points, stds * r["paper_std"])
         ]
