@@ -164,8 +164,9 @@ def numerics_section() -> tuple[dict, dict]:
 
 def _check(key: tuple[str, str, int], between: str, first: float, second: float) -> dict:
     dataset, setting, trial = key
+    values = [round(first, 2), round(second, 2)]
     return {"dataset": dataset, "setting": setting, "trial": trial, "between": between,
-            "values": [first, second], "diff": second - first}  # fmt: skip
+            "values": values, "diff": round(second - first, 2)}  # fmt: skip
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> dict | None:
