@@ -57,6 +57,49 @@ def test_stopping_at_the_tables_evaluation_ends_the_level_there():
     assert from_flat(PRESETS["paper"]).name() != config.name()
 
 
+@pytest.mark.parametrize("loop", ["steps", "keras"])
+@pytest.mark.parametrize(
+    "n, batch_size, every, until, stop",
+    [(1000, 60, 10, 25, 0), (997, 7, 50, 143, 0), (120, 60, 1, 1, 0), (1000, 60, 10, 300, 40),
+     (1000, 60, 10, 33, 0), (1000, 60, 10, 34, 0)],
+)  # fmt: skip
+def test_eval_until_drops_the_later_evaluations_but_the_last_and_keeps_the_checkpoints(
+    loop, n, batch_size, every, until, stop
+):
+    def points(s: LevelSchedule, rule) -> list[int]:
+        start = [0] if s.evaluates_at_start else []
+        return start + [d for d in range(1, s.total + 1) if rule(d)]
+
+    whole = LevelSchedule(loop, n, batch_size, 300, every, stop_step=stop)
+    cut = LevelSchedule(loop, n, batch_size, 300, every, stop_step=stop, eval_until=until)
+    kept = points(cut, cut.evaluates_after)
+    assert kept == [d for d in points(whole, whole.evaluates_after) if d <= until or d == cut.total]
+    assert len(kept) == cut.evaluations and points(whole, whole.evaluates_after)[-1] == cut.total
+    assert points(cut, cut.saves_after) == points(whole, whole.evaluates_after)  # resumable alike
+    assert [cut.label(d) for d in kept] == [whole.label(d) for d in kept]
+    assert cut.total == whole.total
+
+
+def test_eval_until_the_tables_step_halves_a_paper_levels_evaluations_and_keeps_its_training(
+    tmp_path, thousand
+):
+    paper = LevelSchedule("keras", 50_000, 60, 50_000, 500, eval_until=25_021)
+    assert paper.evaluations == 62 and paper.evaluates_after(25_021)
+    assert paper.label(25_021) == 30_000 and paper.evaluates_after(50_040)
+    # evaluations draw from their own generator: the same training, fewer rows
+    overrides = {"strategy": "rewind_trained", "adv_train": True, "attack": "pgd", **KERAS_NUMERICS}
+    _, whole = _keras_run(tmp_path / "whole", thousand, **overrides)
+    _, cut = _keras_run(tmp_path / "cut", thousand, eval_until=12, **overrides)
+    for level in range(3):
+        a, b = whole.trial(0).level(level), cut.trial(0).level(level)
+        for name in ("final", "masks", "init"):
+            for key, tensor in load_tensors(getattr(a, name)).items():
+                assert torch.equal(tensor, load_tensors(getattr(b, name))[key]), (level, name)
+        rows = read_metrics(a.metrics)
+        kept = [r for r in rows if r["iteration"] <= 12 or r["iteration"] == 34]
+        assert read_metrics(b.metrics) == kept and len(kept) < len(rows)
+
+
 @pytest.mark.parametrize("n, batch_size, every", [(1000, 60, 10), (997, 7, 50), (120, 60, 1)])
 def test_labels_and_steps_invert_each_other(n, batch_size, every):
     for loop in ("steps", "keras"):

@@ -117,6 +117,12 @@ class TrainConfig:
         "full length)",
         since_value=0,
     )
+    eval_until: int = _f(
+        0,
+        "evaluate on the loop's schedule only up to this many steps of a level, then once at "
+        "its end (0: to the end; the paper's tables read step 25,021 of 50,040)",
+        since_value=0,
+    )
     train_epochs: float = _f(
         0.0,
         "train every level ceil(train_epochs * n_train / batch_size) steps, replacing "

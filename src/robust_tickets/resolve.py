@@ -153,6 +153,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         (a.attack_labels in ("true", "predicted"), "attack_labels must be true or predicted"),
         (t.train_loop in TRAIN_LOOPS, "train_loop must be steps or keras"),
         (0 <= t.stop_step <= limits.MAX_TRAIN_ITERS, "stop_step must be >= 0 (0: off)"),
+        (0 <= t.eval_until <= limits.MAX_TRAIN_ITERS, "eval_until must be >= 0 (0: off)"),
         (t.loss_form in ("logits", "clipped"), "loss_form must be logits or clipped"),
         (t.train_epochs >= 0, "train_epochs must be >= 0 (0: train_iters steps)"),
         (t.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)}"),

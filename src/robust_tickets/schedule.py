@@ -25,6 +25,11 @@ follow a level's steps, so they follow its epochs too.
 `stop_step` (0: off) ends every level of either loop after that many steps, its last
 evaluation there (labelled as the loop labels that step): the PGD-adversarial replication stops
 at step 25,021, the evaluation the paper's tables read, and takes its masks from there.
+
+`eval_until` (0: off) keeps the loop's evaluations up to that many steps and drops the later
+ones but the level's last: training is unchanged (evaluations draw from their own generator),
+labels too (they come from the step), and a full paper level read at step 25,021 saves half its
+evaluations.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class LevelSchedule:
     train_iters: int
     eval_every: int
     stop_step: int = 0
+    eval_until: int = 0
 
     def __post_init__(self) -> None:
         if self.loop not in TRAIN_LOOPS:
@@ -81,15 +87,29 @@ class LevelSchedule:
     @property
     def evaluations(self) -> int:
         """Evaluations in a level."""
-        if self.loop == "keras":  # the callback's points up to the last step, and the end
-            if self.total == 0:
-                return 0
-            epochs, rest = divmod(self.total, self.per_epoch)
+        if self.loop == "keras" and self.total == 0:
+            return 0
+        upto = min(self.total, self.eval_until) if self.eval_until else self.total
+        if self.loop == "keras":  # the callback's points up to `upto`
+            epochs, rest = divmod(upto, self.per_epoch)
             points = epochs * math.ceil(self.per_epoch / self.eval_every)
             points += math.ceil(rest / self.eval_every)
-            ends_on_one = (self.total - 1) % self.per_epoch % self.eval_every == 0
-            return points + (0 if ends_on_one else 1)
-        return 1 + math.ceil(self.total / self.eval_every)
+        else:  # before training, then every eval_every steps
+            points = 1 + upto // self.eval_every
+        end_is_one = upto == self.total and self._periodic(self.total)
+        return points + (0 if end_is_one else 1)
+
+    def saves_after(self, done: int) -> bool:
+        """Whether a checkpoint is written once `done` steps have been taken: at the loop's
+        evaluation points, those that `eval_until` drops included (a resumed level then loses
+        no more than without it)."""
+        return done == self.total or self._periodic(done)
+
+    def _periodic(self, done: int) -> bool:
+        """Whether `done` steps is one of the loop's regular evaluation points."""
+        if self.loop == "keras":
+            return done >= 1 and (done - 1) % self.per_epoch % self.eval_every == 0
+        return done % self.eval_every == 0
 
     def batch(self, step: int) -> tuple[int, int, int]:
         """(epoch, first, end) positions in that epoch's permutation of batch `step` (0-based)."""
@@ -101,9 +121,9 @@ class LevelSchedule:
         """Whether the loop evaluates once `done` steps have been taken."""
         if done == self.total:
             return True
-        if self.loop == "keras":
-            return (done - 1) % self.per_epoch % self.eval_every == 0
-        return done % self.eval_every == 0
+        if self.eval_until and done > self.eval_until:
+            return False
+        return self._periodic(done)
 
     def label(self, done: int) -> int | None:
         """The label of the evaluation after `done` steps (None: the keras loop's final one,
@@ -154,6 +174,7 @@ def level_schedule(config: ExperimentConfig, n: int | None = None) -> LevelSched
         train_iters=iters,
         eval_every=t.eval_every,
         stop_step=t.stop_step,
+        eval_until=t.eval_until,
     )
 
 

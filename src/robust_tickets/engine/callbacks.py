@@ -87,7 +87,8 @@ class Evaluate(Callback):
 
 class Checkpoint(Callback):
     """The metrics so far and everything needed to resume (model, optimizer, the attack's
-    generator, the state), at a new level's start and after each evaluation."""
+    generator, the state), at a new level's start and at the loop's evaluation points (those
+    that `eval_until` drops too)."""
 
     def __init__(
         self,
@@ -105,7 +106,7 @@ class Checkpoint(Callback):
             self.save(state)
 
     def after_step(self, state: LevelState) -> None:
-        if self.schedule.evaluates_after(state.iteration):
+        if self.schedule.saves_after(state.iteration):
             self.save(state)
 
     def save(self, state: LevelState) -> None:

@@ -29,13 +29,15 @@ def training_text(config) -> str:
     """A level's length and evaluation points, in the words of its loop."""
     t, schedule = config.train, level_schedule(config)
     stop = f", stopped at step {t.stop_step:,}" if t.stop_step else ""
+    until = f" up to step {t.eval_until:,} and at the end" if t.eval_until else ""
     if t.train_loop == "keras":
         return (
             f"the original's Keras loop: {schedule.epochs} epochs of {schedule.per_epoch:,} "
             f"batches ({schedule.total:,} steps per level{stop}), evaluated after in-epoch "
-            f"batches 0, {t.eval_every:,}, ... (labels count evaluations x {t.eval_every:,})"
+            f"batches 0, {t.eval_every:,}, ...{until} (labels count evaluations x "
+            f"{t.eval_every:,})"
         )
-    return f"{schedule.total:,} iterations per level{stop}, evaluated every {t.eval_every:,}"
+    return f"{schedule.total:,} iterations per level{stop}, evaluated every {t.eval_every:,}{until}"
 
 
 def _flag(name: str, value: Any) -> list[str]:

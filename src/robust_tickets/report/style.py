@@ -103,6 +103,7 @@ METHOD_FIELDS = {
     # a field the config does not have yet is skipped
     "train_loop": "{} training loop",
     "stop_step": "stopped at step {:,}",
+    "eval_until": "evaluated to step {:,}",
     "adam": "{} Adam",
     "loss_form": "{} cross-entropy",
 }
