@@ -28,7 +28,7 @@ import math
 import sys
 from pathlib import Path
 
-from rows import read_rows
+from rows import NAMES, read_rows
 
 from robust_tickets.report.paper import PAPER
 from robust_tickets.report.study.stats import mean_sd, paired_t, t_interval, welch_summary
@@ -199,7 +199,6 @@ def paired_numerics(numerics: dict) -> dict:
     return out
 
 
-NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 COMPARISONS = {
     "exact_minus_clipped": "exact cross-entropy instead of the clipped one",
     "torch_adam_minus_keras_adam": "torch's Adam (epsilon 1e-8) instead of Keras's (1e-7)",

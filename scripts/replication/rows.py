@@ -14,3 +14,6 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="") as handle:
         yield from csv.DictReader(handle)
+
+
+NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # the datasets as pages name them

@@ -27,12 +27,11 @@ import json
 import sys
 from pathlib import Path
 
-from rows import read_rows
+from rows import NAMES, read_rows
 
 from robust_tickets.report.paper import PAPER, PAPER_LEVELS, paper_cell, paper_level
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
-NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 TRAINING = {True: "adversarial", False: "natural"}
 MARKS = {
     "pgd_adv_stopped.csv.gz": " ‡",

@@ -17,9 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from rows import read_rows
-
-NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+from rows import NAMES, read_rows
 
 
 def signed(value: float) -> str:
