@@ -100,8 +100,9 @@ def run_experiment(
 
 
 def borrow_level0(options: RunOptions) -> bool:
-    """Whether level 0 may be copied from a sibling: not under --force, which asks for the
-    trials to be trained again (a sibling may hold a copy of the very level 0 being redone)."""
+    """Whether levels may be copied from a sibling (level 0, or a shared chain's): not under
+    --force, which asks for the trials to be trained again (a sibling may hold a copy of the
+    very level being redone)."""
     return options.borrow_level0 and not options.force
 
 

@@ -13,7 +13,7 @@ OUTPUT/<dataset>-<model>-<attack>-<adv|nat>-<strategy>-<hash>/
             final.safetensors    weights at the end of the level
             co.json              the overfitting check's record (co_check only)
             done.json            completion marker, written last
-            borrowed_from.json   level 0 only, when copied from a sibling (`engine.borrow`)
+            borrowed_from.json   when the level was copied from a sibling (`engine.borrow`)
     .replaced/<time>/trial_<t>/  what `--force` moved aside (never deleted)
 """
 
@@ -218,7 +218,7 @@ class LevelDir:
     info = property(lambda self: self.path / "level.json")
     co = property(lambda self: self.path / "co.json")
     done = property(lambda self: self.path / "done.json")
-    borrowed = property(lambda self: self.path / "borrowed_from.json")  # level 0, if copied
+    borrowed = property(lambda self: self.path / "borrowed_from.json")  # if copied
 
     def is_done(self) -> bool:
         return self.done.is_file()

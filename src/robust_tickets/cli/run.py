@@ -55,11 +55,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fail if the dataset is missing instead of fetching it",
     )
     runopts.add_argument(
+        "--no-borrow",
         "--no-borrow-level0",
         dest="borrow_level0",
         action="store_false",
-        help="train level 0 here, never copying it from a sibling experiment in the same "
-        "--output that finished it with the same settings and data (docs/results-layout.md)",
+        help="train every level here, never copying one from a sibling experiment in the same "
+        "--output that finished it: a level 0 with the same settings and data, or a level of "
+        "the same chain in a run with fewer or more levels (docs/results-layout.md)",
     )
     runopts.add_argument(
         "--threads",

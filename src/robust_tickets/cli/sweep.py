@@ -81,11 +81,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "each finished and evaluated before the next",
     )
     parser.add_argument(
+        "--no-borrow",
         "--no-borrow-level0",
         dest="borrow_level0",
         action="store_false",
-        help="every job trains its level 0, none copies it from a sibling job that finished it "
-        "with the same settings and data (docs/sweeps.md)",
+        help="every job trains all its levels, none copies a level 0 from a sibling job that "
+        "finished it with the same settings and data, or a level of the same chain from a "
+        "job with fewer or more levels (docs/sweeps.md)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="only the final summary")
     parser.set_defaults(handler=handle)

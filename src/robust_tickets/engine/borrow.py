@@ -12,8 +12,16 @@ on each strategy, criterion and allocation) and the run-wide fields marked `afte
 apart. A strategy that keeps a snapshot of level 0 (`rewind`'s step K) borrows only from a run
 that kept the same one.
 
+A chain that only grows longer is also a sibling: runs that differ in nothing but how many levels
+they prune to (`chain_settings`: `prune_iters`, or a `prune_levels` list that one extends) train
+the same levels 1..k wherever their schedules agree up to k. So before training a pruned level,
+the runner copies it from a sibling that finished it, provided the sibling's level before it is
+byte for byte this trial's (its final weights and masks): extending a finished chain trains only
+the new levels.
+
 The copy is made in a hidden directory of the trial and renamed into place, so a level is either
-whole or absent; the lender is only read. `level_00/borrowed_from.json` says where it came from.
+whole or absent; the lender is only read. `borrowed_from.json` in the level says where it came
+from.
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ from robust_tickets.store import (
     write_json,
 )
 
-TEMP_PREFIX = ".level_00.borrowing."  # hidden, and not `.*.tmp` (remove_stale_temps: files)
+TEMP_MARK = ".borrowing."  # hidden, and not `.*.tmp` (remove_stale_temps: files)
+# what the count of a chain's levels is made of: a run with more of them extends one with fewer
+CHAIN_LENGTH = ("prune_iters", "prune_levels")
 # what a level 0 started here (no level.json yet) may hold: redone from the seeds anyway
 _START_FILES = {"masks.safetensors", "init.safetensors"}
 
@@ -55,17 +65,29 @@ def level0_settings(config: ExperimentConfig) -> dict[str, Any]:
     """Every setting a trial's level 0 may read: the run-wide fields but those marked
     `after_level0`, and each chosen component with all its settings unless it is declared
     `after_level0`. Two runs with equal values train the same level 0."""
+    return _settings(config, level0=True)
+
+
+def chain_settings(config: ExperimentConfig) -> dict[str, Any]:
+    """Every setting of a run but how many levels it prunes to (`CHAIN_LENGTH`): two runs with
+    equal values train the same pruned level k wherever their schedules agree on levels 1..k."""
+    return _settings(config, level0=False)
+
+
+def _settings(config: ExperimentConfig, level0: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     owned: set[str] = set()  # settings some component owns: compared through its spec
     for slot in SLOTS:
         owned.update(flat for flat, _, _ in REGISTRIES[slot].settings())
     flat = config.flat()
     for name, meta in FIELD_META.items():
-        if name in SLOTS or (name in SETTINGS and name in owned) or meta.get("after_level0"):
+        if name in SLOTS or (name in SETTINGS and name in owned):
+            continue
+        if (level0 and meta.get("after_level0")) or (not level0 and name in CHAIN_LENGTH):
             continue
         out[name] = flat[name]
     for slot, spec in config.specs().items():
-        if REGISTRIES[slot].cls(spec).after_level0:
+        if level0 and REGISTRIES[slot].cls(spec).after_level0:
             continue
         params = spec.params.flat() if spec.params is not None else None
         out[slot] = (spec.name, params)
@@ -114,7 +136,7 @@ def borrow_level0(
             continue  # the lender did not keep the snapshot this run needs
         try:
             record = _copy(
-                other, trial, trial_dir, model, (data, data_files), step, config.train.co_check
+                other, trial, 0, trial_dir, model, (data, data_files), step, config.train.co_check
             )
         except (OSError, UserError):  # unfinished, damaged, or moved meanwhile: try the next
             continue
@@ -123,11 +145,64 @@ def borrow_level0(
     return None
 
 
+def borrow_level(
+    exp: ExperimentDir,
+    config: ExperimentConfig,
+    trial: int,
+    level: int,
+    model: nn.Module,
+    data: str,
+    data_files: bool = False,
+) -> dict[str, Any] | None:
+    """Copy pruned level `level` (>= 1) of `trial` from a sibling experiment whose chain this
+    one shares up to that level: equal `chain_settings`, the same schedule levels 1..`level`,
+    and a level `level` - 1 whose final weights and masks are byte for byte this trial's (so
+    the copy continues this very chain). Returns the record written to `borrowed_from.json`,
+    or None (then train it here). The caller holds the trial."""
+    trial_dir = exp.trial(trial)
+    target, before = trial_dir.level(level), trial_dir.level(level - 1)
+    if level < 1 or not before.is_done() or target.info.exists() or target.checkpoint.exists():
+        return None
+    if target.path.is_dir() and not _only_start_files(target.path):
+        return None
+    remove_leftovers(trial_dir)
+    wanted, prefix = chain_settings(config), config.prune.schedule_levels[:level]
+    ours = _sha256(before.final), _sha256(before.masks)
+    for other in find_experiments(exp.path.parent):
+        if other.path.resolve() == exp.path.resolve():
+            continue
+        try:
+            other_config = other.config()
+        except UserError:
+            continue
+        if chain_settings(other_config) != wanted:
+            continue
+        if other_config.prune.schedule_levels[:level] != prefix:
+            continue  # a shorter chain, or one that pruned to other levels on the way
+        theirs = other.trial(trial).level(level - 1)
+        try:
+            if not theirs.is_done() or (_sha256(theirs.final), _sha256(theirs.masks)) != ours:
+                continue  # not the chain this trial has trained so far
+            record = _copy(
+                other, trial, level, trial_dir, model, (data, data_files), None,
+                config.train.co_check,
+            )  # fmt: skip
+        except (OSError, UserError):
+            continue
+        if record is not None:
+            return record
+    return None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def remove_leftovers(trial_dir: TrialDir) -> None:
-    """Remove what a copy cut short (kill -9) left in a trial: its hidden directory. Only for
-    the process that holds the trial, before its level 0 starts."""
+    """Remove what a copy cut short (kill -9) left in a trial: its hidden directories. Only for
+    the process that holds the trial, before a level starts."""
     if trial_dir.path.is_dir():
-        for leftover in trial_dir.path.glob(f"{TEMP_PREFIX}*"):
+        for leftover in trial_dir.path.glob(f".level_*{TEMP_MARK}*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
@@ -138,14 +213,16 @@ def _only_start_files(path: Path) -> bool:
 def _copy(
     lender: ExperimentDir,
     trial: int,
+    level: int,
     trial_dir: TrialDir,
     model: nn.Module,
     data: tuple[str, bool],
     step: int | None,
     co_check: bool,
 ) -> dict[str, Any] | None:
-    """Copy the lender's finished level 0 (and snapshot) into place; None if it cannot lend."""
-    source = lender.trial(trial).level(0)
+    """Copy the lender's finished `level` (and, at level 0, the snapshot at `step`) into place;
+    None if it cannot lend."""
+    source = lender.trial(trial).level(level)
     if not source.is_done():
         return None
     done = source.done.read_bytes()
@@ -160,7 +237,7 @@ def _copy(
     if any(not (source.path / n).is_file() for n in wanted):
         return None
     trial_dir.path.mkdir(parents=True, exist_ok=True)
-    temp = trial_dir.path / f"{TEMP_PREFIX}{os.getpid()}"
+    temp = trial_dir.path / f".level_{level:02d}{TEMP_MARK}{os.getpid()}"
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir()
     try:
@@ -187,7 +264,7 @@ def _copy(
         record = {
             "experiment": lender.path.name,
             "trial": trial,
-            "level": 0,
+            "level": level,
             "sha256": sha,
             # the data's sha256 as the lender recorded it (None: from before it was recorded,
             # borrowed since this run reads the dataset's verified files)
@@ -197,7 +274,7 @@ def _copy(
         write_json(copied.borrowed, record)
         if step is not None:  # first: a level 0 in place never lacks its snapshot
             os.replace(kept, trial_dir.rewind)
-        target = trial_dir.level(0).path
+        target = trial_dir.level(level).path
         if target.is_dir():  # only a start's files (checked by the caller): redone anyway
             shutil.rmtree(target)
         os.rename(temp, target)
@@ -215,12 +292,14 @@ def _write(path: Path, content: bytes) -> None:
 
 
 def describe(record: dict[str, Any]) -> str:
-    """One line for the progress output: where a borrowed level 0 came from."""
+    """One line for the progress output: where a borrowed level came from."""
     digest = record.get("sha256", {}).get("final.safetensors", "")[:12]
+    level = int(record.get("level", 0))
+    same = "settings" if level == 0 else "settings and chain up to this level"
     return (
-        f"trial {record['trial']} level 0: copied from {record['experiment']}, which trained it "
-        f"with the same settings and data (final.safetensors sha256 {digest}...); "
-        "--no-borrow-level0 trains it here instead"
+        f"trial {record['trial']} level {level}: copied from {record['experiment']}, which "
+        f"trained it with the same {same} and data (final.safetensors sha256 {digest}...); "
+        "--no-borrow trains it here instead"
     )
 
 

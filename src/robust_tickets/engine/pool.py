@@ -136,10 +136,10 @@ class LevelPool:
     def _finish(self, trial: int, ok: bool) -> None:
         self.busy.discard(trial)
         if ok:
-            if self.next_level[trial] == 0:  # a worker's level 0 may have been copied: say so
-                record = borrowed_record(self.exp.trial(trial).level(0))
-                if record is not None:
-                    self.progress.write(describe(record))
+            # a worker's level may have been copied from a sibling (`engine.borrow`): say so
+            record = borrowed_record(self.exp.trial(trial).level(self.next_level[trial]))
+            if record is not None:
+                self.progress.write(describe(record))
             self.next_level[trial] += 1
         else:
             self.failed.append(trial)

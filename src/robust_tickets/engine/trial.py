@@ -22,7 +22,7 @@ from robust_tickets.attacks import ATTACKS
 from robust_tickets.config import ExperimentConfig
 from robust_tickets.data import Splits, splits_digest
 from robust_tickets.data.load import Split
-from robust_tickets.engine.borrow import borrow_level0, describe, remove_leftovers
+from robust_tickets.engine.borrow import borrow_level, borrow_level0, describe, remove_leftovers
 from robust_tickets.engine.callbacks import (
     Checkpoint,
     CountSteps,
@@ -211,15 +211,18 @@ class TrialRunner:
         return rows
 
     def run_level(self, level: int) -> bool:
-        """Train (or resume) one level; False if, at level 0, it was copied from a sibling run
-        instead (`engine.borrow`)."""
+        """Train (or resume) one level; False if it was copied from a sibling run instead
+        (`engine.borrow`: a level 0 with the same settings, or a level of the same chain)."""
         level_dir = self.dir.level(level)
         if level_dir.path.is_dir():
             remove_stale_temps(level_dir.path)
-        if level == 0 and self.borrow_level0:
-            record = borrow_level0(
-                self.exp, self.config, self.trial, self.model, self.data, self.data_files
-            )
+        if self.borrow_level0:
+            run = (self.exp, self.config, self.trial)
+            local = (self.model, self.data, self.data_files)
+            if level == 0:
+                record = borrow_level0(*run, *local)
+            else:
+                record = borrow_level(*run, level, *local)
             if record is not None:
                 self.progress.write(describe(record))
                 return False
