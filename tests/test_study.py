@@ -100,6 +100,34 @@ def studied(store, tmp_path_factory):
     return out
 
 
+@pytest.mark.parametrize("a,b", [(1, 1), (2, 2), (2, 5), (7, 3), (12, 12)])
+def test_incomplete_beta_is_the_binomial_tail_for_whole_parameters(a, b):
+    n = a + b - 1  # I_x(a, b) = P(Binomial(a + b - 1, x) >= a)
+    for x in (0.01, 0.2, 0.5, 0.77, 0.99):
+        tail = sum(math.comb(n, j) * x**j * (1 - x) ** (n - j) for j in range(a, n + 1))
+        assert stats.beta_regularized(x, a, b) == pytest.approx(tail, abs=1e-12)
+
+
+def test_incomplete_beta_and_the_f_test_against_closed_forms():
+    for x in (0.001, 0.3, 0.5, 0.9):  # the arcsine law: I_x(1/2, 1/2) = (2/pi) asin(sqrt x)
+        expected = 2 / math.pi * math.asin(math.sqrt(x))
+        assert stats.beta_regularized(x, 0.5, 0.5) == pytest.approx(expected, abs=1e-12)
+    # F(1, df) is T(df) squared: P(F <= t^2) = P(|T| < t)
+    for df in (1, 3, 4, 9):
+        for t in (0.5, 1.7, 3.0):
+            inside = stats.beta_regularized(t * t / (t * t + df), 0.5, df / 2)
+            assert inside == pytest.approx(stats.t_inside(t, df), abs=1e-10)
+    # F(4, 4)'s 95% quantile is 6.3882 (tables): a std ratio of its root has two-sided p 0.10
+    f, p = stats.variance_ratio(math.sqrt(6.3882), 5, 1.0, 5)
+    assert f == pytest.approx(6.3882) and p == pytest.approx(0.10, abs=2e-5)
+    assert stats.variance_ratio(1.0, 5, math.sqrt(6.3882), 5)[1] == pytest.approx(p)
+    assert stats.variance_ratio(0.7, 5, 0.7, 5) == (1.0, 1.0)
+    assert math.isnan(stats.variance_ratio(1.0, 1, 1.0, 5)[1])
+    assert math.isnan(stats.variance_ratio(0.0, 5, 1.0, 5)[1])
+    with pytest.raises(ValueError):
+        stats.beta_regularized(1.5, 1, 1)
+
+
 def test_worst_case_is_each_images_worst_and_cells_are_their_means(store, studied):
     collected, attacks = per_image.load(studied / "per_image.npz")
     assert attacks == ("fgsm", "pgd") and len(collected.networks) == 10  # 2x2x2 + 2 dense

@@ -17,8 +17,9 @@ Reads committed `robust-tickets results --csv` files only:
 1. Steps: both runs' PGD test accuracy at the same *steps*. The tables read the reset run at
    step 30,000 and the original at its label 30,000 = step 25,021, on curves that still rise.
 2. Numerics: at step 25,021 (label 30,000), per dataset, trial, loss form and Adam, each
-   setting's mean against the paper's (Welch's test from its mean and std); pairs are the same
-   trial (same initialisation and batch order) under two settings.
+   setting's mean against the paper's (Welch's test from its mean and std) and its spread over
+   seeds against the paper's (the F-test of the two variances, n - 1 and 4 degrees of freedom);
+   pairs are the same trial (same initialisation and batch order) under two settings.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from pathlib import Path
 from rows import NAMES, read_rows
 
 from robust_tickets.report.paper import PAPER
-from robust_tickets.report.study.stats import mean_sd, paired_t, t_interval, welch_summary
+from robust_tickets.report.study.stats import (
+    mean_sd,
+    paired_t,
+    t_interval,
+    variance_ratio,
+    welch_summary,
+)
 from robust_tickets.sweep.grid import load_grid
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replication"
@@ -145,6 +152,8 @@ def numerics_section() -> tuple[dict, dict]:
             values = list(by_trial.values())
             mean, sd = mean_sd(values)
             _, _, p = welch_summary(mean, sd, len(values), paper.mean, paper.std, 5)
+            # is the seed-to-seed spread the paper's? The F-test of the two variances
+            f, f_p = variance_ratio(sd, len(values), paper.std, 5)
             summary.setdefault(dataset, {})[setting] = {
                 "trials": by_trial,
                 "mean": mean,
@@ -152,6 +161,8 @@ def numerics_section() -> tuple[dict, dict]:
                 "paper": {"mean": paper.mean, "std": paper.std},
                 "minus_paper": mean - paper.mean,
                 "welch_p": None if math.isnan(p) else p,
+                "variance_ratio": None if math.isnan(f_p) else f,
+                "variance_ratio_p": None if math.isnan(f_p) else f_p,
             }
     same = [c for c in checks if c["between"] == "same machine"]
     source = NUMERICS[1] if NUMERICS[1].exists() else None
@@ -209,13 +220,19 @@ def _num(value: float, sign: str = "") -> str:
     return f"{value:{sign}.2f}".replace("-", "−")
 
 
+def _p(value: float) -> str:
+    """A p for the page: two significant digits, "p < 0.001" below that."""
+    return "p < 0.001" if value < 0.001 else f"p = {value:.2g}"
+
+
 def markdown(numerics: dict, paired: dict) -> str:
     """The page's two tables: each setting's trials against the paper, and the paired changes."""
     trials = sorted({t for d in numerics.values() for v in d.values() for t in v["trials"]})
     head = " | ".join(f"trial {t}" for t in trials)
     lines = [
-        f"| dataset | setting | {head} | mean ± std | paper | mean − paper (Welch p) |",
-        "|---|---|" + "---|" * len(trials) + "---|---|---|",
+        f"| dataset | setting | {head} | mean ± std | paper | mean − paper (Welch p) | "
+        "std / paper's std (F-test p) |",
+        "|---|---|" + "---|" * len(trials) + "---|---|---|---|",
     ]
     for dataset, by_setting in numerics.items():
         for setting, cell in by_setting.items():
@@ -223,9 +240,14 @@ def markdown(numerics: dict, paired: dict) -> str:
             std = "" if cell["std"] is None else f" ± {cell['std']:.2f}"
             p = "" if cell["welch_p"] is None else f" (p = {cell['welch_p']:.2f})"
             paper = f"{cell['paper']['mean']:.2f} ± {cell['paper']['std']:.2f}"
+            spread = "—"
+            if cell.get("variance_ratio") is not None:
+                ratio = cell["std"] / cell["paper"]["std"]
+                spread = f"{ratio:.1f} ({_p(cell['variance_ratio_p'])})"
             lines.append(
                 f"| {NAMES[dataset]} | {SETTINGS[setting]} | {' | '.join(values)} | "
-                f"{_num(cell['mean'])}{std} | {paper} | {_num(cell['minus_paper'], '+')}{p} |"
+                f"{_num(cell['mean'])}{std} | {paper} | {_num(cell['minus_paper'], '+')}{p} | "
+                f"{spread} |"
             )
     lines += [
         "",

@@ -1,7 +1,8 @@
 """The statistics of the study, exact where they can be and written out here (scipy is not a
 dependency): Wilson intervals, Student's t (its distribution for whole degrees of freedom in
-closed form), the exact McNemar test, the exact sign-flip test, Welch's test from summaries
-and Holm's correction."""
+closed form), the exact McNemar test, the exact sign-flip test, Welch's test and the F-test of
+variances from summaries (the incomplete beta function by its continued fraction) and Holm's
+correction."""
 
 from __future__ import annotations
 
@@ -119,6 +120,50 @@ def welch_summary(
     t = (mean_a - mean_b) / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
     return t, df, max(0.0, 1.0 - t_inside(t, max(1, math.floor(df))))
+
+
+def beta_regularized(x: float, a: float, b: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function (the CDF of Beta(a, b) at x): its
+    continued fraction (modified Lentz), on the side of x where it converges fast."""
+    if not 0.0 <= x <= 1.0 or a <= 0 or b <= 0:
+        raise ValueError("the incomplete beta needs 0 <= x <= 1 and a, b > 0")
+    if x in (0.0, 1.0):
+        return x
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - beta_regularized(1.0 - x, b, a)
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+        + a * math.log(x) + b * math.log1p(-x)
+    )  # fmt: skip
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 500):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return min(1.0, math.exp(log_front) * fraction / a)
+
+
+def variance_ratio(sd_a: float, n_a: int, sd_b: float, n_b: int) -> tuple[float, float]:
+    """(F, two-sided p) of the F-test that two normal samples have equal variances, from their
+    standard deviations and sizes (a paper gives only its std over n trials). NaN below 2 per
+    sample or with a zero std."""
+    if n_a < 2 or n_b < 2 or sd_a <= 0 or sd_b <= 0:
+        return math.nan, math.nan
+    f = sd_a**2 / sd_b**2
+    d1, d2 = n_a - 1, n_b - 1
+    below = beta_regularized(d1 * f / (d1 * f + d2), d1 / 2, d2 / 2)  # P(F' <= f)
+    return f, min(1.0, 2 * min(below, 1.0 - below))
 
 
 def sign_flip(diffs: Sequence[float]) -> float:
