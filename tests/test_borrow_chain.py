@@ -17,10 +17,13 @@ from tests.conftest import files_under, small_config, toy_splits
 from tests.test_borrow_level0 import level_files
 
 from robust_tickets.data import splits_digest
-from robust_tickets.engine.borrow import borrow_level, chain_settings
+from robust_tickets.engine.borrow import borrow_level, chain_settings, lendable_levels
 from robust_tickets.experiment import RunOptions, run_experiment
 from robust_tickets.models import create_model
+from robust_tickets.schedule import level_steps
 from robust_tickets.store import ExperimentDir, experiment_dir, verify_trial
+from robust_tickets.sweep.jobs import Job
+from robust_tickets.sweep.plan import job_status
 
 BASE = {"train_iters": 8, "eval_every": 4, "seed": 5}
 
@@ -134,3 +137,29 @@ def test_a_level_is_not_taken_from_a_chain_that_does_not_continue_this_trials(
     assert record["experiment"] == lender.path.name
     copied, lent = exp.trial(0).level(1).final, lender.trial(0).level(1).final
     assert torch.equal(load_file(copied)[name], load_file(lent)[name])
+
+
+def test_the_dry_run_counts_the_levels_a_sibling_will_lend(tmp_path, splits):
+    out = tmp_path / "results"
+    lender = run(config(strategy="reset", prune_levels="1,2"), out, splits)
+    run(config(strategy="rewind_trained", prune_iters=1), out, splits)  # shares level 0 only
+    steps = level_steps(lender.config())
+
+    def status(**overrides) -> tuple[str, int]:
+        return job_status(Job(config(**overrides), 0), out)
+
+    text, done = status(strategy="reset", prune_iters=4)  # the lender's chain, longer
+    assert done == 3 * steps and f"(levels 0-2 to copy from {lender.path.name})" in text
+    text, done = status(strategy="reset", prune_levels="1,3,4")  # parts from it after level 1
+    assert done == 2 * steps and "levels 0-1 to copy" in text
+    text, done = status(strategy="continue", prune_iters=2)  # level 0 from either sibling
+    assert done == steps and "(level 0 to copy from" in text
+    text, done = status(strategy="reset", prune_iters=2, seed=9)  # nothing to lend
+    assert (text, done) == ("to run", 0)
+    assert job_status(Job(config(strategy="reset", prune_iters=4), 0), out, borrow=False) == (
+        "to run",
+        0,
+    )
+    lent = lendable_levels(experiment_dir(out, config(strategy="reset", prune_iters=4)),
+                           config(strategy="reset", prune_iters=4), 0)  # fmt: skip
+    assert lent == (3, lender.path.name)

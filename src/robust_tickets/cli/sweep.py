@@ -179,6 +179,6 @@ def _dry_run(args: argparse.Namespace, jobs: list) -> int:
         threads = args.threads or max(1, int(args.cpus_per_job))
         slots, device = args.jobs, args.device or ("cuda" if args.gpus_per_job else "cpu")
     estimator = None if args.no_estimate else Estimator(threads, device)
-    for line in plan_lines(jobs, args.output, estimator, slots):
+    for line in plan_lines(jobs, args.output, estimator, slots, borrow=args.borrow_level0):
         print(line, file=sys.stdout)
     return 0

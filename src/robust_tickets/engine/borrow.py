@@ -31,6 +31,7 @@ import hashlib
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,65 @@ def borrow_level(
         if record is not None:
             return record
     return None
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """An experiment of a store with what decides whether it lends to a run."""
+
+    exp: ExperimentDir
+    level0: dict[str, Any]
+    chain: dict[str, Any]
+    schedule: tuple[int, ...]
+    rewind: int | None
+
+
+def siblings(root: Path) -> list[Sibling]:
+    """Every readable experiment at or below `root`, each read once (a damaged or foreign one
+    lends nothing)."""
+    out = []
+    for exp in find_experiments(root):
+        try:
+            config = exp.config()
+        except UserError:
+            continue
+        out.append(
+            Sibling(exp, level0_settings(config), chain_settings(config),
+                    config.prune.schedule_levels, rewind_step(config))
+        )  # fmt: skip
+    return out
+
+
+def lendable_levels(
+    exp: ExperimentDir, config: ExperimentConfig, trial: int, store: list[Sibling] | None = None
+) -> tuple[int, str]:
+    """How many of `trial`'s first levels a sibling in the store has finished that the trial
+    would copy instead of training (level 0 from a sibling with the same level-0 settings and
+    snapshot; levels 0..k from a sibling of the same chain), and that sibling's name ("" for
+    none): what `sweep --dry-run` leaves out of its estimate. `store`: `siblings` of the
+    experiment's parent, read once for many calls. It reads small files only, so a trial whose
+    own earlier levels are not the sibling's (trained elsewhere) may still train some."""
+    level0, chain = level0_settings(config), chain_settings(config)
+    ours, step = config.prune.schedule_levels, rewind_step(config)
+    best, lender = 0, ""
+    for other in siblings(exp.path.parent) if store is None else store:
+        if other.exp.path.resolve() == exp.path.resolve():
+            continue
+        levels = other.exp.trial(trial)
+        if other.chain == chain:
+            both = min(len(ours), len(other.schedule))
+            # the last level both prune to alike: schedule_levels[i] is level i + 1's
+            last = next((i for i in range(both) if ours[i] != other.schedule[i]), both)
+            count = 0
+            while count <= last and levels.level(count).is_done():
+                count += 1
+        elif other.level0 == level0 and other.rewind == step:
+            count = int(levels.level(0).is_done())
+        else:
+            continue
+        if count > best:
+            best, lender = count, other.exp.path.name
+    return best, lender
 
 
 def _sha256(path: Path) -> str:

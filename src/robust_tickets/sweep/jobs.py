@@ -64,6 +64,15 @@ class Job:
 
         return iterations_done(experiment_dir(output, self.config), self.config, self.trial)
 
+    def lendable(self, output: Path, store: list | None = None) -> tuple[int, str]:
+        """Levels of this job's trial that a sibling in `output` has finished and would lend
+        (`engine.borrow.lendable_levels`; `store`: its `siblings(output)`), and its name."""
+        from robust_tickets.engine.borrow import lendable_levels
+        from robust_tickets.store import experiment_dir
+
+        exp = experiment_dir(output, self.config)
+        return lendable_levels(exp, self.config, self.trial, store)
+
     def level0_group(self) -> str:
         """Jobs with equal groups train the same level 0 (`engine.borrow.level0_settings`)."""
         from robust_tickets.engine.borrow import level0_settings
