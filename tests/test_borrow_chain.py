@@ -71,6 +71,8 @@ def test_a_chain_of_another_length_lends_the_levels_they_share(
 
     shared = min(short, long)
     assert borrowed(borrower) == {k: lender.path.name for k in range(shared + 1)}
+    # what the sweep's `done` line says of it
+    assert Job(cfg, 0).borrowed_from(out) == f"levels 0-{shared} copied from {lender.path.name}"
     # the levels after the shared ones trained here, and every file is what training alone wrote
     assert without_records(level_files(borrower)) == level_files(alone)
     assert files_under(lender.path) == before  # the lender is only read

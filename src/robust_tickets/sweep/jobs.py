@@ -92,13 +92,27 @@ class Job:
         return experiment_dir(output, self.config).trial(self.trial).level(0).is_done()
 
     def borrowed_from(self, output: Path) -> str | None:
-        """The experiment this job's level 0 was copied from, if it was (`engine.borrow`)."""
+        """Which of this job's levels were copied from a sibling and from which (`engine.borrow`),
+        e.g. "level 0 copied from X", "levels 0-11 copied from X"; None if none was."""
         from robust_tickets.engine.borrow import borrowed_record
         from robust_tickets.store import experiment_dir
 
-        level = experiment_dir(output, self.config).trial(self.trial).level(0)
-        record = borrowed_record(level)
-        return None if record is None else str(record["experiment"])
+        trial = experiment_dir(output, self.config).trial(self.trial)
+        lenders: dict[str, list[int]] = {}
+        for level in range(self.levels):
+            record = borrowed_record(trial.level(level))
+            if record is not None:
+                lenders.setdefault(str(record["experiment"]), []).append(level)
+        parts = []
+        for lender, levels in lenders.items():
+            if len(levels) == 1:
+                which = f"level {levels[0]}"
+            elif levels == list(range(levels[0], levels[-1] + 1)):
+                which = f"levels {levels[0]}-{levels[-1]}"
+            else:
+                which = "levels " + ", ".join(map(str, levels))
+            parts.append(f"{which} copied from {lender}")
+        return "; ".join(parts) or None
 
     def file_stem(self) -> str:
         return f"{self.config.name()}.trial_{self.trial}"

@@ -153,8 +153,8 @@ class LiveView(View):
         if state.status == "failed":
             self._say(f"FAILED {state.job.key} after {state.attempts} attempt(s): {state.error}")
         else:
-            lender = state.job.borrowed_from(self.output) if state.status == "done" else None
-            copied = f"  (level 0 copied from {lender})" if lender else ""
+            lent = state.job.borrowed_from(self.output) if state.status == "done" else None
+            copied = f"  ({lent})" if lent else ""
             self._say(f"done  {state.job.key}{copied}  [{self.status_line()}]")
 
     def refresh(self) -> None:
