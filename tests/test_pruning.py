@@ -131,3 +131,67 @@ def test_negative_scores_still_keep_exact_counts():
     m = {"a": torch.tensor([[1.0, 1.0, 1.0, 0.0]])}
     new = PRUNE_METHODS.get("layerwise").keep_top(scores, m, {"a": 2})
     assert new["a"].tolist() == [[0.0, 1.0, 1.0, 0.0]]
+
+
+@pytest.mark.parametrize("size,rate", [(784 * 300, 0.2), (300 * 100, 0.2), (1000, 0.1), (37, 0.2)])
+def test_the_original_count_is_what_the_originals_cutoff_prunes(size, rate):
+    """The original's rule done literally on random magnitudes (sort the survivors, cutoff at
+    index round(rate * survivors), prune every survivor <= it) keeps what
+    `original_keep_counts` says, at every level; and from level 1 on one weight fewer per level
+    than the rate alone would."""
+    from robust_tickets.pruning.allocation import original_keep_counts
+
+    magnitudes = torch.rand(
+        size, generator=torch.Generator().manual_seed(size), dtype=torch.float64
+    )
+    alive = torch.ones(size, dtype=torch.bool)
+    for level in range(1, 19):
+        survivors = magnitudes[alive].sort().values
+        cutoff = survivors[round(rate * len(survivors))] if len(survivors) else None
+        if cutoff is not None:
+            alive &= magnitudes > cutoff
+        expected = original_keep_counts({"w": size}, {"w": rate}, level)["w"]
+        assert int(alive.sum()) == expected, level
+    one_level = original_keep_counts({"w": size}, {"w": rate}, 1)["w"]
+    assert one_level == size - round(rate * size) - 1
+
+
+def test_layerwise_count_setting_picks_the_rule_and_keeps_old_names():
+    model = _model("dense-300-100")
+    m = full_masks(model)
+    sizes = {n: m[n].numel() for n in m}
+    ours = from_flat({"prune_iters": 18})
+    theirs = from_flat({"prune_iters": 18, "prune_count": "original"})
+    assert ours.name() == from_flat({"prune_iters": 18, "prune_count": "schedule"}).name()
+    assert ours.name() != theirs.name()
+    for level in (3, 18):
+        counts = [
+            PRUNE_METHODS.get(cfg.prune.allocation).keep_counts(
+                sizes, pruning_rates(cfg, model), level
+            )
+            for cfg in (ours, theirs)
+        ]
+        assert counts[0] == keep_counts(sizes, pruning_rates(ours, model), level)
+        # the original keeps fewer in every layer (one weight more pruned per level)
+        assert all(counts[1][n] < counts[0][n] for n in sizes)
+    bad = pytest.raises(Exception, match="count")
+    with bad:
+        from_flat({"prune_count": "exact"})
+
+
+def test_a_run_with_the_original_count_keeps_those_counts(tmp_path):
+    from tests.conftest import small_config, toy_splits
+
+    from robust_tickets.experiment import RunOptions, run_experiment
+    from robust_tickets.pruning.allocation import original_keep_counts
+    from robust_tickets.store import load_tensors
+
+    cfg = small_config(train_iters=4, eval_every=4, prune_iters=3, prune_count="original")
+    splits = toy_splits((1, 28, 28), 120, 30, 30, seed=0)
+    exp, _ = run_experiment(cfg, RunOptions(output=tmp_path, quiet=True), splits=splits)
+    model = _model("dense-300-100")
+    sizes = {n: m.numel() for n, m in full_masks(model).items()}
+    for level in (1, 2, 3):
+        masks = load_tensors(exp.trial(0).level(level).masks)
+        kept = {n: int(m.sum()) for n, m in masks.items()}
+        assert kept == original_keep_counts(sizes, pruning_rates(cfg, model), level)

@@ -4,15 +4,18 @@ their levels stopped at step 25,021 against the same chains with full levels ("T
 PGD-adversarial cells").
 
     python scripts/replication/two_runs.py FIRST.csv[.gz] SECOND.csv[.gz] OUT [NAME1,NAME2]
+        [--where FIELD=VALUE,...]
     # -> OUT.{md,json}; NAME1,NAME2 head the two runs' columns (default: first,second)
 
 Reads two `robust-tickets results --csv` files and compares, per dataset and level, the test
 accuracies at the evaluation the original labelled 30,000 (the tables' cells), over the levels
-both finished. Each file must hold one chain per dataset.
+both finished. Each file must hold one chain per dataset among the rows `--where` keeps (e.g.
+`attack=fgsm,adv_train=True`: the FGSM-adversarially trained chains of the Tables run).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,11 +27,16 @@ def signed(value: float) -> str:
     return f"{value:+.2f}".replace("-", "−")
 
 
-def cells(path: Path) -> dict[tuple[str, int], dict[str, float]]:
-    """(dataset, level) -> {"remaining", "natural", "attack"} at label 30,000, test split."""
+def cells(
+    path: Path, where: dict[str, str] | None = None
+) -> dict[tuple[str, int], dict[str, float]]:
+    """(dataset, level) -> {"remaining", "natural", "attack"} at label 30,000, test split, of
+    the rows whose fields hold `where`'s values."""
     out = {}
     chains: dict[str, set[str]] = {}
     for r in read_rows(path):
+        if any(r.get(k) != v for k, v in (where or {}).items()):
+            continue
         if r["split"] == "test" and r["label"] == "30000" and r["complete"] == "True":
             chains.setdefault(r["dataset"], set()).add(f"{r['experiment']} trial {r['trial']}")
             out[(r["dataset"], int(r["level"]))] = {
@@ -44,9 +52,13 @@ def cells(path: Path) -> dict[tuple[str, int], dict[str, float]]:
 
 
 def main(
-    first: Path, second: Path, out: Path, names: tuple[str, str] = ("first", "second")
+    first: Path,
+    second: Path,
+    out: Path,
+    names: tuple[str, str] = ("first", "second"),
+    where: dict[str, str] | None = None,
 ) -> None:
-    a, b = cells(first), cells(second)
+    a, b = cells(first, where), cells(second, where)
     both = sorted(set(a) & set(b))
     if not both:
         sys.exit(f"two_runs: {first} and {second} share no finished level")
@@ -90,10 +102,26 @@ def main(
     print(f"wrote {out.with_suffix('.md')} and .json ({len(both)} levels)")
 
 
-if __name__ == "__main__":
-    if len(sys.argv) not in (4, 5):
-        sys.exit("usage: python scripts/replication/two_runs.py FIRST.csv SECOND.csv OUT [A,B]")
-    labels = tuple(sys.argv[4].split(",")) if len(sys.argv) == 5 else ("first", "second")
+def _where(text: str) -> dict[str, str]:
+    pairs = [part.partition("=") for part in text.split(",") if part]
+    if not pairs or any(not k or not eq for k, eq, _ in pairs):
+        raise argparse.ArgumentTypeError(f"give FIELD=VALUE,..., not {text!r}")
+    return {k: v for k, _, v in pairs}
+
+
+def _names(text: str) -> tuple[str, str]:
+    labels = tuple(text.split(","))
     if len(labels) != 2 or not all(labels):
-        sys.exit(f"two_runs: give the two names as A,B, not {sys.argv[4]!r}")
-    main(*[Path(p) for p in sys.argv[1:4]], labels)
+        raise argparse.ArgumentTypeError(f"give the two names as A,B, not {text!r}")
+    return labels  # type: ignore[return-value]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="two runs of the same chains, cell by cell")
+    parser.add_argument("first", type=Path)
+    parser.add_argument("second", type=Path)
+    parser.add_argument("out", type=Path, help="OUT.md and OUT.json are written")
+    parser.add_argument("names", nargs="?", type=_names, default=("first", "second"))
+    parser.add_argument("--where", type=_where, default=None, help="FIELD=VALUE,... rows kept")
+    args = parser.parse_args()
+    main(args.first, args.second, args.out, args.names, args.where)

@@ -53,7 +53,6 @@ from robust_tickets.pruning import (
     STRATEGIES,
     LevelStart,
     PruneContext,
-    keep_counts,
 )
 from robust_tickets.schedule import LevelSchedule, level_schedule, level_steps, num_levels
 from robust_tickets.seeds import derive
@@ -160,13 +159,13 @@ class TrialRunner:
         self.model.eval()
         sizes = {n: m.numel() for n, m in old_masks.items()}
         p = self.config.prune
+        allocation = PRUNE_METHODS.get(p.allocation)
+        rates = pruning_rates(self.config, self.model)
         context = PruneContext(
             tensors=trained,
             masks=old_masks,
-            keep=keep_counts(
-                sizes, pruning_rates(self.config, self.model), p.schedule_levels[level - 1]
-            ),
-            allocation=PRUNE_METHODS.get(p.allocation),
+            keep=allocation.keep_counts(sizes, rates, p.schedule_levels[level - 1]),
+            allocation=allocation,
             generator=torch.Generator().manual_seed(derive(self.seed, "prune", level)),
             model=self.model,
             batches=self._batches(level),

@@ -3,7 +3,8 @@
 `layerwise` keeps the top `keep[name]` scores of each layer; `global` keeps the top
 ``sum(keep.values())`` over all layers at once. Exactly that many survive: ties are broken by
 `torch.topk`, never by a ``<=`` cutoff that can remove extra weights. Pruned weights (mask 0)
-never come back.
+never come back. How many a layer keeps is the schedule's count (`keep_counts`), or under
+`layerwise`'s `count: original` the original code's (`original_keep_counts`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ class Allocation(Component):
     def rates(self, kinds: dict[str, str]) -> dict[str, float]:
         """Each prunable parameter's rate per level, from its kind (`conv`, `fc`, `output`)."""
         raise NotImplementedError
+
+    def keep_counts(
+        self, sizes: dict[str, int], rates: dict[str, float], level: int
+    ) -> dict[str, int]:
+        """Weights each layer keeps at schedule level `level` (the schedule's count)."""
+        return keep_counts(sizes, rates, level)
 
     def fit(self, kinds: set[str]) -> Allocation:
         """Itself with the settings for kinds of layer the model lacks at their defaults (they
@@ -71,6 +78,7 @@ def global_top(scores: Scores, masks: Masks, keep: dict[str, int]) -> Masks:
 
 
 _RATE = "must be in [0, 1)"
+COUNTS = ("schedule", "original")
 
 
 @PRUNE_METHODS.add
@@ -95,13 +103,28 @@ class Layerwise(Allocation):
         rate_conv: float = setting(
             0.1, "fraction pruned per level in convolutional layers", flat="prune_rate_conv"
         )
+        count: str = setting(
+            "schedule",
+            "how many weights a layer keeps at level k: schedule (round(n (1 - rate)^k), the "
+            "paper's fractions) or original (the original code's cutoff: round(rate x "
+            "survivors) + 1 pruned per level, compounding; docs/faithfulness.md)",
+            flat="prune_count",
+        )
 
         def validate(self) -> None:
             for name in ("rate", "rate_output", "rate_conv"):
                 self.require(0 <= getattr(self, name) < 1, name, _RATE)
+            self.require(self.count in COUNTS, "count", f"must be one of {', '.join(COUNTS)}")
 
     def keep_top(self, scores: Scores, masks: Masks, keep: dict[str, int]) -> Masks:
         return layerwise(scores, masks, keep)
+
+    def keep_counts(
+        self, sizes: dict[str, int], rates: dict[str, float], level: int
+    ) -> dict[str, int]:
+        if self.params.count == "original":
+            return original_keep_counts(sizes, rates, level)
+        return keep_counts(sizes, rates, level)
 
     def rates(self, kinds: dict[str, str]) -> dict[str, float]:
         p = self.params
@@ -149,6 +172,23 @@ def keep_counts(sizes: dict[str, int], rates: dict[str, float], level: int) -> d
     fractions instead of letting rounding errors accumulate.
     """
     return {n: round(sizes[n] * (1.0 - rates[n]) ** level) for n in sizes}
+
+
+def original_keep_counts(
+    sizes: dict[str, int], rates: dict[str, float], level: int
+) -> dict[str, int]:
+    """Weights each layer keeps at `level` under the original code's rule
+    (experiments/pruning.py of justincosentino/robust-sparse-networks): each level sorts the
+    survivors' magnitudes, takes the one at index ``round(rate * survivors)`` (numpy's round,
+    half to even, as Python's) as the cutoff and prunes every weight ``<=`` it, so
+    ``round(rate * survivors) + 1`` go per level (no ties), one more than the rate, compounding."""
+    out = {}
+    for name, size in sizes.items():
+        kept = size
+        for _ in range(level):
+            kept = max(0, kept - round(rates[name] * kept) - 1)
+        out[name] = kept
+    return out
 
 
 def layer_rates(kinds: dict[str, str], rates_by_kind: dict[str, float]) -> dict[str, float]:
