@@ -42,6 +42,16 @@ CASES = {
             shown=False,  # linked from the page
         ),
     ),
+    "prune_count": (
+        "two_runs.py",
+        *_two_runs(
+            "prune_count_schedule.csv.gz",
+            "prune_count_original.csv.gz",
+            "prune_count_effect",
+            "schedule,original",
+            shown=True,
+        ),
+    ),
     "full_vs_stopped": (
         "two_runs.py",
         *_two_runs(
