@@ -165,3 +165,20 @@ def test_the_dry_run_counts_the_levels_a_sibling_will_lend(tmp_path, splits):
     lent = lendable_levels(experiment_dir(out, config(strategy="reset", prune_iters=4)),
                            config(strategy="reset", prune_iters=4), 0)  # fmt: skip
     assert lent == (3, lender.path.name)
+
+
+def test_the_report_header_leaves_out_every_copied_levels_time(tmp_path, splits):
+    from robust_tickets.report.header import run_info
+    from robust_tickets.report.load import load_series
+
+    out = tmp_path / "results"
+    run(config(strategy="reset", prune_iters=1), out, splits)
+    borrower = run(config(strategy="reset", prune_iters=3), out, splits)
+    (series,) = [s for s in load_series([out]) if borrower.path in s.paths]
+    info = run_info(series)
+    own = [
+        json.loads(borrower.trial(0).level(k).done.read_text())["seconds_this_session"]
+        for k in (2, 3)
+    ]
+    assert info["copied_levels"] == 2
+    assert info["level_seconds"] == pytest.approx(sum(own))

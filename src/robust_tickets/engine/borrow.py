@@ -1,4 +1,5 @@
-"""A trial's dense level 0 copied from a sibling experiment instead of trained again.
+"""A trial's levels copied from a sibling experiment instead of trained again: its dense
+level 0, or the levels of a chain that differs only in length.
 
 The methods of a study differ in how they prune (strategy, criterion, allocation, one-shot, the
 levels pruned to), not in how the dense level 0 trains: each would train the same network, bit

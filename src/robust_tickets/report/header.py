@@ -182,7 +182,7 @@ def header_groups(data: ReportData) -> list[MetaGroup]:
                 f"one's end ({info['started']} → {info['finished']}); "
                 f"{duration(info['level_seconds'])} of training summed over levels"
                 + (
-                    f" ({info['copied_levels']} level 0(s) copied from a sibling experiment "
+                    f" ({info['copied_levels']} level(s) copied from a sibling experiment "
                     "that trained them, not counted)"
                     if info["copied_levels"]
                     else ""
