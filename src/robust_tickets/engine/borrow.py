@@ -101,6 +101,40 @@ def rewind_step(config: ExperimentConfig) -> int | None:
     return STRATEGIES.get(config.prune.strategy).rewind_step()
 
 
+@dataclass(frozen=True)
+class Sibling:
+    """An experiment of a store with what decides whether it lends to a run."""
+
+    exp: ExperimentDir
+    level0: dict[str, Any]
+    chain: dict[str, Any]
+    schedule: tuple[int, ...]
+    rewind: int | None
+
+
+def siblings(root: Path) -> list[Sibling]:
+    """Every readable experiment at or below `root`, each read once (a damaged or foreign one
+    lends nothing)."""
+    out = []
+    for exp in find_experiments(root):
+        try:
+            config = exp.config()
+        except UserError:
+            continue
+        out.append(
+            Sibling(exp, level0_settings(config), chain_settings(config),
+                    config.prune.schedule_levels, rewind_step(config))
+        )  # fmt: skip
+    return out
+
+
+def _others(exp: ExperimentDir, store: list[Sibling] | None = None) -> list[Sibling]:
+    """The siblings of `exp` in its store (`store`: read already), itself left out."""
+    me = exp.path.resolve()
+    found = siblings(exp.path.parent) if store is None else store
+    return [other for other in found if other.exp.path.resolve() != me]
+
+
 def borrow_level0(
     exp: ExperimentDir,
     config: ExperimentConfig,
@@ -125,21 +159,16 @@ def borrow_level0(
         return None
     remove_leftovers(trial_dir)
     wanted, step = level0_settings(config), rewind_step(config)
-    for other in find_experiments(exp.path.parent):
-        if other.path.resolve() == exp.path.resolve():
+    for other in _others(exp):  # a damaged or foreign sibling lends nothing
+        if other.level0 != wanted:
             continue
-        try:
-            other_config = other.config()
-        except UserError:  # a damaged or foreign sibling lends nothing
-            continue
-        if level0_settings(other_config) != wanted:
-            continue
-        if step is not None and rewind_step(other_config) != step:
+        if step is not None and other.rewind != step:
             continue  # the lender did not keep the snapshot this run needs
         try:
             record = _copy(
-                other, trial, 0, trial_dir, model, (data, data_files), step, config.train.co_check
-            )
+                other.exp, trial, 0, trial_dir, model, (data, data_files), step,
+                config.train.co_check,
+            )  # fmt: skip
         except (OSError, UserError):  # unfinished, damaged, or moved meanwhile: try the next
             continue
         if record is not None:
@@ -170,23 +199,15 @@ def borrow_level(
     remove_leftovers(trial_dir)
     wanted, prefix = chain_settings(config), config.prune.schedule_levels[:level]
     ours = _sha256(before.final), _sha256(before.masks)
-    for other in find_experiments(exp.path.parent):
-        if other.path.resolve() == exp.path.resolve():
-            continue
-        try:
-            other_config = other.config()
-        except UserError:
-            continue
-        if chain_settings(other_config) != wanted:
-            continue
-        if other_config.prune.schedule_levels[:level] != prefix:
-            continue  # a shorter chain, or one that pruned to other levels on the way
-        theirs = other.trial(trial).level(level - 1)
+    for other in _others(exp):
+        if other.chain != wanted or other.schedule[:level] != prefix:
+            continue  # another run, a shorter chain, or one that pruned to other levels
+        theirs = other.exp.trial(trial).level(level - 1)
         try:
             if not theirs.is_done() or (_sha256(theirs.final), _sha256(theirs.masks)) != ours:
                 continue  # not the chain this trial has trained so far
             record = _copy(
-                other, trial, level, trial_dir, model, (data, data_files), None,
+                other.exp, trial, level, trial_dir, model, (data, data_files), None,
                 config.train.co_check,
             )  # fmt: skip
         except (OSError, UserError):
@@ -194,33 +215,6 @@ def borrow_level(
         if record is not None:
             return record
     return None
-
-
-@dataclass(frozen=True)
-class Sibling:
-    """An experiment of a store with what decides whether it lends to a run."""
-
-    exp: ExperimentDir
-    level0: dict[str, Any]
-    chain: dict[str, Any]
-    schedule: tuple[int, ...]
-    rewind: int | None
-
-
-def siblings(root: Path) -> list[Sibling]:
-    """Every readable experiment at or below `root`, each read once (a damaged or foreign one
-    lends nothing)."""
-    out = []
-    for exp in find_experiments(root):
-        try:
-            config = exp.config()
-        except UserError:
-            continue
-        out.append(
-            Sibling(exp, level0_settings(config), chain_settings(config),
-                    config.prune.schedule_levels, rewind_step(config))
-        )  # fmt: skip
-    return out
 
 
 def lendable_levels(
@@ -235,9 +229,7 @@ def lendable_levels(
     level0, chain = level0_settings(config), chain_settings(config)
     ours, step = config.prune.schedule_levels, rewind_step(config)
     best, lender = 0, ""
-    for other in siblings(exp.path.parent) if store is None else store:
-        if other.exp.path.resolve() == exp.path.resolve():
-            continue
+    for other in _others(exp, store):
         levels = other.exp.trial(trial)
         if other.chain == chain:
             both = min(len(ours), len(other.schedule))
