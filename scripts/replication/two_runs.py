@@ -22,6 +22,8 @@ from pathlib import Path
 
 from rows import NAMES, read_rows
 
+from robust_tickets.report.style import pct
+
 
 def signed(value: float) -> str:
     return f"{value:+.2f}".replace("-", "−")
@@ -71,7 +73,7 @@ def main(
     for key in both:
         x, y = a[key], b[key]
         row = {"dataset": key[0], "level": key[1], "remaining": x["remaining"]}
-        line = [NAMES[x["dataset"]], str(key[1]), f"{x['remaining']:.1f}"]
+        line = [NAMES[x["dataset"]], str(key[1]), pct(x["remaining"])]  # as the tables write it
         for kind in ("natural", "attack"):
             diff = y[kind] - x[kind]
             row |= {f"{kind}_first": round(x[kind], 2), f"{kind}_second": round(y[kind], 2)}
