@@ -120,6 +120,26 @@ def test_readers_name_the_damaged_file(store, tmp_path, capsys, damage, command)
     assert not (root.parent / "report").exists()
 
 
+def _unknown_setting(path: Path) -> None:
+    """What a newer version's config looks like to this one: a component setting it lacks."""
+    text = path.read_text()
+    spec = "criterion:\n      name: magnitude\n      params: {}"
+    assert spec in text
+    path.write_text(text.replace(spec, spec.replace("{}", "{sharpness: 2}")))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_config_with_a_setting_this_version_lacks_says_upgrade(store, tmp_path, capsys, command):
+    root, exp = _copy(store, tmp_path)
+    _unknown_setting(exp / "config.yaml")
+    before = _snapshot(root)
+    capsys.readouterr()
+    assert main(COMMANDS[command](root)) == 2
+    line = one_line_error(capsys, str(exp / "config.yaml"), "newer robust-tickets")
+    assert "sharpness" in line and "upgrade" in line
+    assert _snapshot(root) == before
+
+
 @pytest.mark.parametrize(
     "relative, spoil, advice",
     [

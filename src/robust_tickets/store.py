@@ -65,12 +65,21 @@ ADVICE = {
 }
 
 
-def damaged(path: Path, error: BaseException | str) -> DamagedFile:
+# a config whose values this version refuses: edited by hand, or written by a newer version
+# with settings this one does not know (its "damage" is then this installation's age)
+NEWER_CONFIG = (
+    "if a newer robust-tickets wrote it, upgrade to read it; else restore it, or move the "
+    "experiment directory away and rerun"
+)
+
+
+def damaged(path: Path, error: BaseException | str, advice: str | None = None) -> DamagedFile:
     """The one-line error for a damaged store file: which file, why, and what to do."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if isinstance(error, FileNotFoundError):
         reason = "missing"
-    return DamagedFile(f"{path} is damaged ({reason[:120]}): {ADVICE.get(path.name, _REDO)}")
+    advice = advice or ADVICE.get(path.name, _REDO)
+    return DamagedFile(f"{path} is damaged ({reason[:120]}): {advice}")
 
 
 # ---- atomic primitives ------------------------------------------------------------------
@@ -268,7 +277,7 @@ class ExperimentDir:
             raw = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
             config = config_from_dict(raw["config"])
         except UserError as error:  # a stored value the validation refuses
-            raise damaged(self.config_file, error) from None
+            raise damaged(self.config_file, error, NEWER_CONFIG) from None
         except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
             raise damaged(self.config_file, error) from None
         check_identity(self, raw, config)
