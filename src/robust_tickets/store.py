@@ -67,10 +67,7 @@ ADVICE = {
 
 # a config whose values this version refuses: edited by hand, or written by a newer version
 # with settings this one does not know (its "damage" is then this installation's age)
-NEWER_CONFIG = (
-    "if a newer robust-tickets wrote it, upgrade to read it; else restore it, or move the "
-    "experiment directory away and rerun"
-)
+NEWER_CONFIG = f"if a newer robust-tickets wrote it, upgrade to read it; else {ADVICE[CONFIG_FILE]}"
 
 
 def damaged(path: Path, error: BaseException | str, advice: str | None = None) -> DamagedFile:
